@@ -1,0 +1,784 @@
+"""DNABERT-2: a post-LayerNorm BERT encoder over DNA BPE tokens with ALiBi attention and a gated-GELU MLP.
+
+Reads top to bottom: ALiBi slopes and padding helpers, embeddings, attention (one dispatch point for the
+eager / sdpa / triton implementations), MLP, layer, encoder, pre-trained base, heads.
+
+Padding is removed once, right after the input checks: embeddings, linear layers and MLPs run on real tokens
+only, packed as ``(total_tokens, hidden)`` with ``cu_seqlens``. Each attention implementation decides how to
+batch those tokens. Hidden states are padded back once at the end (exact zeros at padded positions).
+
+Module and parameter names follow the published checkpoint (``zhihan1996/DNABERT-2-117M``) so its
+``pytorch_model.bin`` loads without conversion.
+"""
+
+import math
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPooling,
+    MaskedLMOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from transformers.utils import logging
+
+try:
+    from .configuration_dnabert2 import AUTO_MAP, DNABert2Config
+except ImportError:  # imported as a top-level module (installed package or repository root on sys.path)
+    from configuration_dnabert2 import AUTO_MAP, DNABert2Config
+
+logger = logging.get_logger(__name__)
+
+ATTENTION_IMPLEMENTATIONS = ("auto", "eager", "sdpa", "triton")
+# Query rows x key columns x heads of ALiBi bias built at once by the blockwise CPU path (64 Mi floats = 256 MB).
+_BLOCK_BIAS_BUDGET = 1 << 26
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Helpers: ALiBi, packing
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def alibi_slopes(num_heads: int, device=None) -> torch.Tensor:
+    """ALiBi slopes in the published head order (Press et al.; as in the DNABERT-2 checkpoint).
+
+    For a power of two ``n``: ``start = 2**(-8/n)`` and ``slope[k] = start**(k+1)``. Otherwise the slopes of the
+    nearest lower power of two ``p`` come first, then every second slope of the list for ``2p``.
+    """
+
+    def powers(n):
+        start = 2.0 ** (-8.0 / n)
+        return [start ** (k + 1) for k in range(n)]
+
+    lower = 2 ** int(math.floor(math.log2(num_heads)))
+    slopes = powers(lower)
+    if lower < num_heads:
+        slopes += powers(2 * lower)[0::2][: num_heads - lower]
+    return torch.tensor(slopes, dtype=torch.float32, device=device)
+
+
+def alibi_bias(slopes: torch.Tensor, query_positions: torch.Tensor, key_positions: torch.Tensor) -> torch.Tensor:
+    """Symmetric ALiBi bias ``-slope[h] * |i - j|`` of shape (heads, queries, keys), in float32."""
+    distance = (query_positions[:, None] - key_positions[None, :]).abs().float()
+    return -slopes[:, None, None] * distance
+
+
+@dataclass
+class PackedBatch:
+    """Where the real tokens of a right-padded (batch, seqlen) batch lie once padding is removed.
+
+    ``indices`` are the flat positions of real tokens in the padded batch, ``cu_seqlens`` the cumulative
+    sequence lengths (int32, batch + 1), ``max_seqlen`` the longest sequence.
+    """
+
+    indices: torch.Tensor
+    cu_seqlens: torch.Tensor
+    lengths: torch.Tensor
+    max_seqlen: int
+    batch_size: int
+    seqlen: int
+
+    @classmethod
+    def from_mask(cls, attention_mask: torch.Tensor) -> "PackedBatch":
+        """Build from a 0/1 attention mask of shape (batch, seqlen)."""
+        lengths = attention_mask.sum(dim=1, dtype=torch.int32)
+        indices = torch.nonzero(attention_mask.flatten(), as_tuple=False).flatten()
+        cu_seqlens = F.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
+        batch_size, seqlen = attention_mask.shape
+        return cls(indices, cu_seqlens, lengths, int(lengths.max()), batch_size, seqlen)
+
+    def unpad(self, padded: torch.Tensor) -> torch.Tensor:
+        """(batch, seqlen, ...) -> (total_tokens, ...)."""
+        return padded.flatten(0, 1)[self.indices]
+
+    def pad(self, tokens: torch.Tensor, seqlen: int | None = None) -> torch.Tensor:
+        """(total_tokens, ...) -> (batch, seqlen, ...) with zeros at padded positions.
+
+        With ``seqlen`` shorter than the input's (at least ``max_seqlen``), pads to that length instead.
+        """
+        seqlen = seqlen or self.seqlen
+        out = tokens.new_zeros((self.batch_size * seqlen, *tokens.shape[1:]))
+        out[self.indices_at(seqlen)] = tokens
+        return out.view(self.batch_size, seqlen, *tokens.shape[1:])
+
+    def indices_at(self, seqlen: int) -> torch.Tensor:
+        """Flat positions of the real tokens in a right-padded batch of length ``seqlen`` (>= max_seqlen)."""
+        if seqlen == self.seqlen:
+            return self.indices
+        rows = torch.div(self.indices, self.seqlen, rounding_mode="floor")
+        return self.indices - rows * (self.seqlen - seqlen)
+
+    def pad_weights(self, weights):
+        """Pad per-layer attention weights (batch, heads, max_seqlen, max_seqlen) to the input length."""
+        if weights is None:
+            return None
+        pad = self.seqlen - self.max_seqlen
+        return tuple(F.pad(w, (0, pad, 0, pad)) for w in weights)
+
+    def key_padding_mask(self) -> torch.Tensor:
+        """(batch, max_seqlen) bool, True at real tokens."""
+        positions = torch.arange(self.max_seqlen, device=self.lengths.device)
+        return positions[None, :] < self.lengths[:, None]
+
+
+def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the hidden states over real tokens (mask-aware): (batch, seqlen, hidden) -> (batch, hidden).
+
+    This is the recommended sequence embedding of DNABERT-2 (the published pooler was never trained).
+    """
+    mask = attention_mask.to(last_hidden_state.dtype).unsqueeze(-1)
+    return (last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+
+def _check_inputs(config, input_ids, attention_mask, token_type_ids, inputs_embeds) -> tuple[int, int]:
+    """Raise a clear ValueError for inputs that would otherwise give a silent wrong answer."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError("Pass exactly one of input_ids and inputs_embeds.")
+    if input_ids is not None:
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must have shape (batch, seqlen), got {tuple(input_ids.shape)}.")
+        if input_ids.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"input_ids must be an integer tensor, got {input_ids.dtype}.")
+        shape = tuple(input_ids.shape)
+    else:
+        if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.hidden_size:
+            raise ValueError(
+                f"inputs_embeds must have shape (batch, seqlen, {config.hidden_size}), got {tuple(inputs_embeds.shape)}."
+            )
+        shape = tuple(inputs_embeds.shape[:2])
+    if shape[0] == 0 or shape[1] == 0:
+        raise ValueError(f"Empty batch: inputs have shape {shape}.")
+    if input_ids is not None and (input_ids.min() < 0 or input_ids.max() >= config.vocab_size):
+        raise ValueError(
+            f"input_ids hold ids outside the vocabulary [0, {config.vocab_size}): "
+            f"min {int(input_ids.min())}, max {int(input_ids.max())}. Was the right tokenizer used?"
+        )
+    for name, tensor in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
+        if tensor is not None and tuple(tensor.shape) != shape:
+            raise ValueError(f"{name} has shape {tuple(tensor.shape)} but the inputs have shape {shape}.")
+    if token_type_ids is not None and (token_type_ids.min() < 0 or token_type_ids.max() >= config.type_vocab_size):
+        raise ValueError(f"token_type_ids must lie in [0, {config.type_vocab_size}).")
+    if attention_mask is not None:
+        if not ((attention_mask == 0) | (attention_mask == 1)).all():
+            raise ValueError("attention_mask must hold only 0 and 1.")
+        lengths = attention_mask.sum(dim=1)
+        if (lengths == 0).any():
+            raise ValueError(f"attention_mask has rows without any real token: {torch.where(lengths == 0)[0].tolist()}.")
+        positions = torch.arange(shape[1], device=attention_mask.device)
+        if not torch.equal(attention_mask.bool(), positions[None, :] < lengths[:, None]):
+            raise ValueError("attention_mask must be right-padded (ones, then zeros), as the tokenizer pads by default.")
+    return shape
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Embeddings
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class DNABert2Embeddings(nn.Module):
+    """Word + token-type embeddings, LayerNorm, dropout. No position embeddings: positions come from ALiBi."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids=None, token_type_ids=None, inputs_embeds=None):
+        """Embed packed tokens: ids (total_tokens,) or embeddings (total_tokens, hidden) -> (total_tokens, hidden)."""
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        if token_type_ids is None:
+            token_type = self.token_type_embeddings.weight[0]
+        else:
+            token_type = self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(inputs_embeds + token_type))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Attention
+# ----------------------------------------------------------------------------------------------------------------
+
+
+_notices_given = set()
+
+
+def _notice_once(message: str):
+    if message not in _notices_given:
+        _notices_given.add(message)
+        logger.warning(message)
+
+
+def resolve_attention_implementation(requested: str, hidden: torch.Tensor, output_attentions: bool) -> str:
+    """The one place that decides which attention implementation runs, and says why when it falls back.
+
+    "auto" takes the Triton kernel on CUDA with fp16/bf16 when it is usable, else SDPA. Triton never runs on
+    CPU tensors unless ``TRITON_INTERPRET=1`` is set. Returning attention weights needs "eager".
+    """
+    if output_attentions:
+        if requested != "eager":
+            _notice_once(f"output_attentions=True: using eager attention instead of {requested!r} to return weights.")
+        return "eager"
+    if requested in ("auto", "triton"):
+        try:
+            from .bert_layers_triton import triton_unavailable_reason
+        except ImportError:
+            from bert_layers_triton import triton_unavailable_reason
+        interpreted = os.environ.get("TRITON_INTERPRET") == "1"
+        reason = triton_unavailable_reason()
+        if reason is None and not hidden.is_cuda and not interpreted:
+            reason = "the tensors are on the CPU"
+        if requested == "auto":
+            usable = reason is None and (interpreted or hidden.dtype in (torch.float16, torch.bfloat16))
+            return "triton" if usable else "sdpa"
+        if reason is not None:
+            _notice_once(f"attn_implementation='triton' is not usable ({reason}); falling back to 'sdpa'.")
+            return "sdpa"
+    return requested
+
+
+class AttentionInputs:
+    """What every layer's attention needs about the packed batch; the padded ALiBi bias is built once per forward."""
+
+    def __init__(self, packed: PackedBatch, slopes: torch.Tensor, implementation: str, block_size: int):
+        self.packed = packed
+        self.slopes = slopes
+        self.implementation = implementation
+        self.blockwise = implementation == "sdpa" and packed.max_seqlen > block_size
+        self._padded_bias = None
+
+    def padded_bias(self, dtype) -> torch.Tensor:
+        """(batch, heads, L, L) ALiBi bias plus key padding (large negative), for L = max_seqlen."""
+        if self._padded_bias is None or self._padded_bias.dtype != dtype:
+            positions = torch.arange(self.packed.max_seqlen, device=self.slopes.device)
+            bias = alibi_bias(self.slopes, positions, positions).to(dtype)
+            keys = self.packed.key_padding_mask()[:, None, None, :]
+            self._padded_bias = bias[None].masked_fill(~keys, torch.finfo(dtype).min)
+        return self._padded_bias
+
+
+def _padded_attention(q, k, v, inputs: AttentionInputs, dropout_p: float, need_weights: bool):
+    """Attention on a re-padded (batch, heads, L, head_dim) batch: eager (returns weights) or SDPA."""
+    bias = inputs.padded_bias(q.dtype)
+    if not need_weights:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p), None
+    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1]) + bias
+    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+    weights = weights * inputs.packed.key_padding_mask()[:, None, :, None]  # padded queries attend nowhere
+    context = torch.matmul(F.dropout(weights, p=dropout_p), v)
+    return context, weights
+
+
+def _blockwise_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
+    """SDPA one sequence at a time, in query blocks, so memory grows linearly with length (long inputs on CPU).
+
+    q, k, v: (total_tokens, heads, head_dim). Returns (total_tokens, heads, head_dim).
+    """
+    heads = q.shape[1]
+    out = torch.empty_like(q)
+    bounds = inputs.packed.cu_seqlens.tolist()
+    for start, end in zip(bounds[:-1], bounds[1:]):
+        length = end - start
+        block = max(16, min(length, _BLOCK_BIAS_BUDGET // (heads * length)))
+        keys = k[start:end].transpose(0, 1)
+        values = v[start:end].transpose(0, 1)
+        key_positions = torch.arange(length, device=q.device)
+        for q_start in range(0, length, block):
+            q_end = min(q_start + block, length)
+            bias = alibi_bias(inputs.slopes, key_positions[q_start:q_end], key_positions).to(q.dtype)
+            queries = q[start + q_start : start + q_end].transpose(0, 1)
+            context = F.scaled_dot_product_attention(queries, keys, values, attn_mask=bias, dropout_p=dropout_p)
+            out[start + q_start : start + q_end] = context.transpose(0, 1)
+    return out
+
+
+def packed_attention(qkv: torch.Tensor, inputs: AttentionInputs, num_heads: int, dropout_p: float, need_weights: bool):
+    """Bidirectional ALiBi attention within each packed sequence.
+
+    qkv: (total_tokens, 3 * hidden) with columns ordered (q|k|v) x heads x head_dim.
+    Returns the context (total_tokens, hidden) and, for eager, the weights (batch, heads, L, L).
+    """
+    total = qkv.shape[0]
+    q, k, v = qkv.view(total, 3, num_heads, -1).unbind(dim=1)
+    if inputs.implementation == "triton":
+        try:
+            from .bert_layers_triton import flash_attn_varlen_alibi
+        except ImportError:
+            from bert_layers_triton import flash_attn_varlen_alibi
+        if dropout_p > 0:
+            raise ValueError("The triton attention has no attention dropout; set attention_probs_dropout_prob=0.")
+        context = flash_attn_varlen_alibi(q, k, v, inputs.packed.cu_seqlens, inputs.packed.max_seqlen, inputs.slopes)
+        return context.reshape(total, -1), None
+    if inputs.blockwise:
+        return _blockwise_attention(q, k, v, inputs, dropout_p).reshape(total, -1), None
+    packed = inputs.packed
+    padded = packed.pad(qkv, packed.max_seqlen).view(packed.batch_size, packed.max_seqlen, 3, num_heads, -1)
+    q, k, v = padded.permute(2, 0, 3, 1, 4).unbind(dim=0)  # each (batch, heads, L, head_dim)
+    context, weights = _padded_attention(q, k, v, inputs, dropout_p, need_weights)
+    context = context.transpose(1, 2).reshape(packed.batch_size * packed.max_seqlen, -1)
+    return context[packed.indices_at(packed.max_seqlen)], weights
+
+
+class DNABert2SelfAttention(nn.Module):
+    """Fused QKV projection followed by ALiBi attention on packed tokens."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.num_attention_heads = config.num_attention_heads
+        self.dropout_p = config.attention_probs_dropout_prob
+        self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+
+    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False):
+        dropout_p = self.dropout_p if self.training else 0.0
+        return packed_attention(self.Wqkv(hidden_states), inputs, self.num_attention_heads, dropout_p, output_attentions)
+
+
+class DNABert2SelfOutput(nn.Module):
+    """Output projection, dropout, residual, post-LayerNorm."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, context, residual):
+        return self.LayerNorm(self.dropout(self.dense(context)) + residual)
+
+
+class DNABert2Attention(nn.Module):
+    """Attention block: self-attention then output projection with residual and LayerNorm."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.self = DNABert2SelfAttention(config)
+        self.output = DNABert2SelfOutput(config)
+
+    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False):
+        context, weights = self.self(hidden_states, inputs, output_attentions)
+        return self.output(context, hidden_states), weights
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# MLP, layer, encoder
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class DNABert2GatedMLP(nn.Module):
+    """Gated GELU unit: act(first half) * second half of one bias-free projection, dropout, output, residual, LN."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.intermediate_size = config.intermediate_size
+        self.gated_layers = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
+        self.act = ACT2FN[config.hidden_act]
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.wo = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, hidden_states):
+        gated, linear = self.gated_layers(hidden_states).split(self.intermediate_size, dim=-1)
+        return self.layernorm(self.wo(self.dropout(self.act(gated) * linear)) + hidden_states)
+
+
+class DNABert2Layer(GradientCheckpointingLayer):
+    """One post-LN encoder layer on packed tokens."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.attention = DNABert2Attention(config)
+        self.mlp = DNABert2GatedMLP(config)
+
+    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False):
+        hidden_states, weights = self.attention(hidden_states, inputs, output_attentions)
+        return self.mlp(hidden_states), weights
+
+
+class DNABert2Encoder(nn.Module):
+    """Stack of layers; collects per-layer packed hidden states and attention weights on request."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.layer = nn.ModuleList([DNABert2Layer(config) for _ in range(config.num_hidden_layers)])
+
+    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False, output_hidden_states=False):
+        all_hidden = [hidden_states] if output_hidden_states else None
+        all_weights = [] if output_attentions else None
+        for layer in self.layer:
+            hidden_states, weights = layer(hidden_states, inputs, output_attentions)
+            if output_hidden_states:
+                all_hidden.append(hidden_states)
+            if output_attentions:
+                all_weights.append(weights)
+        return hidden_states, all_hidden, all_weights
+
+
+class DNABert2Pooler(nn.Module):
+    """tanh(dense(first token)). Untrained in the published checkpoint: prefer ``mean_pool`` for embeddings."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.activation = nn.Tanh()
+
+    def forward(self, last_hidden_state):
+        return self.activation(self.dense(last_hidden_state[:, 0]))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Pre-trained base and models
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class DNABert2PreTrainedModel(PreTrainedModel):
+    """Weight initialisation, attention-implementation choice and remote-code metadata shared by all heads."""
+
+    config_class = DNABert2Config
+    base_model_prefix = "bert"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["DNABert2Layer"]
+    _supports_sdpa = True
+    # Trainer must not rescale the loss by the number of processes: forward averages over labelled tokens.
+    accepts_loss_kwargs = False
+
+    def __init__(self, config, *inputs, **kwargs):
+        super().__init__(config, *inputs, **kwargs)
+        self.config.auto_map = dict(AUTO_MAP)
+
+    def get_correct_attn_implementation(self, requested_attention, is_init_check=False):
+        """Accept "eager", "sdpa", "triton" or None/"auto" (decided at forward time from device and dtype)."""
+        requested = requested_attention or "auto"
+        if requested not in ATTENTION_IMPLEMENTATIONS:
+            raise ValueError(f"attn_implementation must be one of {ATTENTION_IMPLEMENTATIONS}, got {requested!r}.")
+        return requested
+
+    def _init_weights(self, module):
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+
+
+class DNABert2Model(DNABert2PreTrainedModel):
+    """The bare DNABERT-2 encoder. ``last_hidden_state`` is (batch, seqlen, hidden), zeros at padding.
+
+    For a sequence embedding use :meth:`embed` (mask-aware mean pooling), not ``pooler_output``.
+    """
+
+    def __init__(self, config, add_pooling_layer=True):
+        super().__init__(config)
+        self.embeddings = DNABert2Embeddings(config)
+        self.encoder = DNABert2Encoder(config)
+        self.pooler = DNABert2Pooler(config) if add_pooling_layer else None
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value):
+        self.embeddings.word_embeddings = value
+
+    def encode_packed(
+        self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None, output_attentions=False,
+        output_hidden_states=False,
+    ):
+        """Run the encoder; returns the PackedBatch, the packed last hidden state, per-layer packed states, weights."""
+        batch_size, seqlen = _check_inputs(self.config, input_ids, attention_mask, token_type_ids, inputs_embeds)
+        device = (input_ids if input_ids is not None else inputs_embeds).device
+        if attention_mask is None:
+            attention_mask = torch.ones(batch_size, seqlen, dtype=torch.long, device=device)
+        packed = PackedBatch.from_mask(attention_mask)
+        hidden = self.embeddings(
+            input_ids=None if input_ids is None else packed.unpad(input_ids),
+            token_type_ids=None if token_type_ids is None else packed.unpad(token_type_ids),
+            inputs_embeds=None if inputs_embeds is None else packed.unpad(inputs_embeds),
+        )
+        implementation = resolve_attention_implementation(
+            self.config._attn_implementation or "auto", hidden, output_attentions
+        )
+        inputs = AttentionInputs(
+            packed, alibi_slopes(self.config.num_attention_heads, device), implementation,
+            self.config.attention_block_size,
+        )
+        hidden, all_hidden, weights = self.encoder(hidden, inputs, output_attentions, output_hidden_states)
+        return packed, hidden, all_hidden, weights
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        inputs_embeds=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        """Encode a right-padded batch. Returns ``BaseModelOutputWithPooling`` (or a tuple with return_dict=False)."""
+        output_attentions = bool(output_attentions if output_attentions is not None else self.config.output_attentions)
+        output_hidden_states = bool(
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        packed, hidden, all_hidden, weights = self.encode_packed(
+            input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions, output_hidden_states
+        )
+        last_hidden_state = packed.pad(hidden)
+        pooled = self.pooler(last_hidden_state) if self.pooler is not None else None
+        output = BaseModelOutputWithPooling(
+            last_hidden_state=last_hidden_state,
+            pooler_output=pooled,
+            hidden_states=tuple(packed.pad(h) for h in all_hidden) if all_hidden is not None else None,
+            attentions=packed.pad_weights(weights),
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+    @torch.no_grad()
+    def embed(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
+        """Sequence embeddings (batch, hidden): mask-aware mean of the last hidden state over real tokens."""
+        packed, hidden, _, _ = self.encode_packed(input_ids, attention_mask, token_type_ids)
+        return mean_pool(packed.pad(hidden, packed.max_seqlen), packed.key_padding_mask())
+
+
+class DNABert2PredictionHeadTransform(nn.Module):
+    """dense -> GELU -> LayerNorm before the MLM decoder."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.transform_act_fn = ACT2FN[config.hidden_act]
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, hidden_states):
+        return self.LayerNorm(self.transform_act_fn(self.dense(hidden_states)))
+
+
+class DNABert2LMPredictionHead(nn.Module):
+    """Transform then decoder to vocabulary logits; the decoder weight is tied to the word embeddings."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.transform = DNABert2PredictionHeadTransform(config)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+
+    def forward(self, hidden_states):
+        return self.decoder(self.transform(hidden_states))
+
+
+class DNABert2OnlyMLMHead(nn.Module):
+    """Holds the prediction head under the published key names (``cls.predictions.*``)."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.predictions = DNABert2LMPredictionHead(config)
+
+    def forward(self, hidden_states):
+        return self.predictions(hidden_states)
+
+
+class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
+    """DNABERT-2 with the masked-language-modelling head.
+
+    In training with ``labels`` and ``config.sparse_prediction``, logits are computed only at labelled positions
+    and returned flat, shape (num_labelled, vocab), in batch-major order; otherwise (batch, seqlen, vocab).
+    The loss is the mean cross-entropy over positions whose label is not -100 (every token id counts, [UNK] too).
+    """
+
+    _tied_weights_keys = {"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight"}
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.bert = DNABert2Model(config, add_pooling_layer=False)
+        self.cls = DNABert2OnlyMLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.cls.predictions.decoder = new_embeddings
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        """Masked-LM logits and, with ``labels`` (-100 = ignore), the loss. Returns ``MaskedLMOutput``."""
+        output_attentions = bool(output_attentions if output_attentions is not None else self.config.output_attentions)
+        output_hidden_states = bool(
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
+        packed, hidden, all_hidden, weights = self.bert.encode_packed(
+            input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions, output_hidden_states
+        )
+        loss = None
+        if labels is not None:
+            if tuple(labels.shape) != (packed.batch_size, packed.seqlen):
+                raise ValueError(f"labels has shape {tuple(labels.shape)}, expected {(packed.batch_size, packed.seqlen)}.")
+            packed_labels = packed.unpad(labels)
+        if labels is not None and self.training and self.config.sparse_prediction:
+            selected = packed_labels != -100
+            logits = self.cls(hidden[selected])
+            loss = F.cross_entropy(logits.float(), packed_labels[selected])
+        else:
+            logits = self.cls(hidden)
+            if labels is not None:
+                loss = F.cross_entropy(logits.float(), packed_labels, ignore_index=-100)
+            logits = packed.pad(logits)
+        output = MaskedLMOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=tuple(packed.pad(h) for h in all_hidden) if all_hidden is not None else None,
+            attentions=packed.pad_weights(weights),
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+
+def _classification_loss(config, logits, labels, num_labels):
+    """Cross-entropy, BCE-with-logits or MSE according to ``config.problem_type`` (inferred as HF BERT does)."""
+    if config.problem_type is None:
+        if num_labels == 1:
+            config.problem_type = "regression"
+        elif labels.dtype in (torch.long, torch.int):
+            config.problem_type = "single_label_classification"
+        else:
+            config.problem_type = "multi_label_classification"
+    if config.problem_type == "regression":
+        if num_labels == 1:
+            return F.mse_loss(logits.squeeze(-1).float(), labels.float().view(-1))
+        return F.mse_loss(logits.float(), labels.float())
+    if config.problem_type == "single_label_classification":
+        if labels.numel() and (labels.max() >= num_labels or labels.min() < -100):
+            raise ValueError(f"Labels must lie in [0, {num_labels}) (or -100 to ignore), got {labels.unique().tolist()}.")
+        return F.cross_entropy(logits.view(-1, num_labels).float(), labels.reshape(-1).long(), ignore_index=-100)
+    if config.problem_type == "multi_label_classification":
+        return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+    raise ValueError(f"Unknown problem_type {config.problem_type!r}.")
+
+
+class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
+    """Sequence classification or regression: pooled representation, dropout, linear layer.
+
+    Pooling is ``config.classifier_pooling``: "cls" (tanh pooler on [CLS], as the original fine-tuning code) or
+    "mean" (mask-aware mean pooling). ``problem_type`` selects single-label, multi-label or regression losses.
+    """
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = DNABert2Model(config, add_pooling_layer=True)
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        """Logits (batch, num_labels) and, with ``labels``, the loss. Returns ``SequenceClassifierOutput``."""
+        outputs = self.bert(
+            input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions, output_hidden_states
+        )
+        if self.config.classifier_pooling == "mean":
+            mask = attention_mask if attention_mask is not None else torch.ones(outputs.last_hidden_state.shape[:2])
+            pooled = mean_pool(outputs.last_hidden_state, mask.to(outputs.last_hidden_state.device))
+        else:
+            pooled = outputs.pooler_output
+        logits = self.classifier(self.dropout(pooled))
+        loss = _classification_loss(self.config, logits, labels, self.num_labels) if labels is not None else None
+        output = SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+
+class DNABert2ForTokenClassification(DNABert2PreTrainedModel):
+    """Per-token classification (e.g. annotation of each BPE token). Labels of -100 are ignored."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = DNABert2Model(config, add_pooling_layer=False)
+        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        output_attentions=None,
+        output_hidden_states=None,
+        return_dict=None,
+    ):
+        """Logits (batch, seqlen, num_labels) and, with ``labels``, the loss. Returns ``TokenClassifierOutput``."""
+        outputs = self.bert(
+            input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions, output_hidden_states
+        )
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        loss = None
+        if labels is not None:
+            if tuple(labels.shape) != tuple(logits.shape[:2]):
+                raise ValueError(f"labels has shape {tuple(labels.shape)}, expected {tuple(logits.shape[:2])}.")
+            loss = F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.reshape(-1), ignore_index=-100)
+        output = TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+        return output if return_dict is not False else output.to_tuple()
+
+
+# save_pretrained copies this file, the config file and bert_layers_triton.py next to the weights.
+DNABert2Config.register_for_auto_class()
+DNABert2Model.register_for_auto_class("AutoModel")
+DNABert2ForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
+DNABert2ForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+DNABert2ForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
+
+if not __package__:  # a plain import of the installed package: no trust_remote_code needed
+    from transformers import (
+        AutoConfig,
+        AutoModel,
+        AutoModelForMaskedLM,
+        AutoModelForSequenceClassification,
+        AutoModelForTokenClassification,
+    )
+
+    AutoConfig.register(DNABert2Config.model_type, DNABert2Config, exist_ok=True)
+    for _auto, _model in (
+        (AutoModel, DNABert2Model),
+        (AutoModelForMaskedLM, DNABert2ForMaskedLM),
+        (AutoModelForSequenceClassification, DNABert2ForSequenceClassification),
+        (AutoModelForTokenClassification, DNABert2ForTokenClassification),
+    ):
+        _auto.register(DNABert2Config, _model, exist_ok=True)

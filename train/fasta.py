@@ -1,0 +1,104 @@
+"""FASTA reading shared by every script: plain or gzipped, multi-record, wrapped, any case, CRLF line endings.
+
+Policy for letters other than A/C/G/T:
+- lower case (soft-masked repeats) is upper-cased and U (RNA) becomes T;
+- N and the other IUPAC ambiguity codes (R Y K M S W B D H V) are valid in a record; ``acgt_segments`` splits a
+  sequence at them, so models and tokenizers only ever train on unambiguous bases;
+- gaps ('-', '.') and '*' are dropped (aligned FASTA);
+- anything else is an error naming the file and line.
+"""
+
+import glob
+import gzip
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+IUPAC = frozenset("ACGTNRYKMSWBDHV")
+_DROPPED = str.maketrans("", "", "-.*")
+_NON_ACGT = re.compile(r"[^ACGT]+")
+
+
+class FastaError(ValueError):
+    """A file that is not valid FASTA; the message names the file (and line where known)."""
+
+
+@dataclass
+class FastaRecord:
+    """One FASTA record: its header (without '>') and its upper-case sequence."""
+
+    name: str
+    sequence: str
+
+
+def expand_paths(patterns) -> list[Path]:
+    """Expand files, directories (their *.fa/*.fasta/*.fna[.gz]) and globs into a sorted list of files."""
+    paths = []
+    for pattern in [patterns] if isinstance(patterns, (str, Path)) else patterns:
+        pattern = str(pattern)
+        if Path(pattern).is_dir():
+            found = [p for p in Path(pattern).iterdir() if re.search(r"\.(fa|fasta|fna)(\.gz)?$", p.name)]
+        else:
+            found = [Path(p) for p in glob.glob(pattern)]
+        if not found:
+            raise FileNotFoundError(f"No FASTA file matches {pattern!r}.")
+        paths.extend(sorted(found))
+    return paths
+
+
+def _lines(path: Path) -> Iterator[str]:
+    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rb") as handle:
+            for raw in handle:
+                try:
+                    yield raw.decode("ascii").rstrip("\r\n")
+                except UnicodeDecodeError:
+                    raise FastaError(f"{path}: not a FASTA file (binary or non-ASCII content).") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise FastaError(f"{path}: corrupt or truncated gzip file ({error}).") from None
+
+
+def read_fasta(path) -> Iterator[FastaRecord]:
+    """Yield the records of a FASTA file (plain or gzip), sequences upper-cased with U -> T."""
+    path = Path(path)
+    name, chunks, seen_any = None, [], False
+    for number, line in enumerate(_lines(path), start=1):
+        if not line.strip():
+            continue
+        if line.startswith(">"):
+            if name is not None:
+                yield FastaRecord(name, "".join(chunks))
+            name, chunks, seen_any = line[1:].strip(), [], True
+            continue
+        if name is None:
+            raise FastaError(f"{path}, line {number}: sequence before the first '>' header; is this FASTA?")
+        chunk = line.strip().upper().replace("U", "T").translate(_DROPPED)
+        bad = set(chunk) - IUPAC
+        if bad:
+            raise FastaError(f"{path}, line {number}: characters that are not nucleotides: {''.join(sorted(bad))!r}.")
+        chunks.append(chunk)
+    if not seen_any:
+        raise FastaError(f"{path}: empty file or no FASTA record.")
+    yield FastaRecord(name, "".join(chunks))
+
+
+def acgt_segments(sequence: str, min_length: int = 1) -> list[str]:
+    """Split at runs of N and other ambiguity codes; keep pieces of at least ``min_length`` bases."""
+    return [piece for piece in _NON_ACGT.split(sequence) if len(piece) >= min_length]
+
+
+def is_held_out(file_name: str, record_name: str, percent: float) -> bool:
+    """Deterministic split by whole records: a record is held out when a hash of its file and name says so."""
+    return zlib.crc32(f"{Path(file_name).name}\t{record_name}".encode()) % 10000 < percent * 100
+
+
+def read_segments(paths, split: str = "all", held_out_percent: float = 5.0, min_length: int = 1) -> Iterator[str]:
+    """A/C/G/T segments of every record in ``paths``; ``split`` is "train", "held_out" or "all"."""
+    for path in expand_paths(paths):
+        for record in read_fasta(path):
+            if split != "all" and is_held_out(path.name, record.name, held_out_percent) != (split == "held_out"):
+                continue
+            yield from acgt_segments(record.sequence, min_length)
