@@ -221,8 +221,8 @@ def _notice_once(message: str):
 def resolve_attention_implementation(requested: str, hidden: torch.Tensor, output_attentions: bool) -> str:
     """The one place that decides which attention implementation runs, and says why when it falls back.
 
-    "auto" takes the Triton kernel on CUDA with fp16/bf16 when it is usable, else SDPA. Triton never runs on
-    CPU tensors unless ``TRITON_INTERPRET=1`` is set. Returning attention weights needs "eager".
+    "auto" takes the Triton kernel on CUDA with fp16/bf16 when it is usable, else SDPA. An explicit "triton"
+    runs on CPU tensors only under ``TRITON_INTERPRET=1`` (for testing). Returning attention weights needs "eager".
     """
     if output_attentions:
         if requested != "eager":
@@ -238,7 +238,7 @@ def resolve_attention_implementation(requested: str, hidden: torch.Tensor, outpu
         if reason is None and not hidden.is_cuda and not interpreted:
             reason = "the tensors are on the CPU"
         if requested == "auto":
-            usable = reason is None and (interpreted or hidden.dtype in (torch.float16, torch.bfloat16))
+            usable = reason is None and hidden.is_cuda and hidden.dtype in (torch.float16, torch.bfloat16)
             return "triton" if usable else "sdpa"
         if reason is not None:
             _notice_once(f"attn_implementation='triton' is not usable ({reason}); falling back to 'sdpa'.")

@@ -1,0 +1,43 @@
+"""Test set-up: offline Hub, Triton interpreter (set before any kernel module is imported), repo root on sys.path."""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ["TRITON_INTERPRET"] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+FIXTURE_FASTA = ROOT / "tests" / "fixtures" / "multispecies_mini.fa"
+sys.path.insert(0, str(ROOT))
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def tiny_config():
+    """A small DNABERT-2 config (fp32, dropout off) for fast exact comparisons."""
+    from configuration_dnabert2 import DNABert2Config
+
+    return DNABert2Config(
+        vocab_size=4096, hidden_size=48, num_hidden_layers=2, num_attention_heads=6, intermediate_size=80,
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+    )
+
+
+def uneven_batch(lengths, vocab_size=4096, extra_padding=0, seed=0):
+    """Right-padded random ids, attention mask and segment ids for sequences of the given lengths."""
+    generator = torch.Generator().manual_seed(seed)
+    seqlen = max(lengths) + extra_padding
+    ids = torch.full((len(lengths), seqlen), 3, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    types = torch.zeros_like(ids)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = torch.randint(5, vocab_size, (length,), generator=generator)
+        mask[row, :length] = 1
+        types[row, length // 2 : length] = 1
+    return ids, mask, types
