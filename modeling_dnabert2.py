@@ -218,7 +218,9 @@ def _notice_once(message: str):
         logger.warning(message)
 
 
-def resolve_attention_implementation(requested: str, hidden: torch.Tensor, output_attentions: bool) -> str:
+def resolve_attention_implementation(
+    requested: str, hidden: torch.Tensor, output_attentions: bool, head_dim: int = 64
+) -> str:
     """The one place that decides which attention implementation runs, and says why when it falls back.
 
     "auto" takes the Triton kernel on CUDA with fp16/bf16 when it is usable, else SDPA. An explicit "triton"
@@ -230,13 +232,15 @@ def resolve_attention_implementation(requested: str, hidden: torch.Tensor, outpu
         return "eager"
     if requested in ("auto", "triton"):
         try:
-            from .bert_layers_triton import triton_unavailable_reason
+            from .bert_layers_triton import HEAD_DIM_RANGE, triton_unavailable_reason
         except ImportError:
-            from bert_layers_triton import triton_unavailable_reason
+            from bert_layers_triton import HEAD_DIM_RANGE, triton_unavailable_reason
         interpreted = os.environ.get("TRITON_INTERPRET") == "1"
         reason = triton_unavailable_reason()
         if reason is None and not hidden.is_cuda and not interpreted:
             reason = "the tensors are on the CPU"
+        if reason is None and not HEAD_DIM_RANGE[0] <= head_dim <= HEAD_DIM_RANGE[1]:
+            reason = f"head_dim {head_dim} is outside {HEAD_DIM_RANGE}"
         if requested == "auto":
             usable = reason is None and hidden.is_cuda and hidden.dtype in (torch.float16, torch.bfloat16)
             return "triton" if usable else "sdpa"
@@ -509,7 +513,8 @@ class DNABert2Model(DNABert2PreTrainedModel):
             inputs_embeds=None if inputs_embeds is None else packed.unpad(inputs_embeds),
         )
         implementation = resolve_attention_implementation(
-            self.config._attn_implementation or "auto", hidden, output_attentions
+            self.config._attn_implementation or "auto", hidden, output_attentions,
+            self.config.hidden_size // self.config.num_attention_heads,
         )
         inputs = AttentionInputs(
             packed, alibi_slopes(self.config.num_attention_heads, device), implementation,
