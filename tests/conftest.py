@@ -13,7 +13,7 @@ import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-FIXTURE_FASTA = ROOT / "tests" / "fixtures" / "multispecies_mini.fa"
+FIXTURE_FASTA = ROOT / "benchmarks" / "data" / "multispecies_mini.fa"
 sys.path.insert(0, str(ROOT))
 torch.set_num_threads(2)
 

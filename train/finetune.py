@@ -1,0 +1,28 @@
+"""Fine-tune DNABERT-2 on a GUE task or your own CSV folder. Accepts the original DNABERT-2 command line:
+
+    python train/finetune.py --model_name_or_path . --data_path ../shared/data/GUE/tf/0 --kmer -1 \
+        --run_name tf0 --model_max_length 30 --per_device_train_batch_size 32 --learning_rate 3e-5 \
+        --num_train_epochs 3 --output_dir output --evaluation_strategy epoch --use_lora --fp16
+
+Results: output_dir/results/<run_name>/eval_results.json (eval_accuracy, eval_f1, eval_matthews_correlation, ...).
+"""
+
+import sys
+
+from transformers import HfArgumentParser
+
+from train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, configure_logging, legacy_argv, run_finetune
+
+
+def main(argv=None):
+    parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneTrainingArguments))
+    model_args, data_args, training_args = parser.parse_args_into_dataclasses(legacy_argv(sys.argv[1:] if argv is None else argv))
+    configure_logging()
+    results = run_finetune(model_args, data_args, training_args)
+    for key, value in results.items():
+        print(f"{key}: {value}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

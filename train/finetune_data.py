@@ -1,0 +1,147 @@
+"""Fine-tuning data: GUE-style CSV folders or Hub datasets -> validated DatasetDict(train, validation, test).
+
+CSV layout (the original DNABERT-2 script's): a header, then ``sequence,label`` or ``sequence1,sequence2,label``
+for pairs. Several label columns (``label_0,label_1,...``) make a multi-label task; non-integer labels make a
+regression. Every bad row is reported with its file and line.
+"""
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
+
+SPLIT_FILES = {"train": "train.csv", "validation": "dev.csv", "test": "test.csv"}
+_BAD_BASES = re.compile(r"[^ACGTNacgtn]")
+
+
+class TaskDataError(ValueError):
+    """A fine-tuning file or dataset that cannot be used; the message names the file and row."""
+
+
+@dataclass
+class TaskInfo:
+    """What the model head needs to know about a task."""
+
+    problem_type: str  # single_label_classification | multi_label_classification | regression
+    num_labels: int
+    sequence_columns: tuple
+    label_names: list | None = None
+
+
+def _parse_label(text, path, line, column):
+    try:
+        return float(text) if not re.fullmatch(r"-?\d+", text.strip()) else int(text)
+    except ValueError:
+        raise TaskDataError(f"{path}, line {line}: label {column!r} is not a number: {text!r}.") from None
+
+
+def read_csv_split(path, require_labels=True) -> dict:
+    """Read and validate one CSV file into columns (sequences upper-cased; labels numbers)."""
+    path = Path(path)
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header:
+            raise TaskDataError(f"{path}: empty file.")
+        header = [name.strip() for name in header]
+        sequence_columns = [c for c in ("sequence", "sequence1", "sequence2") if c in header]
+        if sequence_columns not in (["sequence"], ["sequence1", "sequence2"]):
+            raise TaskDataError(f"{path}: needs a 'sequence' column (or 'sequence1' and 'sequence2'); header is {header}.")
+        label_columns = [c for c in header if c not in sequence_columns]
+        if require_labels and not label_columns:
+            raise TaskDataError(f"{path}: no label column; header is {header}.")
+        columns = {name: [] for name in header}
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise TaskDataError(f"{path}, line {line}: {len(row)} fields, expected {len(header)}.")
+            for name, value in zip(header, row):
+                if name in sequence_columns:
+                    value = value.strip()
+                    if not value:
+                        raise TaskDataError(f"{path}, line {line}: empty {name}.")
+                    bad = _BAD_BASES.search(value)
+                    if bad:
+                        raise TaskDataError(f"{path}, line {line}: {name} has a character outside ACGTN: {bad.group()!r}.")
+                    columns[name].append(value.upper())
+                else:
+                    columns[name].append(_parse_label(value, path, line, name))
+    if not columns[header[0]]:
+        raise TaskDataError(f"{path}: no data rows.")
+    return columns
+
+
+def _task_info(splits: dict) -> TaskInfo:
+    first = next(iter(splits.values()))
+    sequence_columns = tuple(c for c in ("sequence", "sequence1", "sequence2") if c in first)
+    label_columns = [c for c in first if c not in sequence_columns]
+    values = [v for split in splits.values() for c in label_columns for v in split[c]]
+    if len(label_columns) > 1:
+        return TaskInfo("multi_label_classification", len(label_columns), sequence_columns, label_columns)
+    if all(isinstance(v, int) for v in values):
+        return TaskInfo("single_label_classification", max(values) + 1, sequence_columns)
+    return TaskInfo("regression", 1, sequence_columns)
+
+
+def load_csv_task(data_path) -> tuple[DatasetDict, TaskInfo]:
+    """A GUE-style folder (train.csv, dev.csv, test.csv) as DatasetDict(train, validation, test) with a "labels" column."""
+    folder = Path(data_path)
+    if not folder.is_dir():
+        raise TaskDataError(f"{folder}: no such folder (expected train.csv, dev.csv, test.csv).")
+    splits = {}
+    for split, name in SPLIT_FILES.items():
+        if (folder / name).exists():
+            splits[split] = read_csv_split(folder / name)
+    if "train" not in splits:
+        raise TaskDataError(f"{folder}: no train.csv; found {sorted(p.name for p in folder.glob('*.csv'))}.")
+    headers = {tuple(columns) for columns in splits.values()}
+    if len(headers) > 1:
+        raise TaskDataError(f"{folder}: the CSV files have different headers: {sorted(headers)}.")
+    info = _task_info(splits)
+    data = DatasetDict()
+    for split, columns in splits.items():
+        label_columns = [c for c in columns if c not in info.sequence_columns]
+        if info.problem_type == "multi_label_classification":
+            labels = [[float(v) for v in row] for row in zip(*(columns[c] for c in label_columns))]
+        elif info.problem_type == "regression":
+            labels = [float(v) for v in columns[label_columns[0]]]
+        else:
+            labels = columns[label_columns[0]]
+            negative = next((i for i, v in enumerate(labels) if v < 0), None)
+            if negative is not None:
+                raise TaskDataError(f"{folder / SPLIT_FILES[split]}, line {negative + 2}: negative class label.")
+        data[split] = Dataset.from_dict({**{c: columns[c] for c in info.sequence_columns}, "labels": labels})
+    return data, info
+
+
+def load_hub_task(dataset_name, config_name=None) -> tuple[DatasetDict, TaskInfo]:
+    """A Hub dataset (repo id or local folder) with "sequence" (or pairs) and "label" columns."""
+    data = load_dataset(dataset_name, config_name)
+    if "train" not in data:
+        raise TaskDataError(f"{dataset_name} ({config_name}): no train split; splits are {list(data)}.")
+    if "label" in data["train"].column_names:
+        data = data.rename_column("label", "labels")
+    feature = data["train"].features.get("labels")
+    sequence_columns = tuple(c for c in ("sequence", "sequence1", "sequence2") if c in data["train"].column_names)
+    if not sequence_columns or feature is None:
+        raise TaskDataError(f"{dataset_name} ({config_name}): needs 'sequence' and 'label' columns.")
+    if isinstance(feature, ClassLabel):
+        info = TaskInfo("single_label_classification", feature.num_classes, sequence_columns, feature.names)
+    elif feature.dtype.startswith("float"):
+        info = TaskInfo("regression", 1, sequence_columns)
+    else:
+        info = TaskInfo("single_label_classification", max(data["train"]["labels"]) + 1, sequence_columns)
+    return data, info
+
+
+def tokenize_task(data: DatasetDict, info: TaskInfo, tokenizer, max_length: int) -> DatasetDict:
+    """Tokenize (pairs keep their segment ids), truncating to ``max_length`` tokens."""
+
+    def encode(batch):
+        texts = [batch[c] for c in info.sequence_columns]
+        return tokenizer(*texts, truncation=True, max_length=max_length)
+
+    return data.map(encode, batched=True, remove_columns=list(info.sequence_columns), desc="Tokenizing")

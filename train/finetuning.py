@@ -1,0 +1,182 @@
+"""Fine-tuning DNABERT-2 for sequence classification / regression, with or without LoRA (library for the scripts).
+
+The argument dataclasses keep the names of the original DNABERT-2 ``finetune/train.py`` so its command lines work.
+"""
+
+import json
+import logging
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import evaluate
+import numpy as np
+import torch
+from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+
+from configuration_dnabert2 import DNABert2Config
+from modeling_dnabert2 import DNABert2ForSequenceClassification
+from train.finetune_data import TaskInfo, load_csv_task, load_hub_task, tokenize_task
+
+logger = logging.getLogger(__name__)
+METRICS_DIR = Path(__file__).resolve().parents[1] / "metrics"
+REPO_ROOT = str(Path(__file__).resolve().parents[1])
+# Linear layers of this model; the original script's default ("query,value") matched nothing in DNABERT-2.
+DEFAULT_LORA_TARGETS = "Wqkv,attention.output.dense,gated_layers,wo"
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str = field(default=REPO_ROOT, metadata={"help": "Pretrained model (default: the shipped one)."})
+    use_lora: bool = field(default=False)
+    lora_r: int = field(default=8)
+    lora_alpha: int = field(default=32)
+    lora_dropout: float = field(default=0.05)
+    lora_target_modules: str = field(default=DEFAULT_LORA_TARGETS, metadata={"help": "Comma-separated module names."})
+    classifier_pooling: str | None = field(default=None, metadata={"help": "'cls' or 'mean' (default: the config's)."})
+
+
+@dataclass
+class DataArguments:
+    data_path: str | None = field(default=None, metadata={"help": "Folder with train.csv, dev.csv, test.csv."})
+    kmer: int = field(default=-1, metadata={"help": "-1 (BPE). k-mers belong to DNABERT 1 and are refused."})
+    dataset_name: str | None = field(default=None, metadata={"help": "Hub dataset id or local dataset folder."})
+    dataset_config_name: str | None = field(default=None, metadata={"help": "e.g. a GUE task such as 'tf_0'."})
+
+
+@dataclass
+class FinetuneTrainingArguments(TrainingArguments):
+    """TrainingArguments with the original script's extra flags and the paper's fine-tuning defaults."""
+
+    output_dir: str = field(default="output")
+    model_max_length: int = field(default=512, metadata={"help": "Maximum tokens per input."})
+    save_model: bool = field(default=False)
+    eval_and_save_results: bool = field(default=True)
+    learning_rate: float = field(default=3e-5)
+    warmup_steps: float = field(default=50)
+    per_device_train_batch_size: int = field(default=32)
+    per_device_eval_batch_size: int = field(default=64)
+    num_train_epochs: float = field(default=3)
+    eval_strategy: str = field(default="epoch")
+    save_strategy: str = field(default="epoch")
+    save_total_limit: int | None = field(default=1)
+    load_best_model_at_end: bool = field(default=True)
+    metric_for_best_model: str | None = field(default=None, metadata={"help": "Default: MCC (Pearson for regression)."})
+    logging_steps: float = field(default=50)
+
+
+def legacy_argv(argv):
+    """Accept the original command lines: --evaluation_strategy, and --fp16 where it cannot run."""
+    out, i = [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--evaluation_strategy" or arg.startswith("--evaluation_strategy="):
+            arg = arg.replace("--evaluation_strategy", "--eval_strategy")
+        if arg in ("--fp16", "--bf16") and not torch.cuda.is_available():
+            warnings.warn(f"{arg} needs a GPU; training in fp32 on the CPU instead.")
+            if i + 1 < len(argv) and argv[i + 1].lower() in ("true", "false", "1", "0"):
+                i += 1
+            i += 1
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def load_task(data_args: DataArguments):
+    """The task's DatasetDict and TaskInfo from ``--data_path`` or ``--dataset_name``."""
+    if data_args.kmer != -1:
+        raise ValueError("--kmer is for DNABERT (k-mer tokens); DNABERT-2 uses BPE: pass --kmer -1 or leave it out.")
+    if data_args.data_path:
+        return load_csv_task(data_args.data_path)
+    if data_args.dataset_name:
+        return load_hub_task(data_args.dataset_name, data_args.dataset_config_name)
+    raise ValueError("Pass --data_path (a folder of CSV files) or --dataset_name (a Hub dataset or folder).")
+
+
+def metrics_function(info: TaskInfo):
+    """compute_metrics for the Trainer: GUE classification metrics, or correlations for regression."""
+    name = "regression" if info.problem_type == "regression" else "classification"
+    metric = evaluate.load(str(METRICS_DIR / name))
+
+    def compute(eval_pred):
+        logits, labels = eval_pred
+        if info.problem_type == "regression":
+            return metric.compute(predictions=logits.reshape(-1), references=labels.reshape(-1))
+        if info.problem_type == "multi_label_classification":  # every (sequence, label) decision counts
+            return metric.compute(predictions=(logits > 0).astype(int).ravel(), references=labels.astype(int).ravel())
+        return metric.compute(predictions=np.argmax(logits, axis=-1), references=labels)
+
+    return compute
+
+
+def build_model(model_args: ModelArguments, info: TaskInfo):
+    """The pretrained encoder with a new head sized for the task, wrapped in LoRA when asked."""
+    overrides = {"num_labels": info.num_labels, "problem_type": info.problem_type}
+    if info.label_names and info.problem_type == "single_label_classification":
+        overrides["id2label"] = dict(enumerate(map(str, info.label_names)))
+        overrides["label2id"] = {str(name): i for i, name in enumerate(info.label_names)}
+    if model_args.classifier_pooling:
+        overrides["classifier_pooling"] = model_args.classifier_pooling
+    config = DNABert2Config.from_pretrained(model_args.model_name_or_path, **overrides)
+    model = DNABert2ForSequenceClassification.from_pretrained(model_args.model_name_or_path, config=config)
+    if not model_args.use_lora:
+        return model
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    lora = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=[name.strip() for name in model_args.lora_target_modules.split(",")],
+        modules_to_save=["classifier", "pooler"],  # new, untrained layers are trained in full
+    )
+    model = get_peft_model(model, lora)
+    model.print_trainable_parameters()
+    return model
+
+
+def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_args: FinetuneTrainingArguments):
+    """Fine-tune, evaluate on the test split and write ``results/<run_name>/eval_results.json``; returns the metrics."""
+    set_seed(training_args.seed)
+    data, info = load_task(data_args)
+    tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path)
+    data = tokenize_task(data, info, tokenizer, training_args.model_max_length)
+    if training_args.metric_for_best_model is None:
+        training_args.metric_for_best_model = "pearson" if info.problem_type == "regression" else "matthews_correlation"
+    if "validation" not in data:
+        training_args.eval_strategy = training_args.save_strategy = "no"
+        training_args.load_best_model_at_end = False
+    model = build_model(model_args, info)
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=data["train"],
+        eval_dataset=data.get("validation"),
+        processing_class=tokenizer,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=metrics_function(info),
+    )
+    trainer.train()
+    results = {}
+    if training_args.eval_and_save_results:
+        test = data.get("test", data.get("validation"))
+        results = trainer.evaluate(eval_dataset=test)
+        folder = Path(training_args.output_dir) / "results" / (training_args.run_name or "run")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "eval_results.json").write_text(json.dumps(results, indent=2))
+    if training_args.save_model:
+        trainer.save_model(training_args.output_dir)  # with LoRA: the adapter (+ classifier and pooler)
+        if model_args.use_lora:  # the head's config, so that predict.py can rebuild the model around the adapter
+            model.get_base_model().config.save_pretrained(training_args.output_dir)
+        tokenizer.save_pretrained(training_args.output_dir)
+    return results
+
+
+def configure_logging():
+    """INFO logs from the scripts, warnings from the libraries."""
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO, stream=sys.stdout)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
