@@ -65,6 +65,7 @@ class FinetuneTrainingArguments(TrainingArguments):
     load_best_model_at_end: bool = field(default=True)
     metric_for_best_model: str | None = field(default=None, metadata={"help": "Default: MCC (Pearson for regression)."})
     logging_steps: float = field(default=50)
+    dataloader_pin_memory: bool = field(default=torch.cuda.is_available())
 
 
 def legacy_argv(argv):

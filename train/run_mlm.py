@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
 import transformers
 from transformers import (
     AutoTokenizer,
@@ -78,6 +79,7 @@ class MLMTrainingArguments(TrainingArguments):
     save_steps: float = field(default=500)
     save_total_limit: int | None = field(default=2)
     logging_steps: float = field(default=50)
+    dataloader_pin_memory: bool = field(default=torch.cuda.is_available())
 
 
 def build_model(model_args: ModelArguments, tokenizer):

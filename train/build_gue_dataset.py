@@ -1,0 +1,35 @@
+"""Turn a GUE folder (official CSV layout) into a Hub dataset repo folder, and optionally push it.
+
+    python train/build_gue_dataset.py --gue_dir ../shared/data/GUE --output_dir gue_hub
+    python train/build_gue_dataset.py --gue_dir ../shared/data/GUE --output_dir gue_hub --push_to_hub --repo_id me/GUE
+"""
+
+from dataclasses import dataclass, field
+
+from transformers import HfArgumentParser
+
+from train.gue_dataset import build_gue_dataset
+from train.hub import push_folder
+
+
+@dataclass
+class BuildArguments:
+    gue_dir: str = field(metadata={"help": "Root of the GUE tree: <family>/<task>/{train,dev,test}.csv."})
+    output_dir: str = field(default="gue_hub")
+    push_to_hub: bool = field(default=False)
+    repo_id: str | None = field(default=None, metadata={"help": "Dataset repo id for --push_to_hub."})
+    token: str | None = field(default=None)
+
+
+def main(argv=None):
+    (args,) = HfArgumentParser(BuildArguments).parse_args_into_dataclasses(argv)
+    sizes = build_gue_dataset(args.gue_dir, args.output_dir)
+    print(f"Wrote {len(sizes)} task configs to {args.output_dir}")
+    if args.push_to_hub:
+        if not args.repo_id:
+            raise SystemExit("--push_to_hub needs --repo_id")
+        print(push_folder(args.output_dir, args.repo_id, repo_type="dataset", token=args.token, message="GUE benchmark"))
+
+
+if __name__ == "__main__":
+    main()
