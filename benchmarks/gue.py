@@ -61,7 +61,7 @@ class GueArguments:
     dataset_name: str | None = field(default=None, metadata={"help": "GUE as a Hub dataset (repo id or folder)."})
     tasks: str = field(default="complete", metadata={"help": "'complete', 'all' or comma-separated config names."})
     seeds: str = field(default="42")
-    output_dir: str = field(default="benchmarks/results/gue")
+    output_dir: str = field(default="outputs/gue")
     use_lora: bool = field(default=False)
     learning_rate: float = field(default=3e-5)
     batch_size: int = field(default=32)

@@ -53,6 +53,9 @@ class FinetuneTrainingArguments(TrainingArguments):
     output_dir: str = field(default="output")
     model_max_length: int = field(default=512, metadata={"help": "Maximum tokens per input."})
     save_model: bool = field(default=False)
+    overwrite_output_dir: bool = field(
+        default=True, metadata={"help": "Accepted from the original scripts; outputs are always overwritten."}
+    )
     eval_and_save_results: bool = field(default=True)
     learning_rate: float = field(default=3e-5)
     warmup_steps: float = field(default=50)
@@ -68,13 +71,18 @@ class FinetuneTrainingArguments(TrainingArguments):
     dataloader_pin_memory: bool = field(default=torch.cuda.is_available())
 
 
+# Flags of the original scripts that transformers 5 renamed.
+RENAMED_FLAGS = {"--evaluation_strategy": "--eval_strategy", "--find_unused_parameters": "--ddp_find_unused_parameters"}
+
+
 def legacy_argv(argv):
-    """Accept the original command lines: --evaluation_strategy, and --fp16 where it cannot run."""
+    """Accept the original command lines: renamed flags, and --fp16 where it cannot run."""
     out, i = [], 0
     while i < len(argv):
         arg = argv[i]
-        if arg == "--evaluation_strategy" or arg.startswith("--evaluation_strategy="):
-            arg = arg.replace("--evaluation_strategy", "--eval_strategy")
+        for old, new in RENAMED_FLAGS.items():
+            if arg == old or arg.startswith(old + "="):
+                arg = arg.replace(old, new)
         if arg in ("--fp16", "--bf16") and not torch.cuda.is_available():
             warnings.warn(f"{arg} needs a GPU; training in fp32 on the CPU instead.")
             if i + 1 < len(argv) and argv[i + 1].lower() in ("true", "false", "1", "0"):

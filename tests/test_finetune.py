@@ -1,0 +1,114 @@
+"""Fine-tuning end to end with the original command line (LoRA and full), reload, prediction; bad CSV inputs."""
+
+import csv
+import json
+import random
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from configuration_dnabert2 import DNABert2Config
+from modeling_dnabert2 import DNABert2ForMaskedLM
+from train.finetune import main as finetune
+from train.finetune_data import TaskDataError, load_csv_task
+from train.prediction import load_classifier, load_tokenizer, predict, read_inputs
+
+
+@pytest.fixture(scope="module")
+def tiny_pretrained(tmp_path_factory):
+    """A small random DNABERT-2 MLM checkpoint with the shipped tokenizer."""
+    folder = tmp_path_factory.mktemp("pretrained")
+    config = DNABert2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    DNABert2ForMaskedLM(config).save_pretrained(folder)
+    load_tokenizer(ROOT).save_pretrained(folder)
+    return folder
+
+
+def write_task(folder, rows_per_split=(96, 32, 32), pairs=False, labels=lambda i: i % 2):
+    """A GUE-format task: label 1 sequences carry a TATAAA box."""
+    rng = random.Random(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in zip(("train", "dev", "test"), rows_per_split):
+        with open(folder / f"{split}.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["sequence1", "sequence2", "label"] if pairs else ["sequence", "label"])
+            for i in range(count):
+                sequence = "".join(rng.choice("ACGT") for _ in range(60))
+                if i % 2:
+                    sequence = sequence[:20] + "TATAAATATAAA" + sequence[32:]
+                writer.writerow([sequence, sequence[::-1], labels(i)] if pairs else [sequence, labels(i)])
+    return folder
+
+
+def original_command(model, data, output, extra=()):
+    return [
+        "--model_name_or_path", str(model), "--data_path", str(data), "--kmer", "-1", "--run_name", "run",
+        "--model_max_length", "24", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "16",
+        "--gradient_accumulation_steps", "1", "--learning_rate", "1e-3", "--num_train_epochs", "2", "--fp16",
+        "--save_steps", "200", "--output_dir", str(output), "--evaluation_strategy", "epoch", "--warmup_steps", "5",
+        "--logging_steps", "100000", "--overwrite_output_dir", "True", "--log_level", "info", "--seed", "42",
+        "--find_unused_parameters", "False", "--save_model", "True", "--eval_and_save_results", "True", *extra,
+    ]
+
+
+@pytest.mark.parametrize("lora", [True, False])
+def test_original_command_line_trains_saves_reloads_and_predicts(tmp_path, tiny_pretrained, lora):
+    data = write_task(tmp_path / "task")
+    output = tmp_path / "out"
+    extra = ["--use_lora", "--lora_r", "4", "--lora_alpha", "8", "--lora_dropout", "0.05"] if lora else []
+    with pytest.warns(UserWarning, match="fp16"):
+        finetune(original_command(tiny_pretrained, data, output, extra))
+    results = json.loads((output / "results" / "run" / "eval_results.json").read_text())
+    for key in ("eval_accuracy", "eval_f1", "eval_matthews_correlation", "eval_precision", "eval_recall"):
+        assert 0.0 <= abs(results[key]) <= 1.0
+    assert (output / ("adapter_config.json" if lora else "model.safetensors")).exists()
+
+    model = load_classifier(output)
+    _, sequences = read_inputs(data / "test.csv")
+    logits, embeddings = predict(model, load_tokenizer(output), sequences, batch_size=7, max_length=24,
+                                 with_embeddings=True, progress=False)
+    truth = np.array([int(row["label"]) for row in csv.DictReader(open(data / "test.csv"))])
+    assert abs((logits.argmax(-1) == truth).mean() - results["eval_accuracy"]) < 1e-6
+    assert embeddings.shape == (32, 32) and np.isfinite(embeddings).all()
+
+
+def test_regression_and_pairs(tmp_path, tiny_pretrained):
+    data = write_task(tmp_path / "reg", pairs=True, labels=lambda i: 0.25 + 0.5 * (i % 2))
+    dataset, info = load_csv_task(data)
+    assert info.problem_type == "regression" and info.sequence_columns == ("sequence1", "sequence2")
+    output = tmp_path / "out"
+    finetune(original_command(tiny_pretrained, data, output))
+    results = json.loads((output / "results" / "run" / "eval_results.json").read_text())
+    assert {"eval_pearson", "eval_spearman", "eval_mse"} <= set(results)
+
+
+def test_pairs_keep_segment_ids(tiny_pretrained, tmp_path):
+    from train.finetune_data import tokenize_task
+
+    dataset, info = load_csv_task(write_task(tmp_path / "pairs", pairs=True))
+    encoded = tokenize_task(dataset, info, load_tokenizer(tiny_pretrained), 64)
+    assert set(encoded["train"][0]["token_type_ids"]) == {0, 1}
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("seq,label\nACGT,1\n", "needs a 'sequence' column"),
+        ("sequence,label\nACGT,1\nACGT,yes\n", "line 3: label 'label' is not a number"),
+        ("sequence,label\nACGT,1\n,0\n", "line 3: empty sequence"),
+        ("sequence,label\nACGT,1\nACXT,0\n", "line 3: sequence has a character outside ACGTN"),
+        ("sequence\nACGT\n", "no label column"),
+    ],
+)
+def test_bad_csv_names_file_and_row(tmp_path, content, message):
+    (tmp_path / "train.csv").write_text(content)
+    with pytest.raises(TaskDataError, match=message) as error:
+        load_csv_task(tmp_path)
+    assert "train.csv" in str(error.value)
+
+
+def test_kmer_other_than_bpe_is_refused(tmp_path, tiny_pretrained):
+    with pytest.raises(ValueError, match="kmer"):
+        finetune(["--model_name_or_path", str(tiny_pretrained), "--data_path", str(tmp_path), "--kmer", "6",
+                  "--output_dir", str(tmp_path / "o")])
