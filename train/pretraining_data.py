@@ -5,7 +5,7 @@ import json
 import os
 from pathlib import Path
 
-from datasets import Dataset, DatasetDict, load_dataset
+from datasets import Dataset, DatasetDict, Features, Value, load_dataset
 
 from train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta
 
@@ -39,17 +39,26 @@ def load_sequences(train_files, validation_files=None, validation_split_percenta
             return Dataset.from_generator(
                 _fasta_pieces,
                 gen_kwargs={"paths": files, "split": split, "held_out_percent": percent},
+                features=Features({"sequence": Value("string")}),
                 cache_dir=cache_dir,
                 config_name=hashlib.sha1(json.dumps(signature).encode()).hexdigest()[:16],
             )
 
         if validation_files:
             # every record of the validation files is "held out" at 100 %
-            return DatasetDict(train=build("train", paths, 0.0), validation=build("validation", expand_paths(validation_files), 100.0))
-        return DatasetDict(
-            train=build("train", paths, validation_split_percentage),
-            validation=build("validation", paths, validation_split_percentage),
-        )
+            data = DatasetDict(train=build("train", paths, 0.0), validation=build("validation", expand_paths(validation_files), 100.0))
+        else:
+            data = DatasetDict(
+                train=build("train", paths, validation_split_percentage),
+                validation=build("validation", paths, validation_split_percentage),
+            )
+        for split, dataset in data.items():
+            if len(dataset) == 0:
+                raise ValueError(
+                    f"No {split} sequence: whole records are held out by name hash ({validation_split_percentage}% of "
+                    "records). With few records, raise --validation_split_percentage or pass --validation_file."
+                )
+        return data
     kind = "csv" if str(paths[0]).endswith(".csv") else "text"
     files = {"train": [str(p) for p in paths]}
     if validation_files:
