@@ -1,0 +1,28 @@
+"""The README is the contract: its test command is what CI runs, and its Python examples run as written."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_ci_runs_the_readme_test_command():
+    ci_lines = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith(("#", "set ", "cd ", "export "))]
+    assert len(ci_lines) == 1 and f"    {ci_lines[0]}\n" in README
+
+
+def test_readme_front_matter_is_a_model_card():
+    front = README.split("---\n")[1]
+    for key in ("license:", "library_name: transformers", "pipeline_tag: fill-mask", "tags:"):
+        assert key in front
+
+
+@pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=[f"example{i}" for i in range(len(PYTHON_BLOCKS))])
+def test_python_examples_run(block):
+    result = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
