@@ -1,0 +1,279 @@
+"""Speed and memory of the 117M architecture on this machine: ours vs the original design vs HF BERT.
+
+Random weights, fp32, 2 threads; the three models run side by side in one process, interleaved. Workloads:
+inference on uneven GUE-like batches (32 sequences of 20-128 tokens), fixed 128 tokens, long uneven batches
+(4 sequences of 1024-2048 tokens), MLM training steps (forward + backward, 16 x 128, 15 % masked), peak memory for
+one long sequence (subprocess per length), and the opt-in fast CPU inference paths (length grouping, dynamic int8,
+torch.compile). Model FLOP utilisation is measured against a large fp32 matmul in the same run.
+
+    python benchmarks/speed.py            # ~15 min on 2 cores; writes benchmarks/results/speed.{md,json,png}
+"""
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+from transformers import BertConfig, BertForMaskedLM, BertModel, HfArgumentParser
+
+from benchmarks.flops import DNABERT, DNABERT2, Encoder, forward_flops, mlm_head_flops
+from benchmarks.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
+from configuration_dnabert2 import DNABert2Config
+from modeling_dnabert2 import DNABert2ForMaskedLM
+from train.prediction import length_batches
+
+VOCAB = 4096
+
+
+@dataclass
+class SpeedArguments:
+    output_dir: str = field(default="benchmarks/results")
+    threads: int = field(default=2)
+    repeats: int = field(default=3)
+    memory_lengths: str = field(default="1024,2048,4096,8192,16384")
+    memory_long: int = field(default=32768, metadata={"help": "Also measured, with --memory_long_layers layers."})
+    memory_long_layers: int = field(default=2)
+    skip_compile: bool = field(default=False)
+    seed: int = field(default=0)
+
+
+def timed(fn, repeats):
+    """Median wall time of ``fn`` over ``repeats`` runs after one warm-up."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(repeats=5) -> float:
+    """GFLOP/s of a 4096 x 768 x 3072 fp32 matmul: the practical ceiling for these models here."""
+    a, b = torch.randn(4096, 768), torch.randn(768, 3072)
+    seconds = timed(lambda: a @ b, repeats)
+    return 2 * 4096 * 768 * 3072 / seconds / 1e9
+
+
+def make_batch(lengths, generator):
+    ids = torch.full((len(lengths), max(lengths)), 3, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    for row, length in enumerate(lengths):
+        ids[row, :length] = torch.randint(5, VOCAB, (length,), generator=generator)
+        ids[row, 0], ids[row, length - 1] = 1, 2
+        mask[row, :length] = 1
+    return ids, mask
+
+
+def build_models(seed):
+    torch.manual_seed(seed)
+    ours = DNABert2ForMaskedLM(DNABert2Config(attn_implementation="sdpa", hidden_dropout_prob=0.0)).eval()
+    hf_config = BertConfig(
+        vocab_size=VOCAB, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+        max_position_embeddings=4096, hidden_dropout_prob=0.0, attn_implementation="sdpa",
+    )
+    hf_mlm = BertForMaskedLM(hf_config).eval()
+    return ours, hf_mlm
+
+
+def inference_rows(name, lengths, ours, hf_mlm, repeats, peak, generator):
+    """tokens/s and MFU of the three encoders (no head) on one batch."""
+    ids, mask = make_batch(lengths, generator)
+    real_tokens = sum(lengths)
+    alibi = dense_alibi(12, ids.shape[1])
+    runs = {
+        "ours": (lambda: ours.bert(ids, mask), DNABERT2),
+        "original design": (lambda: original_design_forward(ours.bert, ids, mask, alibi=alibi), DNABERT2),
+        "fully padded": (lambda: original_design_forward(ours.bert, ids, mask, unpad=False, alibi=alibi), DNABERT2),
+        "HF BertModel (sdpa)": (lambda: hf_mlm.bert(ids, attention_mask=mask), DNABERT),
+    }
+    rows = []
+    with torch.inference_mode():
+        for model, (fn, arch) in runs.items():
+            seconds = timed(fn, repeats)
+            useful = sum(forward_flops(arch, length) for length in lengths)
+            rows.append({"workload": name, "model": model, "seconds": seconds, "tokens_per_s": real_tokens / seconds,
+                         "gflops": useful / seconds / 1e9, "mfu": useful / seconds / 1e9 / peak})
+    return rows
+
+
+def training_rows(ours, hf_mlm, repeats, peak, generator):
+    """MLM training steps (forward + backward) at 16 x 128 with 15 % of tokens masked."""
+    ids, mask = make_batch([128] * 16, generator)
+    labels = torch.full_like(ids, -100)
+    chosen = torch.rand(ids.shape, generator=generator) < 0.15
+    labels[chosen] = ids[chosen]
+    masked = int(chosen.sum())
+
+    def step(loss_fn, model):
+        model.zero_grad(set_to_none=True)
+        loss_fn().backward()
+
+    runs = {
+        "ours": (lambda: ours(ids, mask, labels=labels).loss, ours, DNABERT2, masked),
+        "original design": (lambda: original_design_mlm_loss(ours, ids, mask, labels), ours, DNABERT2, masked),
+        "HF BertForMaskedLM (sdpa)": (lambda: hf_mlm(ids, attention_mask=mask, labels=labels).loss, hf_mlm, DNABERT, ids.numel()),
+    }
+    rows = []
+    for name, (loss_fn, model, arch, head_tokens) in runs.items():
+        model.train()
+        seconds = timed(lambda: step(loss_fn, model), repeats)
+        model.eval()
+        useful = 3 * (16 * forward_flops(arch, 128) + mlm_head_flops(768, VOCAB, head_tokens))
+        rows.append({"workload": "MLM training 16 x 128", "model": name, "seconds": seconds,
+                     "tokens_per_s": ids.numel() / seconds, "gflops": useful / seconds / 1e9, "mfu": useful / seconds / 1e9 / peak})
+    return rows
+
+
+MEMORY_PROBE = """
+import resource, sys, time, torch
+sys.path.insert(0, {root!r})
+from configuration_dnabert2 import DNABert2Config
+from modeling_dnabert2 import DNABert2Model
+torch.set_num_threads({threads})
+model = DNABert2Model(DNABert2Config(num_hidden_layers={layers}), add_pooling_layer=False).eval()
+ids = torch.randint(5, 4096, (1, {length}))
+start = time.perf_counter()
+with torch.inference_mode():
+    model(ids)
+print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def memory_row(length, layers, threads):
+    """Peak RSS (MB) of a fresh process running one forward on one sequence of ``length`` tokens."""
+    code = MEMORY_PROBE.format(root=str(Path(__file__).resolve().parents[1]), threads=threads, layers=layers, length=length)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    seconds, peak_mb = map(float, result.stdout.split())
+    return {"length": length, "layers": layers, "seconds": seconds, "peak_rss_mb": peak_mb}
+
+
+def fast_inference_rows(ours, repeats, generator, skip_compile):
+    """Opt-in CPU inference paths on 64 sequences of 20-128 tokens: length grouping, dynamic int8, torch.compile."""
+    lengths = torch.randint(20, 129, (64,), generator=generator).tolist()
+    ids, mask = make_batch(lengths, generator)
+
+    def batches(grouped):
+        order = length_batches(lengths, 16) if grouped else [list(range(i, i + 16)) for i in range(0, 64, 16)]
+        return [(index, ids[index, : max(lengths[i] for i in index)], mask[index, : max(lengths[i] for i in index)]) for index in order]
+
+    def run(model, batch_list):
+        """MLM logits of every sequence's real tokens, by sequence index."""
+        out = {}
+        for index, batch_ids, batch_mask in batch_list:
+            logits = model(batch_ids, batch_mask).logits
+            out.update({i: logits[row, : lengths[i]] for row, i in enumerate(index)})
+        return out
+
+    variants = {"fp32, batches in input order": (ours, False), "fp32, length-grouped batches": (ours, True)}
+    variants["int8 dynamic linear layers, length-grouped"] = (
+        torch.ao.quantization.quantize_dynamic(ours, {torch.nn.Linear}, dtype=torch.qint8), True
+    )
+    if not skip_compile:
+        variants["torch.compile, length-grouped"] = (torch.compile(ours, dynamic=True), True)
+    rows = []
+    with torch.inference_mode():
+        reference = run(ours, batches(False))
+        for name, (model, grouped) in variants.items():
+            batch_list = batches(grouped)
+            try:
+                seconds = timed(lambda: run(model, batch_list), repeats)
+                logits = run(model, batch_list)
+            except Exception as error:  # reported, not hidden (e.g. no working compiler on the machine)
+                rows.append({"variant": name, "error": f"{type(error).__name__}: {str(error)[:200]}"})
+                continue
+            diff = max(float((logits[i] - reference[i]).abs().max()) for i in reference)
+            rows.append({"variant": name, "seconds": seconds, "tokens_per_s": sum(lengths) / seconds, "max_abs_logit_diff": diff})
+    return rows
+
+
+def plot(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    workloads = list(dict.fromkeys(r["workload"] for r in results["throughput"]))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
+    models = list(dict.fromkeys(r["model"] for r in results["throughput"]))
+    width = 0.8 / len(models)
+    for k, model in enumerate(models):
+        values = [next((r["mfu"] * 100 for r in results["throughput"] if r["workload"] == w and r["model"] == model), 0) for w in workloads]
+        axes[0].bar([i + k * width for i in range(len(workloads))], values, width=width, label=model)
+    axes[0].set_xticks([i + 0.4 - width / 2 for i in range(len(workloads))], workloads, rotation=15, fontsize=8)
+    axes[0].set_ylabel("model FLOP utilisation (% of matmul peak)")
+    axes[0].legend(fontsize=7)
+    memory = results["memory"]
+    axes[1].plot([m["length"] for m in memory], [m["peak_rss_mb"] / 1024 for m in memory], "o-")
+    for m in memory:
+        axes[1].annotate(f"{m['layers']} layers", (m["length"], m["peak_rss_mb"] / 1024), fontsize=7)
+    axes[1].set_xscale("log", base=2)
+    axes[1].set_xlabel("tokens in one sequence")
+    axes[1].set_ylabel("peak RSS (GB), ours")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def markdown(results) -> str:
+    lines = [f"Command: `{results['command']}`", "", f"Measured fp32 matmul peak (4096x768x3072): {results['matmul_peak_gflops']:.1f} GFLOP/s, "
+             f"{results['threads']} threads, torch {results['torch']}.", "",
+             "| workload | model | tokens/s | GFLOP/s | MFU | vs original design |", "|---|---|---|---|---|---|"]
+    for row in results["throughput"]:
+        base = next(r for r in results["throughput"] if r["workload"] == row["workload"] and r["model"] == "original design")
+        lines.append(f"| {row['workload']} | {row['model']} | {row['tokens_per_s']:.0f} | {row['gflops']:.0f} | {row['mfu']:.0%} | "
+                     f"{row['tokens_per_s'] / base['tokens_per_s']:.2f}x |")
+    lines += ["", "| one sequence (tokens) | layers | forward (s) | peak RSS (MB) |", "|---|---|---|---|"]
+    lines += [f"| {m['length']} | {m['layers']} | {m['seconds']:.1f} | {m['peak_rss_mb']:.0f} |" for m in results["memory"]]
+    lines += ["", "| fast CPU inference (64 x 20-128 tokens, MLM logits) | tokens/s | max abs logit diff vs fp32 |", "|---|---|---|"]
+    for row in results["fast_inference"]:
+        if "error" in row:
+            lines.append(f"| {row['variant']} | failed: {row['error']} | |")
+        else:
+            lines.append(f"| {row['variant']} | {row['tokens_per_s']:.0f} | {row['max_abs_logit_diff']:.3g} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    (args,) = HfArgumentParser(SpeedArguments).parse_args_into_dataclasses(argv)
+    torch.set_num_threads(args.threads)
+    generator = torch.Generator().manual_seed(args.seed)
+    results = {"command": " ".join(["python benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)]),
+               "threads": args.threads, "torch": torch.__version__}
+    steps = tqdm(total=7, desc="speed benchmark")
+    results["matmul_peak_gflops"] = peak = matmul_peak()
+    ours, hf_mlm = build_models(args.seed)
+    steps.update()
+    uneven = torch.randint(20, 129, (32,), generator=generator).tolist()
+    throughput = inference_rows("inference, 32 x 20-128 tokens", uneven, ours, hf_mlm, args.repeats, peak, generator)
+    steps.update()
+    throughput += inference_rows("inference, 32 x 128 tokens", [128] * 32, ours, hf_mlm, args.repeats, peak, generator)
+    steps.update()
+    long = torch.randint(1024, 2049, (4,), generator=generator).tolist()
+    throughput += inference_rows("inference, 4 x 1024-2048 tokens", long, ours, hf_mlm, max(1, args.repeats - 1), peak, generator)
+    steps.update()
+    throughput += training_rows(ours, hf_mlm, args.repeats, peak, generator)
+    results["throughput"] = throughput
+    steps.update()
+    results["fast_inference"] = fast_inference_rows(ours, args.repeats, generator, args.skip_compile)
+    steps.update()
+    del ours, hf_mlm
+    lengths = [(int(n), 12) for n in args.memory_lengths.split(",")] + [(args.memory_long, args.memory_long_layers)]
+    results["memory"] = [memory_row(n, layers, args.threads) for n, layers in tqdm(lengths, desc="memory", leave=False)]
+    steps.update()
+    steps.close()
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "speed.json").write_text(json.dumps(results, indent=2))
+    (out / "speed.md").write_text(markdown(results))
+    plot(results, out / "speed.png")
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""Benchmark building blocks against hand-computed values and the model itself."""
+
+import torch
+from conftest import uneven_batch
+
+from benchmarks.flops import DNABERT2, Encoder, forward_flops, token_counts
+from benchmarks.original_design import original_design_forward, original_design_mlm_loss
+from modeling_dnabert2 import DNABert2ForMaskedLM
+
+
+def test_forward_flops_by_hand():
+    tiny = Encoder("tiny", hidden=2, layers=3, intermediate=4, gated_mlp=True)
+    # per token: 2 * (2*6 + 2*2 + 2*8 + 4*2) = 80 matmul FLOPs, attention 4 * L * hidden = 4*5*2 = 40
+    assert forward_flops(tiny, 5) == 3 * 5 * (80 + 40)
+    # 117M, 128 tokens: 2 * 9,437,184 per token and layer + attention
+    assert forward_flops(DNABERT2, 128) == 12 * 128 * (2 * 9_437_184 + 4 * 128 * 768)
+
+
+def test_token_counts_of_the_compared_tokenizations():
+    counts = token_counts(300, 60)
+    assert counts == {"DNABERT-2 117M": 62, "DNABERT (6-mer)": 297, "NT-2500M-multi": 51}
+
+
+def test_original_design_baselines_compute_the_same_model(tiny_config):
+    torch.manual_seed(0)
+    model = DNABert2ForMaskedLM(tiny_config).eval()
+    ids, mask, types = uneven_batch([19, 4, 11])
+    ours = model.bert(ids, mask).last_hidden_state
+    torch.testing.assert_close(original_design_forward(model.bert, ids, mask), ours, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(original_design_forward(model.bert, ids, mask, unpad=False), ours, atol=1e-5, rtol=1e-5)
+    labels = ids.masked_fill(mask == 0, -100)
+    torch.testing.assert_close(original_design_mlm_loss(model, ids, mask, labels), model(ids, mask, labels=labels).loss)
