@@ -31,6 +31,7 @@ class StudyArguments:
     held_out_bp: int = field(default=1_000_000, metadata={"help": "bp of held-out records measured."})
     output_dir: str = field(default="benchmarks/results")
     seed: int = field(default=0)
+    only_throughput: bool = field(default=False, metadata={"help": "Re-measure throughput only, keep the study rows."})
 
 
 def take_bp(segments, limit, chunk=1000):
@@ -103,29 +104,34 @@ def plot(rows, path):
 
 def main(argv=None):
     (args,) = HfArgumentParser(StudyArguments).parse_args_into_dataclasses(argv)
-    train = take_bp(read_segments(args.fasta, "train", min_length=50), args.train_bp)
-    held_out = take_bp(read_segments(args.fasta, "held_out", min_length=50), args.held_out_bp)
-    rows = []
-    for power in range(args.min_power, args.max_power + 1):
-        tokenizer = train_bpe(train, 2**power, show_progress=False)
-        rows.append(study_row(f"BPE {2**power}", measure_bpe(tokenizer, held_out)))
-        print(f"vocab {2**power}: {rows[-1]['avg_token_bp']:.2f} bp/token")
-    rows.append(study_row("6-mer overlapping", 1.0))
-    rows.append(study_row("6-mer non-overlapping", 1 / 6))
-    reference = next(r["flops_500bp"] for r in rows if r["tokenizer"] == "BPE 4096")
-    for row in rows:
-        row["relative_flops"] = row["flops_500bp"] / reference
-    shipped = AutoTokenizer.from_pretrained(REPO)
-    speed = {"shipped_tokenizer_bp_per_s": throughput(shipped, held_out), "chunk_bp": 1000}
-    shipped_row = study_row("shipped tokenizer (BPE 4096, full corpus)", measure_bpe(shipped, held_out))
-    shipped_row["relative_flops"] = shipped_row["flops_500bp"] / reference
-
+    command = " ".join(["python benchmarks/tokenizer_study.py", *(sys.argv[1:] if argv is None else argv)])
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    corpus = {"train_bp": sum(map(len, train)), "held_out_bp": sum(map(len, held_out)), "fasta": args.fasta}
+    held_out = take_bp(read_segments(args.fasta, "held_out", min_length=50), args.held_out_bp)
+    shipped = AutoTokenizer.from_pretrained(REPO)
+    speed = {"shipped_tokenizer_bp_per_s": throughput(shipped, held_out), "chunk_bp": 1000, "command": command}
+    if args.only_throughput:
+        study = json.loads((out / "tokenizer_study.json").read_text())
+        corpus, rows, shipped_row = study["corpus"], study["rows"], study["shipped"]
+    else:
+        train = take_bp(read_segments(args.fasta, "train", min_length=50), args.train_bp)
+        rows = []
+        for power in range(args.min_power, args.max_power + 1):
+            tokenizer = train_bpe(train, 2**power, show_progress=False)
+            rows.append(study_row(f"BPE {2**power}", measure_bpe(tokenizer, held_out)))
+            print(f"vocab {2**power}: {rows[-1]['avg_token_bp']:.2f} bp/token", flush=True)
+        rows.append(study_row("6-mer overlapping", 1.0))
+        rows.append(study_row("6-mer non-overlapping", 1 / 6))
+        reference = next(r["flops_500bp"] for r in rows if r["tokenizer"] == "BPE 4096")
+        for row in rows:
+            row["relative_flops"] = row["flops_500bp"] / reference
+        shipped_row = study_row("shipped tokenizer (BPE 4096, full corpus)", measure_bpe(shipped, held_out))
+        shipped_row["relative_flops"] = shipped_row["flops_500bp"] / reference
+        corpus = {"train_bp": sum(map(len, train)), "held_out_bp": sum(map(len, held_out)), "fasta": args.fasta,
+                  "command": command}
     (out / "tokenizer_study.json").write_text(json.dumps({"corpus": corpus, "rows": rows, "shipped": shipped_row, "throughput": speed}, indent=2))
     lines = [
-        f"Command: `{' '.join(['python benchmarks/tokenizer_study.py', *(sys.argv[1:] if argv is None else argv)])}`",
+        f"Command: `{corpus.get('command', command)}`",
         "",
         f"Trained on {corpus['train_bp']:,} bp of training records; measured on {corpus['held_out_bp']:,} bp of held-out records.",
         "",
@@ -136,7 +142,8 @@ def main(argv=None):
         lines.append(
             f"| {row['tokenizer']} | {row['avg_token_bp']:.2f} | {row['tokens_per_bp']:.3f} | {row['tokens_for_500bp']} | {row['relative_flops']:.2f} |"
         )
-    lines += ["", f"Shipped tokenizer throughput (batch encode, 1-kb chunks, 2 cores): {speed['shipped_tokenizer_bp_per_s'] / 1e6:.2f} Mbp/s"]
+    lines += ["", f"Shipped tokenizer throughput (batch encode, 1-kb chunks, 2 cores): {speed['shipped_tokenizer_bp_per_s'] / 1e6:.2f} Mbp/s "
+              f"(`{command}`)"]
     table = "\n".join(lines) + "\n"
     (out / "tokenizer_study.md").write_text(table)
     plot(rows, out / "tokenizer_study.png")
