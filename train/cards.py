@@ -10,6 +10,7 @@ CITATION = """@inproceedings{zhou2024dnabert2,
   booktitle={The Twelfth International Conference on Learning Representations},
   year={2024}
 }"""
+CITATION_SECTION = ["", "## Citation", "", "```bibtex", CITATION, "```", ""]
 
 
 def _front_matter(metadata: dict) -> str:
@@ -49,13 +50,7 @@ def pretrained_model_card(model_name: str, config, training: dict, results: dict
         "| metric | value |",
         "|---|---|",
         *[f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |" for key, value in results.items()],
-        "",
-        "## Citation",
-        "",
-        "```bibtex",
-        CITATION,
-        "```",
-        "",
+        *CITATION_SECTION,
     ]
     return "\n".join(lines)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from datasets import ClassLabel, Dataset, Features, Value
 
-from train.cards import CITATION
+from train.cards import CITATION_SECTION
 from train.finetune_data import SPLIT_FILES, read_csv_split
 
 FAMILY_INFO = {
@@ -131,12 +131,6 @@ def dataset_card(configs, sizes, notes) -> str:
         "",
         "GUE was assembled by the DNABERT-2 authors from public sources (ENCODE, EPD, Ensembl, GISAID, yeast EMP data);",
         "the terms of those sources apply. Cite the paper below when using it.",
-        "",
-        "## Citation",
-        "",
-        "```bibtex",
-        CITATION,
-        "```",
-        "",
+        *CITATION_SECTION,
     ]
     return "\n".join(lines)
