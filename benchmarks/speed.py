@@ -21,7 +21,7 @@ import torch
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertForMaskedLM, BertModel, HfArgumentParser
 
-from benchmarks.flops import DNABERT, DNABERT2, Encoder, forward_flops, mlm_head_flops
+from benchmarks.flops import Encoder, forward_flops, mlm_head_flops
 from benchmarks.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForMaskedLM
@@ -40,6 +40,7 @@ class SpeedArguments:
     memory_long_layers: int = field(default=2)
     skip_compile: bool = field(default=False)
     seed: int = field(default=0)
+    config_overrides: str = field(default="", metadata={"help": "e.g. 'hidden_size=64,num_hidden_layers=2' (smoke tests)."})
 
 
 def timed(fn, repeats):
@@ -70,27 +71,39 @@ def make_batch(lengths, generator):
     return ids, mask
 
 
-def build_models(seed):
+def build_models(seed, overrides=""):
+    """Ours (117M architecture unless overridden) and an HF BERT of the same shape, random weights, eval mode."""
     torch.manual_seed(seed)
-    ours = DNABert2ForMaskedLM(DNABert2Config(attn_implementation="sdpa", hidden_dropout_prob=0.0)).eval()
+    config = DNABert2Config(attn_implementation="sdpa", hidden_dropout_prob=0.0)
+    if overrides:
+        config.update_from_string(overrides)
+    ours = DNABert2ForMaskedLM(config).eval()
     hf_config = BertConfig(
-        vocab_size=VOCAB, hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
+        vocab_size=VOCAB, hidden_size=config.hidden_size, num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
         max_position_embeddings=4096, hidden_dropout_prob=0.0, attn_implementation="sdpa",
     )
     hf_mlm = BertForMaskedLM(hf_config).eval()
     return ours, hf_mlm
 
 
+def architectures(config):
+    """FLOPs facts of ours (gated MLP) and of HF BERT (plain MLP) at the benchmarked shape."""
+    shape = (config.hidden_size, config.num_hidden_layers, config.intermediate_size)
+    return Encoder("ours", *shape, True), Encoder("bert", *shape, False)
+
+
 def inference_rows(name, lengths, ours, hf_mlm, repeats, peak, generator):
     """tokens/s and MFU of the three encoders (no head) on one batch."""
     ids, mask = make_batch(lengths, generator)
     real_tokens = sum(lengths)
-    alibi = dense_alibi(12, ids.shape[1])
+    alibi = dense_alibi(ours.config.num_attention_heads, ids.shape[1])
+    gated, plain = architectures(ours.config)
     runs = {
-        "ours": (lambda: ours.bert(ids, mask), DNABERT2),
-        "original design": (lambda: original_design_forward(ours.bert, ids, mask, alibi=alibi), DNABERT2),
-        "fully padded": (lambda: original_design_forward(ours.bert, ids, mask, unpad=False, alibi=alibi), DNABERT2),
-        "HF BertModel (sdpa)": (lambda: hf_mlm.bert(ids, attention_mask=mask), DNABERT),
+        "ours": (lambda: ours.bert(ids, mask), gated),
+        "original design": (lambda: original_design_forward(ours.bert, ids, mask, alibi=alibi), gated),
+        "fully padded": (lambda: original_design_forward(ours.bert, ids, mask, unpad=False, alibi=alibi), gated),
+        "HF BertModel (sdpa)": (lambda: hf_mlm.bert(ids, attention_mask=mask), plain),
     }
     rows = []
     with torch.inference_mode():
@@ -114,17 +127,18 @@ def training_rows(ours, hf_mlm, repeats, peak, generator):
         model.zero_grad(set_to_none=True)
         loss_fn().backward()
 
+    gated, plain = architectures(ours.config)
     runs = {
-        "ours": (lambda: ours(ids, mask, labels=labels).loss, ours, DNABERT2, masked),
-        "original design": (lambda: original_design_mlm_loss(ours, ids, mask, labels), ours, DNABERT2, masked),
-        "HF BertForMaskedLM (sdpa)": (lambda: hf_mlm(ids, attention_mask=mask, labels=labels).loss, hf_mlm, DNABERT, ids.numel()),
+        "ours": (lambda: ours(ids, mask, labels=labels).loss, ours, gated, masked),
+        "original design": (lambda: original_design_mlm_loss(ours, ids, mask, labels), ours, gated, masked),
+        "HF BertForMaskedLM (sdpa)": (lambda: hf_mlm(ids, attention_mask=mask, labels=labels).loss, hf_mlm, plain, ids.numel()),
     }
     rows = []
     for name, (loss_fn, model, arch, head_tokens) in runs.items():
         model.train()
         seconds = timed(lambda: step(loss_fn, model), repeats)
         model.eval()
-        useful = 3 * (16 * forward_flops(arch, 128) + mlm_head_flops(768, VOCAB, head_tokens))
+        useful = 3 * (16 * forward_flops(arch, 128) + mlm_head_flops(arch.hidden, VOCAB, head_tokens))
         rows.append({"workload": "MLM training 16 x 128", "model": name, "seconds": seconds,
                      "tokens_per_s": ids.numel() / seconds, "gflops": useful / seconds / 1e9, "mfu": useful / seconds / 1e9 / peak})
     return rows
@@ -136,7 +150,10 @@ sys.path.insert(0, {root!r})
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2Model
 torch.set_num_threads({threads})
-model = DNABert2Model(DNABert2Config(num_hidden_layers={layers}), add_pooling_layer=False).eval()
+config = DNABert2Config()
+config.update_from_string({overrides!r} or "num_hidden_layers=12")
+config.num_hidden_layers = {layers}
+model = DNABert2Model(config, add_pooling_layer=False).eval()
 ids = torch.randint(5, 4096, (1, {length}))
 start = time.perf_counter()
 with torch.inference_mode():
@@ -145,9 +162,11 @@ print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_m
 """
 
 
-def memory_row(length, layers, threads):
+def memory_row(length, layers, threads, overrides=""):
     """Peak RSS (MB) of a fresh process running one forward on one sequence of ``length`` tokens."""
-    code = MEMORY_PROBE.format(root=str(Path(__file__).resolve().parents[1]), threads=threads, layers=layers, length=length)
+    code = MEMORY_PROBE.format(
+        root=str(Path(__file__).resolve().parents[1]), threads=threads, layers=layers, length=length, overrides=overrides
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     seconds, peak_mb = map(float, result.stdout.split())
     return {"length": length, "layers": layers, "seconds": seconds, "peak_rss_mb": peak_mb}
@@ -247,7 +266,7 @@ def main(argv=None):
                "threads": args.threads, "torch": torch.__version__}
     steps = tqdm(total=7, desc="speed benchmark")
     results["matmul_peak_gflops"] = peak = matmul_peak()
-    ours, hf_mlm = build_models(args.seed)
+    ours, hf_mlm = build_models(args.seed, args.config_overrides)
     steps.update()
     uneven = torch.randint(20, 129, (32,), generator=generator).tolist()
     throughput = inference_rows("inference, 32 x 20-128 tokens", uneven, ours, hf_mlm, args.repeats, peak, generator)
@@ -264,7 +283,9 @@ def main(argv=None):
     steps.update()
     del ours, hf_mlm
     lengths = [(int(n), 12) for n in args.memory_lengths.split(",")] + [(args.memory_long, args.memory_long_layers)]
-    results["memory"] = [memory_row(n, layers, args.threads) for n, layers in tqdm(lengths, desc="memory", leave=False)]
+    results["memory"] = [
+        memory_row(n, layers, args.threads, args.config_overrides) for n, layers in tqdm(lengths, desc="memory", leave=False)
+    ]
     steps.update()
     steps.close()
     out = Path(args.output_dir)
