@@ -41,6 +41,7 @@ class SpeedArguments:
     skip_compile: bool = field(default=False)
     seed: int = field(default=0)
     config_overrides: str = field(default="", metadata={"help": "e.g. 'hidden_size=64,num_hidden_layers=2' (smoke tests)."})
+    only_memory: bool = field(default=False, metadata={"help": "Re-measure memory only, keep the other results."})
 
 
 def timed(fn, repeats):
@@ -145,7 +146,7 @@ def training_rows(ours, hf_mlm, repeats, peak, generator):
 
 
 MEMORY_PROBE = """
-import resource, sys, time, torch
+import sys, time, torch
 sys.path.insert(0, {root!r})
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2Model
@@ -158,7 +159,10 @@ ids = torch.randint(5, 4096, (1, {length}))
 start = time.perf_counter()
 with torch.inference_mode():
     model(ids)
-print(time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+seconds = time.perf_counter() - start
+# VmHWM: this process's own peak (ru_maxrss would include the parent's size at fork time)
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(seconds, peak_kb / 1024)
 """
 
 
@@ -247,7 +251,8 @@ def markdown(results) -> str:
         base = next(r for r in results["throughput"] if r["workload"] == row["workload"] and r["model"] == "original design")
         lines.append(f"| {row['workload']} | {row['model']} | {row['tokens_per_s']:.0f} | {row['gflops']:.0f} | {row['mfu']:.0%} | "
                      f"{row['tokens_per_s'] / base['tokens_per_s']:.2f}x |")
-    lines += ["", "| one sequence (tokens) | layers | forward (s) | peak RSS (MB) |", "|---|---|---|---|"]
+    lines += ["", f"Memory re-measured by `{results['memory_command']}`." if "memory_command" in results else ""]
+    lines += ["| one sequence (tokens) | layers | forward (s) | peak RSS (MB) |", "|---|---|---|---|"]
     lines += [f"| {m['length']} | {m['layers']} | {m['seconds']:.1f} | {m['peak_rss_mb']:.0f} |" for m in results["memory"]]
     lines += ["", "| fast CPU inference (64 x 20-128 tokens, MLM logits) | tokens/s | max abs logit diff vs fp32 |", "|---|---|---|"]
     for row in results["fast_inference"]:
@@ -258,14 +263,11 @@ def markdown(results) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    (args,) = HfArgumentParser(SpeedArguments).parse_args_into_dataclasses(argv)
-    torch.set_num_threads(args.threads)
-    generator = torch.Generator().manual_seed(args.seed)
-    results = {"command": " ".join(["python benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)]),
-               "threads": args.threads, "torch": torch.__version__}
-    steps = tqdm(total=7, desc="speed benchmark")
-    results["matmul_peak_gflops"] = peak = matmul_peak()
+def throughput_results(args, generator) -> dict:
+    """Matmul peak, the three models on every workload, and the fast-inference variants."""
+    steps = tqdm(total=6, desc="speed benchmark")
+    results = {"matmul_peak_gflops": matmul_peak()}
+    peak = results["matmul_peak_gflops"]
     ours, hf_mlm = build_models(args.seed, args.config_overrides)
     steps.update()
     uneven = torch.randint(20, 129, (32,), generator=generator).tolist()
@@ -281,14 +283,25 @@ def main(argv=None):
     steps.update()
     results["fast_inference"] = fast_inference_rows(ours, args.repeats, generator, args.skip_compile)
     steps.update()
-    del ours, hf_mlm
+    steps.close()
+    return results
+
+
+def main(argv=None):
+    (args,) = HfArgumentParser(SpeedArguments).parse_args_into_dataclasses(argv)
+    torch.set_num_threads(args.threads)
+    generator = torch.Generator().manual_seed(args.seed)
+    results = {"command": " ".join(["python benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)]),
+               "threads": args.threads, "torch": torch.__version__}
+    out = Path(args.output_dir)
+    if args.only_memory:
+        results = {**json.loads((out / "speed.json").read_text()), "memory_command": results["command"]}
+    else:
+        results.update(throughput_results(args, generator))
     lengths = [(int(n), 12) for n in args.memory_lengths.split(",")] + [(args.memory_long, args.memory_long_layers)]
     results["memory"] = [
-        memory_row(n, layers, args.threads, args.config_overrides) for n, layers in tqdm(lengths, desc="memory", leave=False)
+        memory_row(n, layers, args.threads, args.config_overrides) for n, layers in tqdm(lengths, desc="memory")
     ]
-    steps.update()
-    steps.close()
-    out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed.json").write_text(json.dumps(results, indent=2))
     (out / "speed.md").write_text(markdown(results))
