@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-from transformers import BertConfig, BertForMaskedLM, BertModel, HfArgumentParser
+from transformers import BertConfig, BertForMaskedLM, HfArgumentParser
 
 from benchmarks.flops import Encoder, forward_flops, mlm_head_flops
 from benchmarks.original_design import dense_alibi, original_design_forward, original_design_mlm_loss

@@ -3,7 +3,6 @@
 import hashlib
 import json
 import os
-from pathlib import Path
 
 from datasets import Dataset, DatasetDict, Features, Value, load_dataset
 
