@@ -33,8 +33,8 @@ class DNABert2Config(PretrainedConfig):
         classifier_pooling: "cls" (tanh pooler on the first token, as in the original fine-tuning code)
             or "mean" (mask-aware mean of the last hidden state) for sequence classification.
         sparse_prediction: in training, compute MLM logits only where labels are set.
-        attention_block_size: query block length of the CPU attention for long inputs; sequences longer
-            than this are attended one at a time, block by block, so memory grows linearly with length.
+        attention_block_size: with SDPA on a GPU, batches whose longest sequence exceeds this are attended one
+            sequence at a time with memory linear in length, as on CPU always.
     """
 
     model_type = "dnabert2"

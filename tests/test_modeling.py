@@ -68,18 +68,42 @@ def test_real_token_outputs_do_not_depend_on_padding(tiny_config):
     torch.testing.assert_close(alone[0], short[0, :9], atol=1e-5, rtol=1e-5)
 
 
-def test_blockwise_long_input_path_matches_padded_path(tiny_config):
-    model, _ = mlm_with_reference_weights(tiny_config)
-    ids, mask, types = uneven_batch([70, 33, 5])
-    padded = model.bert(ids, mask, types).last_hidden_state
-    model.config.attention_block_size = 16  # sequences over 16 tokens now go one at a time, in query blocks
-    original_budget = md._BLOCK_BIAS_BUDGET
-    md._BLOCK_BIAS_BUDGET = 6 * 70 * 8  # 8-query blocks
-    try:
-        blockwise = model.bert(ids, mask, types).last_hidden_state
-    finally:
-        md._BLOCK_BIAS_BUDGET = original_budget
-    torch.testing.assert_close(blockwise, padded, atol=1e-5, rtol=1e-5)
+def dense_alibi_attention(q, k, v, lengths, slopes):
+    """Plain per-sequence softmax(q k^T / sqrt(d) - slope |i - j|) v on packed (tokens, heads, head_dim) inputs."""
+    out, start = [], 0
+    for length in lengths:
+        qs, ks, vs = (t[start : start + length].transpose(0, 1) for t in (q, k, v))
+        position = torch.arange(length)
+        bias = -slopes[:, None, None] * (position[:, None] - position[None, :]).abs()
+        weights = torch.softmax(qs @ ks.transpose(1, 2) / qs.shape[-1] ** 0.5 + bias, dim=-1)
+        out.append((weights @ vs).transpose(0, 1))
+        start += length
+    return torch.cat(out)
+
+
+@pytest.mark.parametrize("lengths", [[70, 33, 5], [1], [16, 16], [3, 40]])
+@pytest.mark.parametrize("path", ["padded", "blockwise", "blockwise, 16-query blocks"])
+def test_sdpa_paths_match_plain_attention_forward_and_backward(monkeypatch, lengths, path):
+    heads, head_dim = 6, 8
+    generator = torch.Generator().manual_seed(len(lengths))
+    qkv = torch.randn(sum(lengths), 3 * heads * head_dim, generator=generator, dtype=torch.float64, requires_grad=True)
+    mask = torch.zeros(len(lengths), max(lengths) + 4, dtype=torch.long)
+    for row, length in enumerate(lengths):
+        mask[row, :length] = 1
+    slopes = alibi_slopes(heads).double()
+    inputs = md.AttentionInputs(md.PackedBatch.from_mask(mask), slopes, "sdpa", block_size=512)
+    assert inputs.blockwise  # always on CPU
+    inputs.blockwise = path != "padded"  # the padded batch is what GPUs run for short inputs
+    if path.endswith("query blocks"):
+        monkeypatch.setattr(md, "_BLOCK_BIAS_BUDGET", heads * max(lengths) * 16)  # the floor is 16 rows
+    context, _ = md.packed_attention(qkv, inputs, heads, dropout_p=0.0, need_weights=False)
+    q, k, v = qkv.view(sum(lengths), 3, heads, head_dim).unbind(1)
+    expected = dense_alibi_attention(q, k, v, lengths, slopes).reshape(sum(lengths), -1)
+    torch.testing.assert_close(context, expected, atol=1e-10, rtol=1e-10)
+    upstream = torch.randn(context.shape, generator=generator, dtype=torch.float64)
+    (grad,) = torch.autograd.grad(context, qkv, upstream)
+    (expected_grad,) = torch.autograd.grad(expected, qkv, upstream)
+    torch.testing.assert_close(grad, expected_grad, atol=1e-10, rtol=1e-10)
 
 
 def test_attention_weights_returned_and_match_reference(tiny_config):
