@@ -7,11 +7,13 @@ import random
 import numpy as np
 import pytest
 from conftest import ROOT
+from transformers import HfArgumentParser
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForMaskedLM
 from train.finetune import main as finetune
 from train.finetune_data import TaskDataError, load_csv_task
+from train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
 from train.prediction import load_classifier, load_tokenizer, predict, read_inputs
 
 
@@ -112,3 +114,14 @@ def test_kmer_other_than_bpe_is_refused(tmp_path, tiny_pretrained):
     with pytest.raises(ValueError, match="kmer"):
         finetune(["--model_name_or_path", str(tiny_pretrained), "--data_path", str(tmp_path), "--kmer", "6",
                   "--output_dir", str(tmp_path / "o")])
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [([], "epoch"), (["--evaluation_strategy", "steps", "--eval_steps", "5"], "steps"),
+     (["--eval_strategy", "steps", "--save_strategy", "no", "--load_best_model_at_end", "False"], "no")],
+)
+def test_save_strategy_follows_eval_strategy_unless_given(tmp_path, flags, expected):
+    parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneTrainingArguments))
+    *_, training_args = parser.parse_args_into_dataclasses(legacy_argv(["--output_dir", str(tmp_path), *flags]))
+    assert training_args.save_strategy == expected

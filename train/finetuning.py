@@ -63,12 +63,18 @@ class FinetuneTrainingArguments(TrainingArguments):
     per_device_eval_batch_size: int = field(default=64)
     num_train_epochs: float = field(default=3)
     eval_strategy: str = field(default="epoch")
-    save_strategy: str = field(default="epoch")
+    save_strategy: str | None = field(default=None, metadata={"help": "Default: the same as --eval_strategy."})
     save_total_limit: int | None = field(default=1)
     load_best_model_at_end: bool = field(default=True)
     metric_for_best_model: str | None = field(default=None, metadata={"help": "Default: MCC (Pearson for regression)."})
     logging_steps: float = field(default=50)
     dataloader_pin_memory: bool = field(default=torch.cuda.is_available())
+
+    def __post_init__(self):
+        # checkpoints must follow evaluation for --load_best_model_at_end: one flag is enough
+        if self.save_strategy is None:
+            self.save_strategy = self.eval_strategy
+        super().__post_init__()
 
 
 # Flags of the original scripts that transformers 5 renamed.
