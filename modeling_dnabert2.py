@@ -300,7 +300,7 @@ def _padded_attention(q, k, v, inputs: AttentionInputs, dropout_p: float, need_w
 
 
 def _blockwise_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
-    """SDPA one sequence at a time, in query blocks, so memory grows linearly with length (long inputs on CPU).
+    """SDPA one sequence at a time, in query blocks, so memory grows linearly with length (CPU; long inputs on GPUs).
 
     The keys and values go in reversed order: then the bias of query ``i`` and reversed key ``j`` is
     ``diagonals[h, i + j + offset]``, a strided view of ``inputs.alibi_diagonals`` that costs no memory.

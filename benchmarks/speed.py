@@ -62,6 +62,16 @@ def matmul_peak(repeats=5) -> float:
     return 2 * 4096 * 768 * 3072 / seconds / 1e9
 
 
+def int8_matmul_speedup(repeats=5) -> dict:
+    """GFLOP/s of a 2400 x 768 x 3072 linear layer in fp32 and as a dynamic int8 linear layer (the int8 ceiling)."""
+    layer, x = torch.nn.Linear(768, 3072), torch.randn(2400, 768)
+    quantized = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(layer), {torch.nn.Linear}, dtype=torch.qint8)
+    flops = 2 * 2400 * 768 * 3072
+    with torch.inference_mode():
+        fp32, int8 = (flops / timed(lambda m=m: m(x), repeats) / 1e9 for m in (layer, quantized))
+    return {"fp32_gflops": fp32, "int8_gflops": int8, "speedup": int8 / fp32}
+
+
 def make_batch(lengths, generator):
     ids = torch.full((len(lengths), max(lengths)), 3, dtype=torch.long)
     mask = torch.zeros_like(ids)
@@ -271,6 +281,9 @@ def markdown(results) -> str:
     lines += ["", f"Memory re-measured by `{results['memory_command']}`." if "memory_command" in results else ""]
     lines += ["| one sequence (tokens) | layers | forward (s) | peak RSS (MB) |", "|---|---|---|---|"]
     lines += [f"| {m['length']} | {m['layers']} | {m['seconds']:.1f} | {m['peak_rss_mb']:.0f} |" for m in results["memory"]]
+    int8 = results["int8_linear"]
+    lines += ["", f"One 2400 x 768 x 3072 linear layer: fp32 {int8['fp32_gflops']:.0f} GFLOP/s, dynamic int8 {int8['int8_gflops']:.0f} "
+              f"GFLOP/s ({int8['speedup']:.2f}x): the ceiling of int8 inference here."]
     lines += ["", "| fast CPU inference (64 x 20-128 tokens, MLM logits) | tokens/s | max abs logit diff vs fp32 |", "|---|---|---|"]
     for row in results["fast_inference"]:
         if "error" in row:
@@ -286,7 +299,7 @@ def markdown(results) -> str:
 def throughput_results(args, generator) -> dict:
     """Matmul peak, the three models on every workload, and the fast-inference variants."""
     steps = tqdm(total=6, desc="speed benchmark")
-    results = {"matmul_peak_gflops": matmul_peak()}
+    results = {"matmul_peak_gflops": matmul_peak(), "int8_linear": int8_matmul_speedup()}
     peak = results["matmul_peak_gflops"]
     ours, hf_mlm = build_models(args.seed, args.config_overrides)
     steps.update()

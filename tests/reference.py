@@ -133,3 +133,16 @@ def write_official_checkpoint(folder, config, seed=0):
     sd = official_state_dict(config, seed)
     torch.save({k: v.clone() for k, v in sd.items()}, folder / "pytorch_model.bin")
     return sd
+
+
+def reference_attention(q, k, v, lengths, slopes):
+    """Per-sequence softmax(q k^T / sqrt(d) - slope |i - j|) v, in the dtype of the inputs."""
+    outputs, start = [], 0
+    for length in lengths:
+        qq, kk, vv = (t[start : start + length].transpose(0, 1) for t in (q, k, v))
+        positions = torch.arange(length)
+        bias = -slopes[:, None, None] * (positions[:, None] - positions[None, :]).abs()
+        scores = qq @ kk.transpose(-1, -2) / math.sqrt(q.shape[-1]) + bias.to(q.dtype)
+        outputs.append((scores.softmax(-1) @ vv).transpose(0, 1))
+        start += length
+    return torch.cat(outputs)

@@ -10,6 +10,7 @@ from conftest import uneven_batch
 from reference import (
     SLOPES_12,
     official_state_dict,
+    reference_attention,
     reference_encoder,
     reference_mlm_logits,
     write_official_checkpoint,
@@ -68,19 +69,6 @@ def test_real_token_outputs_do_not_depend_on_padding(tiny_config):
     torch.testing.assert_close(alone[0], short[0, :9], atol=1e-5, rtol=1e-5)
 
 
-def dense_alibi_attention(q, k, v, lengths, slopes):
-    """Plain per-sequence softmax(q k^T / sqrt(d) - slope |i - j|) v on packed (tokens, heads, head_dim) inputs."""
-    out, start = [], 0
-    for length in lengths:
-        qs, ks, vs = (t[start : start + length].transpose(0, 1) for t in (q, k, v))
-        position = torch.arange(length)
-        bias = -slopes[:, None, None] * (position[:, None] - position[None, :]).abs()
-        weights = torch.softmax(qs @ ks.transpose(1, 2) / qs.shape[-1] ** 0.5 + bias, dim=-1)
-        out.append((weights @ vs).transpose(0, 1))
-        start += length
-    return torch.cat(out)
-
-
 @pytest.mark.parametrize("lengths", [[70, 33, 5], [1], [16, 16], [3, 40]])
 @pytest.mark.parametrize("path", ["padded", "blockwise", "blockwise, 16-query blocks"])
 def test_sdpa_paths_match_plain_attention_forward_and_backward(monkeypatch, lengths, path):
@@ -98,7 +86,7 @@ def test_sdpa_paths_match_plain_attention_forward_and_backward(monkeypatch, leng
         monkeypatch.setattr(md, "_BLOCK_BIAS_BUDGET", heads * max(lengths) * 16)  # the floor is 16 rows
     context, _ = md.packed_attention(qkv, inputs, heads, dropout_p=0.0, need_weights=False)
     q, k, v = qkv.view(sum(lengths), 3, heads, head_dim).unbind(1)
-    expected = dense_alibi_attention(q, k, v, lengths, slopes).reshape(sum(lengths), -1)
+    expected = reference_attention(q, k, v, lengths, slopes).reshape(sum(lengths), -1)
     torch.testing.assert_close(context, expected, atol=1e-10, rtol=1e-10)
     upstream = torch.randn(context.shape, generator=generator, dtype=torch.float64)
     (grad,) = torch.autograd.grad(context, qkv, upstream)

@@ -3,31 +3,16 @@
 bf16 is not tested here: the Triton interpreter's tl.dot gives garbage for bf16 (upstream limitation).
 """
 
-import math
-
 import pytest
 import torch
 from conftest import uneven_batch
-from reference import reference_slopes
+from reference import reference_attention, reference_slopes
 
 bert_layers_triton = pytest.importorskip("bert_layers_triton")
 if bert_layers_triton.triton_unavailable_reason():
     pytest.skip(bert_layers_triton.triton_unavailable_reason(), allow_module_level=True)
 
 from bert_layers_triton import flash_attn_varlen_alibi  # noqa: E402
-
-
-def reference_attention(q, k, v, lengths, slopes):
-    """Per-sequence softmax(q k^T / sqrt(d) - slope |i - j|) v, in the dtype of the inputs."""
-    outputs, start = [], 0
-    for length in lengths:
-        qq, kk, vv = (t[start : start + length].transpose(0, 1) for t in (q, k, v))
-        positions = torch.arange(length)
-        bias = -slopes[:, None, None] * (positions[:, None] - positions[None, :]).abs()
-        scores = qq @ kk.transpose(-1, -2) / math.sqrt(q.shape[-1]) + bias.to(q.dtype)
-        outputs.append((scores.softmax(-1) @ vv).transpose(0, 1))
-        start += length
-    return torch.cat(outputs)
 
 
 def run_both(lengths, heads, head_dim, dtype, seed=0):
