@@ -282,8 +282,8 @@ class AttentionInputs:
         """
         if self._diagonals is None or self._diagonals.dtype != dtype:
             longest = self.packed.max_seqlen
-            offsets = torch.arange(2 * longest - 1, device=self.slopes.device) - (longest - 1)
-            self._diagonals = (-self.slopes[:, None] * offsets.abs().float()).to(dtype)
+            positions = torch.arange(2 * longest - 1, device=self.slopes.device)
+            self._diagonals = alibi_bias(self.slopes, positions[longest - 1 : longest], positions)[:, 0].to(dtype)
         return self._diagonals
 
 
@@ -322,7 +322,8 @@ def _blockwise_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
         for query_block in queries.split(block):
             rows = query_block.shape[0]
             bias = diagonals.as_strided((1, heads, rows, length), (0, diagonals.stride(0), 1, 1), offset)
-            context = F.scaled_dot_product_attention(query_block.transpose(0, 1)[None], keys, values, attn_mask=bias, dropout_p=dropout_p)
+            queries = query_block.transpose(0, 1)[None]
+            context = F.scaled_dot_product_attention(queries, keys, values, attn_mask=bias, dropout_p=dropout_p)
             contexts.append(context[0].transpose(0, 1))
             offset += rows
     return torch.cat(contexts)

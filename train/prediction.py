@@ -32,10 +32,15 @@ def load_classifier(model_dir, quantize: str | None = None):
         model = DNABert2ForSequenceClassification.from_pretrained(model_dir)
     model.eval()
     if quantize == "int8":
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        model = quantize_int8(model)
     elif quantize is not None:
         raise ValueError(f"Unknown quantization {quantize!r}; use 'int8'.")
     return model
+
+
+def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """Dynamic int8 quantization of every linear layer (weights int8, activations quantized per call; CPU)."""
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 def read_inputs(path) -> tuple[list[str], list[tuple]]:
