@@ -18,6 +18,7 @@ from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, Traini
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForSequenceClassification
+from train.distributed import data_parallel_on_cpu
 from train.finetune_data import TaskInfo, load_csv_task, load_hub_task, tokenize_task
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class FinetuneTrainingArguments(TrainingArguments):
         # checkpoints must follow evaluation for --load_best_model_at_end: one flag is enough
         if self.save_strategy is None:
             self.save_strategy = self.eval_strategy
+        data_parallel_on_cpu(self)
         super().__post_init__()
 
 

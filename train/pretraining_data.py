@@ -1,16 +1,31 @@
-"""Pretraining data: FASTA / text / CSV files -> held-out split by whole records -> token windows (cached)."""
+"""Pretraining data: FASTA / text / CSV files -> held-out split -> token windows (cached) -> seeded MLM masks.
 
+Held-out data, two ways that can be combined:
+- whole files (``validation_species``: globs on file names, or ``validation_files``): genomes never seen in training;
+- whole records of the remaining files, by a hash of file and record name (``validation_split_percentage``).
+  Records of aligned genomes (human/chimp/gorilla/orangutan chr22 blocks, the six Drosophila chr4, E. coli strains)
+  have near-identical twins in other files, so a held-out record is not unseen data there: hold out by file.
+"""
+
+import fnmatch
 import hashlib
 import json
 import os
+from pathlib import Path
 
-from datasets import Dataset, DatasetDict, Features, Value, load_dataset
+import numpy as np
+import torch
+from datasets import Dataset, DatasetDict, Features, Value, concatenate_datasets, load_dataset
+from transformers import TrainerCallback
 
 from train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta
 
 # Sequence is tokenized in pieces of this many bp before being cut into windows of max_seq_length tokens.
 PIECE_BP = 20_000
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
+MIN_SEGMENT_BP = 10
+# Evaluation masks are drawn with this seed whatever the training seed, so runs are compared on the same positions.
+EVAL_MASK_SEED = 20240101
 
 
 def _fasta_pieces(paths, split, held_out_percent):
@@ -18,46 +33,93 @@ def _fasta_pieces(paths, split, held_out_percent):
         for record in read_fasta(path):
             if is_held_out(path.name, record.name, held_out_percent) != (split == "validation"):
                 continue
-            for segment in acgt_segments(record.sequence, min_length=10):
+            for segment in acgt_segments(record.sequence, min_length=MIN_SEGMENT_BP):
                 for start in range(0, len(segment), PIECE_BP):
                     yield {"sequence": segment[start : start + PIECE_BP]}
 
 
-def load_sequences(train_files, validation_files=None, validation_split_percentage=5.0, cache_dir=None) -> DatasetDict:
+def split_files(paths, validation_species) -> tuple[list[Path], list[Path]]:
+    """(training files, held-out files): files whose name matches a ``validation_species`` glob are held out whole."""
+    held = [p for p in paths if any(fnmatch.fnmatch(p.name, pattern) for pattern in validation_species)]
+    for pattern in validation_species:
+        if not any(fnmatch.fnmatch(p.name, pattern) for p in paths):
+            raise FileNotFoundError(
+                f"--validation_species {pattern!r} matches none of the {len(paths)} training files "
+                f"(e.g. {paths[0].name!r}); patterns are globs on file names."
+            )
+    return [p for p in paths if p not in held], held
+
+
+class EmptySplitError(ValueError):
+    """A training or held-out split with no sequence; the message names the flags that decide the split."""
+
+
+def _fasta_split(paths, split: str, percent: float, cache_dir) -> Dataset:
+    # the cache key covers the files' paths and modification times, the split and the percentage
+    signature = [[str(p.resolve()), os.path.getmtime(p)] for p in paths] + [split, percent, PIECE_BP]
+    try:
+        return Dataset.from_generator(
+            _fasta_pieces,
+            gen_kwargs={"paths": paths, "split": split, "held_out_percent": percent},
+            features=Features({"sequence": Value("string")}),
+            cache_dir=cache_dir,
+            config_name=hashlib.sha1(json.dumps(signature).encode()).hexdigest()[:16],
+        )
+    except ValueError as error:  # datasets: 'Instruction "train" corresponds to no data!'
+        if "corresponds to no data" not in str(error):
+            raise
+        files = ", ".join(p.name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
+        if split == "train":
+            raise EmptySplitError(
+                f"No training sequence in {files}: no record with an A/C/G/T run of {MIN_SEGMENT_BP}+ bp outside "
+                "the held-out data (--validation_species, --validation_split_percentage)."
+            ) from None
+        raise EmptySplitError(
+            f"No held-out sequence: with --validation_split_percentage {percent} no record of {files} is held out "
+            "(records are held out whole, by name hash). Raise --validation_split_percentage, or pass "
+            "--validation_file or --validation_species."
+        ) from None
+
+
+def load_fasta_sequences(train_files, validation_files=None, validation_species=(), validation_split_percentage=5.0,
+                         cache_dir=None) -> DatasetDict:
+    """Raw FASTA sequences as a DatasetDict(train, validation) with one "sequence" column (pieces of <= PIECE_BP).
+
+    Validation = every record of ``validation_files`` + the files of ``train_files`` matching ``validation_species``
+    + records of the remaining training files held out by name hash (``validation_split_percentage``).
+    Raises ``EmptySplitError``, naming the flags to change, when either split would be empty.
+    """
+    train_paths, held_paths = split_files(expand_paths(train_files), validation_species or ())
+    held_paths += expand_paths(validation_files) if validation_files else []
+    percent = validation_split_percentage or 0.0
+    if not train_paths:
+        raise EmptySplitError("Every training file matches --validation_species: nothing is left to train on.")
+    validation = [_fasta_split(held_paths, "validation", 100.0, cache_dir)] if held_paths else []
+    if percent > 0 or not held_paths:
+        try:
+            validation.append(_fasta_split(train_paths, "validation", percent, cache_dir))
+        except EmptySplitError:
+            if not held_paths:
+                raise
+    return DatasetDict(
+        train=_fasta_split(train_paths, "train", percent, cache_dir),
+        validation=concatenate_datasets(validation) if len(validation) > 1 else validation[0],
+    )
+
+
+def load_sequences(train_files, validation_files=None, validation_species=(), validation_split_percentage=5.0,
+                   cache_dir=None) -> DatasetDict:
     """Raw sequences as a DatasetDict(train, validation) with one "sequence" column.
 
-    FASTA(.gz) files and globs are read record by record; without validation files, records whose name hash falls
-    in ``validation_split_percentage`` are held out whole. Text files (one sequence a line) and CSV files (a
-    "sequence" column) are read with ``datasets``.
+    FASTA(.gz) files and globs go through ``load_fasta_sequences``. Text files (one sequence a line) and CSV files
+    (a "sequence" column) are read with ``datasets`` and split by rows.
     """
     paths = expand_paths(train_files)
     if all(str(p).endswith(FASTA_SUFFIXES) for p in paths):
-        def build(split, files, percent):
-            # the cache key covers the files' paths and modification times, the split and the percentage
-            signature = [[str(p.resolve()), os.path.getmtime(p)] for p in files] + [split, percent, PIECE_BP]
-            return Dataset.from_generator(
-                _fasta_pieces,
-                gen_kwargs={"paths": files, "split": split, "held_out_percent": percent},
-                features=Features({"sequence": Value("string")}),
-                cache_dir=cache_dir,
-                config_name=hashlib.sha1(json.dumps(signature).encode()).hexdigest()[:16],
-            )
-
-        if validation_files:
-            # every record of the validation files is "held out" at 100 %
-            data = DatasetDict(train=build("train", paths, 0.0), validation=build("validation", expand_paths(validation_files), 100.0))
-        else:
-            data = DatasetDict(
-                train=build("train", paths, validation_split_percentage),
-                validation=build("validation", paths, validation_split_percentage),
-            )
-        for split, dataset in data.items():
-            if len(dataset) == 0:
-                raise ValueError(
-                    f"No {split} sequence: whole records are held out by name hash ({validation_split_percentage}% of "
-                    "records). With few records, raise --validation_split_percentage or pass --validation_file."
-                )
-        return data
+        return load_fasta_sequences(train_files, validation_files, validation_species, validation_split_percentage,
+                                    cache_dir)
+    if validation_species:
+        raise ValueError("--validation_species holds out FASTA files; with text/CSV input use --validation_file.")
     kind = "csv" if str(paths[0]).endswith(".csv") else "text"
     files = {"train": [str(p) for p in paths]}
     if validation_files:
@@ -92,3 +154,61 @@ def tokenize_windows(data: DatasetDict, tokenizer, max_seq_length: int, num_proc
         remove_columns=data["train"].column_names,
         desc=f"Tokenizing into windows of {max_seq_length} tokens",
     )
+
+
+class MaskedWindows(torch.utils.data.Dataset):
+    """Token windows with MLM masks that are a function of (seed, epoch, window index) only.
+
+    Masks do not depend on a global random state, so a resumed run draws the masks of the uninterrupted run, and
+    every process of a data-parallel run draws the same mask for a given window. Training masks select
+    ``mlm_probability`` of the non-special tokens (at least one) and replace them 80/10/10 ([MASK] / random token /
+    unchanged); evaluation masks (``replace_all``) replace every selected token by [MASK], so nothing can be copied.
+    Items: ``input_ids`` and ``labels`` (-100 where not selected).
+    """
+
+    def __init__(self, windows, tokenizer, mlm_probability: float = 0.15, seed: int = 0, replace_all: bool = False):
+        self.windows = windows
+        self.mask_id = tokenizer.mask_token_id
+        self.special_ids = np.array(sorted(tokenizer.all_special_ids))
+        self.first_regular_id = int(self.special_ids.max()) + 1  # special tokens come first in our vocabularies
+        self.vocab_size = len(tokenizer)
+        self.mlm_probability = mlm_probability
+        self.seed = seed
+        self.replace_all = replace_all
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int):
+        """Masks of a new epoch (called at each epoch's start)."""
+        self.epoch = epoch
+
+    def __len__(self):
+        return len(self.windows)
+
+    def __getitem__(self, index):
+        ids = np.asarray(self.windows[int(index)]["input_ids"], dtype=np.int64)
+        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+        candidates = np.flatnonzero(~np.isin(ids, self.special_ids))
+        selected = candidates[rng.random(len(candidates)) < self.mlm_probability]
+        if len(selected) == 0 and len(candidates):
+            selected = candidates[rng.integers(len(candidates))][None]
+        labels = np.full_like(ids, -100)
+        labels[selected] = ids[selected]
+        masked = ids.copy()
+        if self.replace_all:
+            masked[selected] = self.mask_id
+        else:
+            action = rng.random(len(selected))
+            masked[selected[action < 0.8]] = self.mask_id
+            swapped = selected[(action >= 0.8) & (action < 0.9)]
+            masked[swapped] = rng.integers(self.first_regular_id, self.vocab_size, len(swapped))
+        return {"input_ids": masked, "labels": labels}
+
+
+class MaskEpochCallback(TrainerCallback):
+    """Tells a ``MaskedWindows`` training set which epoch starts (also on resume), so its masks follow the epoch."""
+
+    def __init__(self, windows: MaskedWindows):
+        self.windows = windows
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.windows.set_epoch(int(state.epoch + 1e-6))

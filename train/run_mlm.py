@@ -5,10 +5,18 @@ Flag names follow transformers' examples/pytorch/language-modeling/run_mlm.py. S
     python train/run_mlm.py --config_name train/configs/dnabert2-small.json --tokenizer_name . \
         --train_file "../shared/data/genomes/*.fa.gz" --output_dir runs/small --max_steps 1000
 
-Several processes (CPU with gloo, or GPUs), no code change:
+Several processes, data-parallel (DDP over gloo on CPUs, nccl on GPUs), no extra flag:
 
     accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no --dynamo_backend no \
         train/run_mlm.py ...
+
+Several machines: the same command on each, with --num_machines N --machine_rank R --main_process_ip HOST
+--main_process_port PORT and --num_processes = the total over all machines.
+
+Evaluation is masked-only: held-out windows get a fixed mask (the same at every evaluation and in every run), every
+selected token replaced by [MASK]; eval_loss / eval_accuracy are over those tokens, beside the unigram and
+base-composition baselines on the same tokens (train/pretraining_metrics.py). A run killed at any point and started
+again with the same command resumes from its last checkpoint and continues the same loss curve.
 """
 
 import logging
@@ -16,24 +24,25 @@ import math
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 import transformers
-from transformers import (
-    AutoTokenizer,
-    DataCollatorForLanguageModeling,
-    HfArgumentParser,
-    Trainer,
-    TrainingArguments,
-    set_seed,
-)
+from transformers import AutoTokenizer, DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForMaskedLM
 from train.cards import pretrained_model_card, write_results
+from train.distributed import data_parallel_on_cpu
 from train.hub import push_folder
-from train.pretraining_data import load_sequences, tokenize_windows
+from train.pretraining_data import EVAL_MASK_SEED, MaskedWindows, MaskEpochCallback, load_sequences, tokenize_windows
+from train.pretraining_metrics import (
+    MaskedLMTrainer,
+    baseline_metrics,
+    label_log_probability_and_prediction,
+    masked_lm_metrics,
+    token_base_counts,
+    unigram_counts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,15 +61,30 @@ class ModelArguments:
 @dataclass
 class DataTrainingArguments:
     train_file: list[str] = field(default=None, metadata={"help": "FASTA(.gz) files or globs, or text/CSV files."})
-    validation_file: list[str] | None = field(default=None)
-    validation_split_percentage: float = field(
-        default=5.0, metadata={"help": "Percent of records (whole records) held out when no validation_file is given."}
+    validation_file: list[str] | None = field(default=None, metadata={"help": "FASTA files or globs held out whole."})
+    validation_species: list[str] | None = field(
+        default=None,
+        metadata={"help": "Globs on training file names (e.g. 'protist_Plasmodium_knowlesi*'): those files are held "
+                  "out whole, so evaluation is on genomes never trained on."},
     )
-    max_seq_length: int = field(default=128, metadata={"help": "Tokens per window, [CLS] and [SEP] included."})
-    mlm_probability: float = field(default=0.15)
-    preprocessing_num_workers: int | None = field(default=None)
-    max_train_samples: int | None = field(default=None)
-    max_eval_samples: int | None = field(default=None)
+    validation_split_percentage: float = field(
+        default=5.0,
+        metadata={"help": "Percent of the remaining records held out whole, by name hash (0: none). Aligned genomes "
+                  "(e.g. human/chimp chr22 blocks) have near-identical twins in other files: hold those out by file."},
+    )
+    max_seq_length: int = field(default=128, metadata={"help": "Tokens per window, [CLS] and [SEP] included (>= 8)."})
+    mlm_probability: float = field(default=0.15, metadata={"help": "Fraction of tokens selected for prediction."})
+    preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenization."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only this many training windows."})
+    max_eval_samples: int | None = field(
+        default=None, metadata={"help": "Evaluate on a fixed random sample of this many held-out windows."}
+    )
+
+    def __post_init__(self):
+        if self.max_seq_length < 8:
+            raise ValueError(f"--max_seq_length {self.max_seq_length}: windows need at least 8 tokens.")
+        if not 0 < self.mlm_probability < 1:
+            raise ValueError(f"--mlm_probability {self.mlm_probability} must lie between 0 and 1.")
 
 
 @dataclass
@@ -81,6 +105,10 @@ class MLMTrainingArguments(TrainingArguments):
     logging_steps: float = field(default=50)
     dataloader_pin_memory: bool = field(default=torch.cuda.is_available())
 
+    def __post_init__(self):
+        data_parallel_on_cpu(self)
+        super().__post_init__()
+
 
 def build_model(model_args: ModelArguments, tokenizer):
     """A new model from ``config_name`` (+ overrides) or a checkpoint from ``model_name_or_path``."""
@@ -94,28 +122,17 @@ def build_model(model_args: ModelArguments, tokenizer):
     return DNABert2ForMaskedLM(config)
 
 
-def unigram_prediction(train_dataset, sample: int = 20_000) -> int:
-    """The most frequent non-special token id in (a sample of) the training windows: the unigram baseline's guess."""
-    rows = train_dataset.select(range(min(sample, len(train_dataset))))["input_ids"]
-    counts = np.bincount(np.concatenate([np.asarray(r[1:-1]) for r in rows]))
-    return int(np.argmax(counts))
-
-
-def masked_accuracy_metrics(unigram_id: int):
-    """compute_metrics: masked-token accuracy of the model and of always guessing the most frequent token."""
-
-    def compute(eval_pred):
-        predictions, labels = eval_pred
-        selected = labels != -100
-        return {
-            "accuracy": float((predictions[selected] == labels[selected]).mean()),
-            "unigram_accuracy": float((labels[selected] == unigram_id).mean()),
-        }
-
-    return compute
+def held_out_description(data_args: DataTrainingArguments) -> str:
+    """The held-out data in words, for the model card."""
+    parts = [f"files {', '.join(data_args.validation_file)}"] if data_args.validation_file else []
+    parts += [f"species files {', '.join(data_args.validation_species)}"] if data_args.validation_species else []
+    if data_args.validation_split_percentage:
+        parts.append(f"{data_args.validation_split_percentage}% of the other records (name hash)")
+    return "; ".join(parts)
 
 
 def main(argv=None):
+    """Parse the command line, pretrain, evaluate (masked-only, with baselines), save model, card and results."""
     parser = HfArgumentParser((ModelArguments, DataTrainingArguments, MLMTrainingArguments))
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
@@ -127,30 +144,49 @@ def main(argv=None):
     tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path)
     with training_args.main_process_first(desc="reading and tokenizing"):
         sequences = load_sequences(
-            data_args.train_file, data_args.validation_file, data_args.validation_split_percentage, model_args.cache_dir
+            data_args.train_file, data_args.validation_file, data_args.validation_species,
+            data_args.validation_split_percentage, model_args.cache_dir,
         )
         data = tokenize_windows(sequences, tokenizer, data_args.max_seq_length, data_args.preprocessing_num_workers)
-    train_dataset, eval_dataset = data["train"].shuffle(seed=training_args.seed), data["validation"]
+    train_windows, eval_windows = data["train"], data["validation"]
     if data_args.max_train_samples:
-        train_dataset = train_dataset.select(range(min(data_args.max_train_samples, len(train_dataset))))
+        train_windows = train_windows.shuffle(seed=training_args.seed).select(
+            range(min(data_args.max_train_samples, len(train_windows)))
+        )
     if data_args.max_eval_samples:
-        eval_dataset = eval_dataset.select(range(min(data_args.max_eval_samples, len(eval_dataset))))
-    logger.info("%d training and %d validation windows", len(train_dataset), len(eval_dataset))
+        # a seeded sample, so that every held-out file is represented
+        eval_windows = eval_windows.shuffle(seed=EVAL_MASK_SEED).select(
+            range(min(data_args.max_eval_samples, len(eval_windows)))
+        )
+    train_dataset = MaskedWindows(train_windows, tokenizer, data_args.mlm_probability, seed=training_args.seed)
+    eval_dataset = MaskedWindows(eval_windows, tokenizer, data_args.mlm_probability, EVAL_MASK_SEED, replace_all=True)
+    logger.info("%d training and %d held-out windows", len(train_dataset), len(eval_dataset))
+    unigram = unigram_counts(train_windows, len(tokenizer), tokenizer.all_special_ids)
+    baselines = baseline_metrics(eval_dataset, unigram, token_base_counts(tokenizer), tokenizer.mask_token_id)
+    logger.info("Baselines on the held-out masked tokens: %s", baselines)
 
     model = build_model(model_args, tokenizer)
     logger.info("Model: %.2fM parameters", model.num_parameters() / 1e6)
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False  # we push once, with our own card
-    trainer = Trainer(
+    trainer = MaskedLMTrainer(
         model=model,
         args=training_args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
-        data_collator=DataCollatorForLanguageModeling(tokenizer, mlm_probability=data_args.mlm_probability),
-        compute_metrics=masked_accuracy_metrics(unigram_prediction(train_dataset)),
-        preprocess_logits_for_metrics=lambda logits, labels: logits.argmax(dim=-1),
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        compute_metrics=masked_lm_metrics(baselines),
+        preprocess_logits_for_metrics=label_log_probability_and_prediction,
+        callbacks=[MaskEpochCallback(train_dataset)],
     )
 
+    args = training_args
+    logger.info(
+        "%d process(es), %s: total batch %d windows (%d per device x %d processes x %d accumulation steps)",
+        args.world_size, args.parallel_mode.value, args.per_device_train_batch_size * args.world_size
+        * args.gradient_accumulation_steps, args.per_device_train_batch_size, args.world_size,
+        args.gradient_accumulation_steps,
+    )
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None and os.path.isdir(training_args.output_dir):
         checkpoint = get_last_checkpoint(training_args.output_dir)
@@ -172,15 +208,20 @@ def main(argv=None):
             "batch size per device": training_args.per_device_train_batch_size,
             "processes": training_args.world_size,
             "masking": f"{data_args.mlm_probability:.0%} of tokens (80/10/10)",
+            "held-out data": held_out_description(data_args),
             "optimizer": f"AdamW lr {training_args.learning_rate}, betas ({training_args.adam_beta1}, "
             f"{training_args.adam_beta2}), eps {training_args.adam_epsilon}, weight decay {training_args.weight_decay}",
             "device": str(training_args.device),
             "train runtime (s)": round(metrics.get("train_runtime", 0.0)),
         }
         results = {
-            "masked-token accuracy": metrics["eval_accuracy"],
-            "unigram baseline accuracy (same masks)": metrics["eval_unigram_accuracy"],
-            "MLM loss": metrics["eval_loss"],
+            "masked tokens evaluated (all replaced by [MASK])": metrics["eval_masked_tokens"],
+            "masked-only cross-entropy (nats): model": metrics["eval_loss"],
+            "masked-only cross-entropy: composition baseline": metrics["eval_composition_loss"],
+            "masked-only cross-entropy: unigram baseline": metrics["eval_unigram_loss"],
+            "masked-only accuracy: model": metrics["eval_accuracy"],
+            "masked-only accuracy: composition baseline": metrics["eval_composition_accuracy"],
+            "masked-only accuracy: unigram baseline": metrics["eval_unigram_accuracy"],
         }
         name = training_args.hub_model_id or os.path.basename(os.path.abspath(training_args.output_dir))
         card = pretrained_model_card(name, model.config, recipe, results)

@@ -1,0 +1,116 @@
+"""Masked-LM evaluation that copying cannot game: masked-only loss and accuracy beside two baselines.
+
+Every figure is over the same positions: the tokens selected by the fixed evaluation mask, all replaced by [MASK]
+(``MaskedWindows(replace_all=True)``). Baselines, computed once per evaluation set (they do not depend on the model):
+
+- unigram: token frequencies of the training windows (add-one smoothed);
+- composition: what base composition alone predicts. For a window with visible (non-masked, non-special) tokens,
+  q(t) is the unigram reweighted by the window's base composition, q(t) ~ p(t) * prod_b (f_b / g_b)^(n_b(t)), with
+  f_b the window's visible base frequencies (add-one), g_b those of the training tokens and n_b(t) the count of base
+  b in token t; then p(t) = (c(t) + alpha * q(t)) / (n + alpha), with c(t) the window's own visible token counts.
+  alpha is the best of ``COMPOSITION_ALPHAS`` on the evaluation set itself, so the baseline is as strong as it can
+  be made on these data; a model must beat it to show that it learned more than composition.
+"""
+
+import numpy as np
+import torch
+from transformers import Trainer
+
+COMPOSITION_ALPHAS = (4.0, 16.0, 64.0, 256.0, 1024.0, 1e9)
+
+
+def token_base_counts(tokenizer) -> np.ndarray:
+    """(vocab, 4) counts of A, C, G, T in each token's string (zeros for special tokens)."""
+    counts = np.zeros((len(tokenizer), 4))
+    special = set(tokenizer.all_special_ids)
+    for token, token_id in tokenizer.get_vocab().items():
+        if token_id not in special:
+            counts[token_id] = [token.count(base) for base in "ACGT"]
+    return counts
+
+
+def unigram_counts(windows, vocab_size: int, special_ids) -> np.ndarray:
+    """Counts of each token id over the training windows (special tokens excluded)."""
+    counts = np.zeros(vocab_size)
+    for batch in windows.iter(batch_size=4096):
+        ids = np.concatenate([np.asarray(row) for row in batch["input_ids"]])
+        counts += np.bincount(ids, minlength=vocab_size)
+    counts[list(special_ids)] = 0
+    return counts
+
+
+def _log_softmax_rows(log_weights):
+    return log_weights - np.logaddexp.reduce(log_weights, axis=-1, keepdims=True)
+
+
+def baseline_metrics(eval_windows, unigram: np.ndarray, base_counts: np.ndarray, mask_id: int) -> dict:
+    """Loss (nats) and accuracy of the unigram and composition baselines on the masked positions of ``eval_windows``.
+
+    ``eval_windows`` yields items with ``input_ids`` (masked) and ``labels`` (-100 where not masked).
+    """
+    regular = base_counts.sum(axis=1) > 0
+    log_unigram = np.full(len(unigram), -np.inf)
+    log_unigram[regular] = np.log(unigram[regular] + 1.0)
+    log_unigram = _log_softmax_rows(log_unigram)
+    global_bases = np.exp(log_unigram[regular]) @ base_counts[regular]
+    global_bases /= global_bases.sum()
+    windows = [eval_windows[i] for i in range(len(eval_windows))]
+    targets = [w["labels"][w["labels"] != -100] for w in windows]
+    visible = [w["input_ids"][(w["labels"] == -100) & regular[w["input_ids"]]] for w in windows]
+    total = sum(len(t) for t in targets)
+
+    unigram_loss = -sum(log_unigram[t].sum() for t in targets) / total
+    unigram_accuracy = sum((t == np.argmax(log_unigram)).sum() for t in targets) / total
+    alphas = np.asarray(COMPOSITION_ALPHAS)
+    losses, correct = np.zeros(len(alphas)), np.zeros(len(alphas))
+    for seen, target in zip(visible, targets):
+        window_bases = base_counts[seen].sum(axis=0) + 1.0
+        shift = np.log(window_bases / window_bases.sum() / global_bases)
+        q = np.exp(_log_softmax_rows(log_unigram + np.where(regular, base_counts @ shift, 0.0)))
+        own = np.bincount(seen, minlength=len(unigram))
+        probability = (own[None] + alphas[:, None] * q[None]) / (len(seen) + alphas[:, None])  # (alphas, vocab)
+        losses -= np.log(probability[:, target]).sum(axis=1)
+        correct += (probability.argmax(axis=1)[:, None] == target[None]).sum(axis=1)
+    best = int(np.argmin(losses))
+    return {
+        "unigram_loss": float(unigram_loss),
+        "unigram_accuracy": float(unigram_accuracy),
+        "composition_loss": float(losses[best] / total),
+        "composition_accuracy": float(correct[best] / total),
+        "composition_alpha": float(alphas[best]),
+        "masked_tokens": int(total),
+    }
+
+
+def label_log_probability_and_prediction(logits, labels):
+    """preprocess_logits_for_metrics: per position, log p(label) (0 where unlabelled) and the argmax, stacked."""
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    picked = log_probs.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1).masked_fill(labels == -100, 0.0)
+    return torch.stack([picked, logits.argmax(dim=-1).float()], dim=-1)
+
+
+def masked_lm_metrics(baselines: dict):
+    """compute_metrics: the model's masked-only loss and accuracy (token-weighted), with the baselines beside them."""
+
+    def compute(eval_pred):
+        stacked, labels = eval_pred
+        selected = labels != -100
+        return {
+            "masked_loss": float(-stacked[..., 0][selected].sum() / selected.sum()),
+            "accuracy": float((stacked[..., 1][selected] == labels[selected]).mean()),
+            **baselines,
+        }
+
+    return compute
+
+
+class MaskedLMTrainer(Trainer):
+    """Trainer whose ``eval_loss`` is the mean over masked tokens (the Trainer's own is a mean of batch means)."""
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
+                        metric_key_prefix="eval"):
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
+        prefix = metric_key_prefix
+        if f"{prefix}_masked_loss" in output.metrics:
+            output.metrics[f"{prefix}_loss"] = output.metrics.pop(f"{prefix}_masked_loss")
+        return output
