@@ -1,7 +1,8 @@
 """DNABERT-2: a post-LayerNorm BERT encoder over DNA BPE tokens with ALiBi attention and a gated-GELU MLP.
 
-Reads top to bottom: ALiBi slopes and padding helpers, embeddings, attention (one dispatch point for the
-eager / sdpa / triton implementations), MLP, layer, encoder, pre-trained base, heads.
+Reads top to bottom: ALiBi slopes and padding helpers, embeddings, attention (one table of implementations,
+``ATTENTION_FUNCTIONS``, chosen once per forward by ``choose_attention``), MLP, layer, encoder, pre-trained base,
+heads.
 
 Padding is removed once, right after the input checks: embeddings, linear layers and MLPs run on real tokens
 only, packed as ``(total_tokens, hidden)`` with ``cu_seqlens``. Each attention implementation decides how to
@@ -13,6 +14,7 @@ Module and parameter names follow the published checkpoint (``zhihan1996/DNABERT
 
 import math
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -219,49 +221,30 @@ def _notice_once(message: str):
         logger.warning(message)
 
 
-def resolve_attention_implementation(
-    requested: str, hidden: torch.Tensor, output_attentions: bool, head_dim: int = 64
-) -> str:
-    """The one place that decides which attention implementation runs, and says why when it falls back.
+def _triton_kernels():
+    """The bert_layers_triton module (imported lazily: Triton is optional)."""
+    # "from .x import y" is the form the Hub's dynamic loader follows to copy bert_layers_triton.py along
+    try:
+        from .bert_layers_triton import triton_unavailable_reason
+    except ImportError:  # imported as a top-level module
+        from bert_layers_triton import triton_unavailable_reason
+    return sys.modules[triton_unavailable_reason.__module__]
 
-    "auto" takes the Triton kernel on CUDA with fp16/bf16 when it is usable, else SDPA. An explicit "triton"
-    runs on CPU tensors only under ``TRITON_INTERPRET=1`` (for testing). Returning attention weights needs "eager".
-    """
-    if output_attentions:
-        if requested != "eager":
-            _notice_once(f"output_attentions=True: using eager attention instead of {requested!r} to return weights.")
-        return "eager"
-    if requested in ("auto", "triton"):
-        try:
-            from .bert_layers_triton import HEAD_DIM_RANGE, triton_unavailable_reason
-        except ImportError:
-            from bert_layers_triton import HEAD_DIM_RANGE, triton_unavailable_reason
-        interpreted = os.environ.get("TRITON_INTERPRET") == "1"
-        reason = triton_unavailable_reason()
-        if reason is None and not hidden.is_cuda and not interpreted:
-            reason = "the tensors are on the CPU"
-        if reason is None and not HEAD_DIM_RANGE[0] <= head_dim <= HEAD_DIM_RANGE[1]:
-            reason = f"head_dim {head_dim} is outside {HEAD_DIM_RANGE}"
-        if requested == "auto":
-            usable = reason is None and hidden.is_cuda and hidden.dtype in (torch.float16, torch.bfloat16)
-            return "triton" if usable else "sdpa"
-        if reason is not None:
-            _notice_once(f"attn_implementation='triton' is not usable ({reason}); falling back to 'sdpa'.")
-            return "sdpa"
-    return requested
+
+# Why the Triton kernel failed to compile or launch in this process, once it has: attention then stays on SDPA.
+_triton_failure: str | None = None
 
 
 class AttentionInputs:
-    """What every layer's attention needs about the packed batch; the padded ALiBi bias is built once per forward."""
+    """What every layer's attention needs about the packed batch: the chosen function, the packing, the slopes.
 
-    def __init__(self, packed: PackedBatch, slopes: torch.Tensor, implementation: str, block_size: int):
+    The padded ALiBi bias and its diagonals are built once per forward, on first use.
+    """
+
+    def __init__(self, packed: PackedBatch, slopes: torch.Tensor, implementation: str):
         self.packed = packed
         self.slopes = slopes
         self.implementation = implementation
-        # One sequence at a time was faster on CPU at every length we measured (20-2048 tokens, inference and
-        # training); on GPUs the padded batch stays one call (not measured here) unless inputs are long.
-        on_cpu = packed.cu_seqlens.device.type == "cpu"
-        self.blockwise = implementation == "sdpa" and (on_cpu or packed.max_seqlen > block_size)
         self._padded_bias = None
         self._diagonals = None
 
@@ -287,24 +270,41 @@ class AttentionInputs:
         return self._diagonals
 
 
-def _padded_attention(q, k, v, inputs: AttentionInputs, dropout_p: float, need_weights: bool):
-    """Attention on a re-padded (batch, heads, L, head_dim) batch: eager (returns weights) or SDPA."""
-    bias = inputs.padded_bias(q.dtype)
-    if not need_weights:
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout_p), None
-    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1]) + bias
-    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+def _to_padded_heads(x: torch.Tensor, packed: PackedBatch) -> torch.Tensor:
+    """(total_tokens, heads, head_dim) -> (batch, heads, L, head_dim), L = max_seqlen, zeros at padding."""
+    return packed.pad(x, packed.max_seqlen).transpose(1, 2)
+
+
+def _from_padded_heads(x: torch.Tensor, packed: PackedBatch) -> torch.Tensor:
+    """(batch, heads, L, head_dim) -> (total_tokens, heads, head_dim)."""
+    return x.transpose(1, 2).flatten(0, 1)[packed.indices_at(packed.max_seqlen)]
+
+
+def eager_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
+    """Explicit matmul-softmax on the re-padded batch; the only implementation that returns the weights.
+
+    q, k, v: (total_tokens, heads, head_dim). Returns the context, same shape, and weights (batch, heads, L, L).
+    """
+    q, k, v = (_to_padded_heads(x, inputs.packed) for x in (q, k, v))
+    scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(q.shape[-1]) + inputs.padded_bias(q.dtype)
+    weights = torch.softmax(scores, dim=-1, dtype=torch.promote_types(scores.dtype, torch.float32)).to(q.dtype)
     weights = weights * inputs.packed.key_padding_mask()[:, None, :, None]  # padded queries attend nowhere
     context = torch.matmul(F.dropout(weights, p=dropout_p), v)
-    return context, weights
+    return _from_padded_heads(context, inputs.packed), weights
 
 
-def _blockwise_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
+def sdpa_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
+    """One SDPA call on the re-padded batch with a dense (batch, heads, L, L) bias: GPUs, short inputs."""
+    q, k, v = (_to_padded_heads(x, inputs.packed) for x in (q, k, v))
+    context = F.scaled_dot_product_attention(q, k, v, attn_mask=inputs.padded_bias(q.dtype), dropout_p=dropout_p)
+    return _from_padded_heads(context, inputs.packed), None
+
+
+def sdpa_per_sequence_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
     """SDPA one sequence at a time, in query blocks, so memory grows linearly with length (CPU; long inputs on GPUs).
 
     The keys and values go in reversed order: then the bias of query ``i`` and reversed key ``j`` is
     ``diagonals[h, i + j + offset]``, a strided view of ``inputs.alibi_diagonals`` that costs no memory.
-    q, k, v: (total_tokens, heads, head_dim). Returns (total_tokens, heads, head_dim).
     """
     heads = q.shape[1]
     diagonals = inputs.alibi_diagonals(q.dtype)
@@ -326,34 +326,78 @@ def _blockwise_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
             context = F.scaled_dot_product_attention(queries, keys, values, attn_mask=bias, dropout_p=dropout_p)
             contexts.append(context[0].transpose(0, 1))
             offset += rows
-    return torch.cat(contexts)
+    return torch.cat(contexts), None
 
 
-def packed_attention(qkv: torch.Tensor, inputs: AttentionInputs, num_heads: int, dropout_p: float, need_weights: bool):
-    """Bidirectional ALiBi attention within each packed sequence.
+def triton_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
+    """The Triton varlen FlashAttention kernel with in-kernel ALiBi (bert_layers_triton).
+
+    If the kernel fails to compile or launch, this process falls back to SDPA for good, with one warning that
+    names the error (the kernel has not yet been verified on every GPU, head size and dtype).
+    """
+    global _triton_failure
+    if dropout_p > 0:
+        raise ValueError("The triton attention has no attention dropout; set attention_probs_dropout_prob=0.")
+    if _triton_failure is None:
+        try:
+            packed = inputs.packed
+            return _triton_kernels().flash_attn_varlen_alibi(
+                q, k, v, packed.cu_seqlens, packed.max_seqlen, inputs.slopes
+            ), None
+        except Exception as error:  # compilation or launch: any Triton/driver error type
+            _triton_failure = f"{type(error).__name__}: {error}"
+            _notice_once(f"The Triton attention kernel failed ({_triton_failure}); using SDPA from now on.")
+    return sdpa_per_sequence_attention(q, k, v, inputs, dropout_p)  # memory linear in length on every device
+
+
+# The one table of attention implementations: name -> function(q, k, v, inputs, dropout_p) -> (context, weights).
+ATTENTION_FUNCTIONS = {
+    "eager": eager_attention,
+    "sdpa": sdpa_attention,
+    "sdpa_per_sequence": sdpa_per_sequence_attention,
+    "triton": triton_attention,
+}
+
+
+def choose_attention(requested: str, hidden: torch.Tensor, packed: PackedBatch, output_attentions: bool,
+                     head_dim: int, block_size: int) -> str:
+    """The one place that decides which ``ATTENTION_FUNCTIONS`` entry runs, and says why when it falls back.
+
+    "auto" is SDPA (per sequence on CPU and for inputs longer than ``block_size``). "triton" is opt-in: it runs on
+    CUDA, or on CPU tensors under ``TRITON_INTERPRET=1`` (testing), else SDPA with a notice. Returning attention
+    weights needs "eager".
+    """
+    if output_attentions:
+        if requested != "eager":
+            _notice_once(f"output_attentions=True: using eager attention instead of {requested!r} to return weights.")
+        return "eager"
+    if requested == "eager":
+        return "eager"
+    if requested == "triton":
+        kernels = _triton_kernels()
+        reason = _triton_failure or kernels.triton_unavailable_reason()
+        if reason is None and not hidden.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+            reason = "the tensors are on the CPU"
+        if reason is None and not kernels.HEAD_DIM_RANGE[0] <= head_dim <= kernels.HEAD_DIM_RANGE[1]:
+            reason = f"head_dim {head_dim} is outside {kernels.HEAD_DIM_RANGE}"
+        if reason is None:
+            return "triton"
+        _notice_once(f"attn_implementation='triton' is not usable ({reason}); falling back to 'sdpa'.")
+    # One sequence at a time was faster on CPU at every length we measured (20-2048 tokens, inference and
+    # training); on GPUs the padded batch stays one call (not measured here) unless inputs are long.
+    return "sdpa_per_sequence" if not hidden.is_cuda or packed.max_seqlen > block_size else "sdpa"
+
+
+def packed_attention(qkv: torch.Tensor, inputs: AttentionInputs, num_heads: int, dropout_p: float):
+    """Bidirectional ALiBi attention within each packed sequence, by ``inputs.implementation``.
 
     qkv: (total_tokens, 3 * hidden) with columns ordered (q|k|v) x heads x head_dim.
     Returns the context (total_tokens, hidden) and, for eager, the weights (batch, heads, L, L).
     """
     total = qkv.shape[0]
     q, k, v = qkv.view(total, 3, num_heads, -1).unbind(dim=1)
-    if inputs.implementation == "triton":
-        try:
-            from .bert_layers_triton import flash_attn_varlen_alibi
-        except ImportError:
-            from bert_layers_triton import flash_attn_varlen_alibi
-        if dropout_p > 0:
-            raise ValueError("The triton attention has no attention dropout; set attention_probs_dropout_prob=0.")
-        context = flash_attn_varlen_alibi(q, k, v, inputs.packed.cu_seqlens, inputs.packed.max_seqlen, inputs.slopes)
-        return context.reshape(total, -1), None
-    if inputs.blockwise:
-        return _blockwise_attention(q, k, v, inputs, dropout_p).reshape(total, -1), None
-    packed = inputs.packed
-    padded = packed.pad(qkv, packed.max_seqlen).view(packed.batch_size, packed.max_seqlen, 3, num_heads, -1)
-    q, k, v = padded.permute(2, 0, 3, 1, 4).unbind(dim=0)  # each (batch, heads, L, head_dim)
-    context, weights = _padded_attention(q, k, v, inputs, dropout_p, need_weights)
-    context = context.transpose(1, 2).reshape(packed.batch_size * packed.max_seqlen, -1)
-    return context[packed.indices_at(packed.max_seqlen)], weights
+    context, weights = ATTENTION_FUNCTIONS[inputs.implementation](q, k, v, inputs, dropout_p)
+    return context.reshape(total, -1), weights
 
 
 class DNABert2SelfAttention(nn.Module):
@@ -367,7 +411,7 @@ class DNABert2SelfAttention(nn.Module):
 
     def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False):
         dropout_p = self.dropout_p if self.training else 0.0
-        return packed_attention(self.Wqkv(hidden_states), inputs, self.num_attention_heads, dropout_p, output_attentions)
+        return packed_attention(self.Wqkv(hidden_states), inputs, self.num_attention_heads, dropout_p)
 
 
 class DNABert2SelfOutput(nn.Module):
@@ -536,14 +580,11 @@ class DNABert2Model(DNABert2PreTrainedModel):
             token_type_ids=None if token_type_ids is None else packed.unpad(token_type_ids),
             inputs_embeds=None if inputs_embeds is None else packed.unpad(inputs_embeds),
         )
-        implementation = resolve_attention_implementation(
-            self.config._attn_implementation or "auto", hidden, output_attentions,
-            self.config.hidden_size // self.config.num_attention_heads,
+        implementation = choose_attention(
+            self.config._attn_implementation or "auto", hidden, packed, output_attentions,
+            self.config.hidden_size // self.config.num_attention_heads, self.config.attention_block_size,
         )
-        inputs = AttentionInputs(
-            packed, alibi_slopes(self.config.num_attention_heads, device), implementation,
-            self.config.attention_block_size,
-        )
+        inputs = AttentionInputs(packed, alibi_slopes(self.config.num_attention_heads, device), implementation)
         hidden, all_hidden, weights = self.encoder(hidden, inputs, output_attentions, output_hidden_states)
         return packed, hidden, all_hidden, weights
 

@@ -70,7 +70,7 @@ def test_real_token_outputs_do_not_depend_on_padding(tiny_config):
 
 
 @pytest.mark.parametrize("lengths", [[70, 33, 5], [1], [16, 16], [3, 40]])
-@pytest.mark.parametrize("path", ["padded", "blockwise", "blockwise, 16-query blocks"])
+@pytest.mark.parametrize("path", ["sdpa", "sdpa_per_sequence", "sdpa_per_sequence, 16-query blocks", "eager"])
 def test_sdpa_paths_match_plain_attention_forward_and_backward(monkeypatch, lengths, path):
     heads, head_dim = 6, 8
     generator = torch.Generator().manual_seed(len(lengths))
@@ -79,12 +79,10 @@ def test_sdpa_paths_match_plain_attention_forward_and_backward(monkeypatch, leng
     for row, length in enumerate(lengths):
         mask[row, :length] = 1
     slopes = alibi_slopes(heads).double()
-    inputs = md.AttentionInputs(md.PackedBatch.from_mask(mask), slopes, "sdpa", block_size=512)
-    assert inputs.blockwise  # always on CPU
-    inputs.blockwise = path != "padded"  # the padded batch is what GPUs run for short inputs
+    inputs = md.AttentionInputs(md.PackedBatch.from_mask(mask), slopes, path.split(",")[0])
     if path.endswith("query blocks"):
         monkeypatch.setattr(md, "_BLOCK_BIAS_BUDGET", heads * max(lengths) * 16)  # the floor is 16 rows
-    context, _ = md.packed_attention(qkv, inputs, heads, dropout_p=0.0, need_weights=False)
+    context, _ = md.packed_attention(qkv, inputs, heads, dropout_p=0.0)
     q, k, v = qkv.view(sum(lengths), 3, heads, head_dim).unbind(1)
     expected = reference_attention(q, k, v, lengths, slopes).reshape(sum(lengths), -1)
     torch.testing.assert_close(context, expected, atol=1e-10, rtol=1e-10)
@@ -285,9 +283,25 @@ def test_unknown_attention_implementation_is_refused(tiny_config):
         DNABert2Model._from_config(tiny_config, attn_implementation="flash_attention_9")
 
 
-def test_auto_never_picks_triton_on_cpu(monkeypatch):
+def test_attention_choice(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    hidden = torch.zeros(2, 2)
-    assert md.resolve_attention_implementation("auto", hidden, False) == "sdpa"
-    assert md.resolve_attention_implementation("triton", hidden, False) == "sdpa"
-    assert md.resolve_attention_implementation("sdpa", hidden, True) == "eager"
+    hidden, packed = torch.zeros(2, 2), md.PackedBatch.from_mask(torch.ones(1, 2, dtype=torch.long))
+    for requested in ("auto", "sdpa", "triton"):  # triton needs a GPU (or the interpreter)
+        assert md.choose_attention(requested, hidden, packed, False, 64, 512) == "sdpa_per_sequence"
+    assert md.choose_attention("sdpa", hidden, packed, True, 64, 512) == "eager"
+    assert md.choose_attention("eager", hidden, packed, False, 64, 512) == "eager"
+    monkeypatch.setattr(torch.Tensor, "is_cuda", property(lambda self: True))  # what a GPU would be offered
+    assert md.choose_attention("auto", hidden, packed, False, 64, 512) == "sdpa"  # never the unverified kernel
+    assert md.choose_attention("auto", hidden, packed, False, 64, 1) == "sdpa_per_sequence"  # longer than a block
+
+
+def test_eager_is_the_explicit_formula(tiny_config, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("eager attention called SDPA")
+
+    ids, mask, types = uneven_batch([6, 11])
+    model, _ = mlm_with_reference_weights(tiny_config)
+    expected = model(ids, mask, types).logits  # SDPA
+    monkeypatch.setattr(md.F, "scaled_dot_product_attention", refuse)
+    model.config._attn_implementation = "eager"
+    torch.testing.assert_close(model(ids, mask, types).logits, expected, atol=1e-5, rtol=1e-5)

@@ -86,3 +86,26 @@ def test_model_with_triton_attention_matches_sdpa(tiny_config, monkeypatch):
     assert len(calls) == tiny_config.num_hidden_layers  # the kernel really ran, once per layer
     torch.testing.assert_close(results["triton"][0], results["sdpa"][0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(results["triton"][1], results["sdpa"][1], atol=1e-5, rtol=1e-4)
+
+
+def test_kernel_failure_falls_back_to_sdpa_with_one_warning(tiny_config, monkeypatch, caplog):
+    import modeling_dnabert2 as md
+
+    def broken(*args):
+        raise RuntimeError("PTX compilation failed (simulated)")
+
+    monkeypatch.setattr(md, "_triton_failure", None)
+    monkeypatch.setattr(bert_layers_triton, "flash_attn_varlen_alibi", broken)
+    tiny_config.num_attention_heads = 3  # head_dim 16, the kernel's smallest
+    ids, mask, types = uneven_batch([21, 6, 1])
+    model = md.DNABert2ForMaskedLM(tiny_config).eval()
+    expected = model(ids, mask, types).logits  # SDPA
+    model.config._attn_implementation = "triton"
+    with caplog.at_level("WARNING"):
+        first = model(ids, mask, types).logits
+        second = model(ids, mask, types).logits
+    torch.testing.assert_close(first, expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(second, expected, atol=1e-5, rtol=1e-5)
+    warnings = [r.getMessage() for r in caplog.records if "Triton attention kernel failed" in r.getMessage()]
+    assert len(warnings) == 1 and "RuntimeError: PTX compilation failed (simulated)" in warnings[0]
+    assert md.choose_attention("triton", ids.float(), md.PackedBatch.from_mask(mask), False, 16, 512) != "triton"
