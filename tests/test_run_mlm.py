@@ -72,6 +72,10 @@ def test_pretraining_learns_evaluates_masked_only_and_resumes(tmp_path):
     assert metrics["eval_loss"] == pytest.approx(total_loss / count, abs=1e-4)
     assert metrics["eval_accuracy"] == pytest.approx(correct / count, abs=1e-9)
     assert metrics["eval_composition_loss"] <= metrics["eval_unigram_loss"] + 1e-9
+    evaluated = run_mlm(command(tmp_path / "evaluated", tmp_path / "cache", 30, ["--eval_only", "True"])[2:]
+                        + ["--model_name_or_path", str(tmp_path / "run")])
+    assert evaluated["eval_loss"] == pytest.approx(metrics["eval_loss"], abs=1e-6)  # same masks at every evaluation
+    assert json.loads((tmp_path / "evaluated" / "eval_results.json").read_text())["eval_accuracy"] == metrics["eval_accuracy"]
 
     run_mlm(command(tmp_path / "run", tmp_path / "cache", 60))  # picks up checkpoint-30 by itself
     resumed, step = losses(tmp_path / "run" / "checkpoint-60")
@@ -203,6 +207,22 @@ def test_clear_errors_for_missing_and_empty_corpora(tmp_path):
     (tmp_path / "ns.fa").write_text(">a\nNNNNNNNNNNNNNNNNNNNN\n>b\nRYKMNNNNNNNNNNNN\n")
     with pytest.raises(EmptySplitError, match="No training sequence"):
         load_sequences([str(tmp_path / "ns.fa")], cache_dir=str(tmp_path / "cache"))
+
+
+def test_streaming_and_cached_paths_give_the_same_windows(tmp_path):
+    tokenizer = load_tokenizer(ROOT)
+    windows = {}
+    for streaming in (False, True):
+        data = load_sequences([str(FIXTURE_FASTA)], validation_split_percentage=30, cache_dir=str(tmp_path / "cache"),
+                              streaming=streaming)
+        windows[streaming] = [tuple(w["input_ids"]) for w in tokenize_windows(data, tokenizer, 64)["train"]]
+    assert len(windows[False]) > 100 and windows[True] == windows[False]
+
+
+def test_streaming_run_trains(tmp_path):
+    metrics = run_mlm(command(tmp_path / "run", tmp_path / "cache", 12, ["--streaming", "True", "--save_steps", "12"]))
+    history, step = losses(tmp_path / "run" / "checkpoint-12")
+    assert step == 12 and history[-1] < history[0] and metrics["eval_masked_tokens"] > 0
 
 
 def test_validation_species_holds_out_whole_files(tmp_path):

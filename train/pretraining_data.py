@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from datasets import Dataset, DatasetDict, Features, Value, concatenate_datasets, load_dataset
+from datasets import Dataset, DatasetDict, Features, IterableDataset, Value, concatenate_datasets, load_dataset
 from transformers import TrainerCallback
 
 from train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta
@@ -54,36 +54,51 @@ class EmptySplitError(ValueError):
     """A training or held-out split with no sequence; the message names the flags that decide the split."""
 
 
-def _fasta_split(paths, split: str, percent: float, cache_dir) -> Dataset:
+def _empty_split_error(split: str, paths, percent: float) -> EmptySplitError:
+    files = ", ".join(p.name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
+    if split == "train":
+        return EmptySplitError(
+            f"No training sequence in {files}: no record with an A/C/G/T run of {MIN_SEGMENT_BP}+ bp outside "
+            "the held-out data (--validation_species, --validation_split_percentage)."
+        )
+    return EmptySplitError(
+        f"No held-out sequence: with --validation_split_percentage {percent} no record of {files} is held out "
+        "(records are held out whole, by name hash). Raise --validation_split_percentage, or pass "
+        "--validation_file or --validation_species."
+    )
+
+
+def _fasta_split(paths, split: str, percent: float, cache_dir, streaming: bool = False):
+    """One split of FASTA pieces: a cached ``Dataset``, or with ``streaming`` an ``IterableDataset`` (one shard a file)."""
+    gen_kwargs = {"paths": paths, "split": split, "held_out_percent": percent}
+    features = Features({"sequence": Value("string")})
+    if streaming:
+        stream = IterableDataset.from_generator(_fasta_pieces, features=features, gen_kwargs=gen_kwargs)
+        if next(iter(stream), None) is None:
+            raise _empty_split_error(split, paths, percent)
+        return stream
     # the cache key covers the files' paths and modification times, the split and the percentage
     signature = [[str(p.resolve()), os.path.getmtime(p)] for p in paths] + [split, percent, PIECE_BP]
     try:
         return Dataset.from_generator(
             _fasta_pieces,
-            gen_kwargs={"paths": paths, "split": split, "held_out_percent": percent},
-            features=Features({"sequence": Value("string")}),
+            gen_kwargs=gen_kwargs,
+            features=features,
             cache_dir=cache_dir,
             config_name=hashlib.sha1(json.dumps(signature).encode()).hexdigest()[:16],
         )
     except ValueError as error:  # datasets: 'Instruction "train" corresponds to no data!'
         if "corresponds to no data" not in str(error):
             raise
-        files = ", ".join(p.name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
-        if split == "train":
-            raise EmptySplitError(
-                f"No training sequence in {files}: no record with an A/C/G/T run of {MIN_SEGMENT_BP}+ bp outside "
-                "the held-out data (--validation_species, --validation_split_percentage)."
-            ) from None
-        raise EmptySplitError(
-            f"No held-out sequence: with --validation_split_percentage {percent} no record of {files} is held out "
-            "(records are held out whole, by name hash). Raise --validation_split_percentage, or pass "
-            "--validation_file or --validation_species."
-        ) from None
+        raise _empty_split_error(split, paths, percent) from None
 
 
 def load_fasta_sequences(train_files, validation_files=None, validation_species=(), validation_split_percentage=5.0,
-                         cache_dir=None) -> DatasetDict:
+                         cache_dir=None, streaming=False) -> DatasetDict:
     """Raw FASTA sequences as a DatasetDict(train, validation) with one "sequence" column (pieces of <= PIECE_BP).
+
+    With ``streaming`` the training split is an ``IterableDataset`` read from the files as it is consumed (memory
+    and disk stay flat whatever the corpus size); the held-out split is always a cached ``Dataset``.
 
     Validation = every record of ``validation_files`` + the files of ``train_files`` matching ``validation_species``
     + records of the remaining training files held out by name hash (``validation_split_percentage``).
@@ -94,6 +109,7 @@ def load_fasta_sequences(train_files, validation_files=None, validation_species=
     percent = validation_split_percentage or 0.0
     if not train_paths:
         raise EmptySplitError("Every training file matches --validation_species: nothing is left to train on.")
+    train = _fasta_split(train_paths, "train", percent, cache_dir, streaming)
     validation = [_fasta_split(held_paths, "validation", 100.0, cache_dir)] if held_paths else []
     if percent > 0 or not held_paths:
         try:
@@ -102,13 +118,12 @@ def load_fasta_sequences(train_files, validation_files=None, validation_species=
             if not held_paths:
                 raise
     return DatasetDict(
-        train=_fasta_split(train_paths, "train", percent, cache_dir),
-        validation=concatenate_datasets(validation) if len(validation) > 1 else validation[0],
+        train=train, validation=concatenate_datasets(validation) if len(validation) > 1 else validation[0]
     )
 
 
 def load_sequences(train_files, validation_files=None, validation_species=(), validation_split_percentage=5.0,
-                   cache_dir=None) -> DatasetDict:
+                   cache_dir=None, streaming=False) -> DatasetDict:
     """Raw sequences as a DatasetDict(train, validation) with one "sequence" column.
 
     FASTA(.gz) files and globs go through ``load_fasta_sequences``. Text files (one sequence a line) and CSV files
@@ -117,9 +132,11 @@ def load_sequences(train_files, validation_files=None, validation_species=(), va
     paths = expand_paths(train_files)
     if all(str(p).endswith(FASTA_SUFFIXES) for p in paths):
         return load_fasta_sequences(train_files, validation_files, validation_species, validation_split_percentage,
-                                    cache_dir)
+                                    cache_dir, streaming)
     if validation_species:
         raise ValueError("--validation_species holds out FASTA files; with text/CSV input use --validation_file.")
+    if streaming:
+        raise ValueError("--streaming reads FASTA files; text/CSV input is loaded into the cache.")
     kind = "csv" if str(paths[0]).endswith(".csv") else "text"
     files = {"train": [str(p) for p in paths]}
     if validation_files:
@@ -147,17 +164,17 @@ def tokenize_windows(data: DatasetDict, tokenizer, max_seq_length: int, num_proc
                     out.append([tokenizer.cls_token_id] + piece + [tokenizer.sep_token_id])
         return {"input_ids": out}
 
-    return data.map(
-        windows,
-        batched=True,
-        num_proc=num_proc,
-        remove_columns=data["train"].column_names,
-        desc=f"Tokenizing into windows of {max_seq_length} tokens",
-    )
+    def cut(split, dataset):
+        if isinstance(dataset, IterableDataset):  # tokenized as it is read
+            return dataset.map(windows, batched=True, remove_columns=["sequence"])
+        return dataset.map(windows, batched=True, num_proc=num_proc, remove_columns=dataset.column_names,
+                           desc=f"Tokenizing the {split} split into windows of {max_seq_length} tokens")
+
+    return DatasetDict({split: cut(split, dataset) for split, dataset in data.items()})
 
 
-class MaskedWindows(torch.utils.data.Dataset):
-    """Token windows with MLM masks that are a function of (seed, epoch, window index) only.
+class _SeededMasking:
+    """MLM masks that are a function of (seed, epoch, window position) only.
 
     Masks do not depend on a global random state, so a resumed run draws the masks of the uninterrupted run, and
     every process of a data-parallel run draws the same mask for a given window. Training masks select
@@ -178,15 +195,12 @@ class MaskedWindows(torch.utils.data.Dataset):
         self.epoch = 0
 
     def set_epoch(self, epoch: int):
-        """Masks of a new epoch (called at each epoch's start)."""
+        """Masks (and, streamed, the shuffle) of a new epoch; called at each epoch's start."""
         self.epoch = epoch
 
-    def __len__(self):
-        return len(self.windows)
-
-    def __getitem__(self, index):
-        ids = np.asarray(self.windows[int(index)]["input_ids"], dtype=np.int64)
-        rng = np.random.default_rng([self.seed, self.epoch, int(index)])
+    def _masked(self, input_ids, position: int) -> dict:
+        ids = np.asarray(input_ids, dtype=np.int64)
+        rng = np.random.default_rng([self.seed, self.epoch, position])
         candidates = np.flatnonzero(~np.isin(ids, self.special_ids))
         selected = candidates[rng.random(len(candidates)) < self.mlm_probability]
         if len(selected) == 0 and len(candidates):
@@ -204,10 +218,33 @@ class MaskedWindows(torch.utils.data.Dataset):
         return {"input_ids": masked, "labels": labels}
 
 
-class MaskEpochCallback(TrainerCallback):
-    """Tells a ``MaskedWindows`` training set which epoch starts (also on resume), so its masks follow the epoch."""
+class MaskedWindows(_SeededMasking, torch.utils.data.Dataset):
+    """A map-style set of token windows (a cached ``datasets.Dataset``) with seeded masks keyed by window index."""
 
-    def __init__(self, windows: MaskedWindows):
+    def __len__(self):
+        return len(self.windows)
+
+    def __getitem__(self, index):
+        return self._masked(self.windows[int(index)]["input_ids"], int(index))
+
+
+class StreamedMaskedWindows(_SeededMasking, torch.utils.data.IterableDataset):
+    """A stream of token windows (a ``datasets.IterableDataset``) with seeded masks keyed by position in the epoch.
+
+    The stream's shuffle follows the epoch too, so a resumed run (which replays the stream up to where it stopped)
+    sees the same windows with the same masks.
+    """
+
+    def __iter__(self):
+        self.windows.set_epoch(self.epoch)
+        for position, window in enumerate(self.windows):
+            yield self._masked(window["input_ids"], position)
+
+
+class MaskEpochCallback(TrainerCallback):
+    """Tells a masked training set which epoch starts (also on resume), so its masks follow the epoch."""
+
+    def __init__(self, windows: _SeededMasking):
         self.windows = windows
 
     def on_epoch_begin(self, args, state, control, **kwargs):

@@ -13,6 +13,8 @@ Several processes, data-parallel (DDP over gloo on CPUs, nccl on GPUs), no extra
 Several machines: the same command on each, with --num_machines N --machine_rank R --main_process_ip HOST
 --main_process_port PORT and --num_processes = the total over all machines.
 
+With --eval_only, the model is only evaluated (eval_results.json in --output_dir).
+
 Evaluation is masked-only: held-out windows get a fixed mask (the same at every evaluation and in every run), every
 selected token replaced by [MASK]; eval_loss / eval_accuracy are over those tokens, beside the unigram and
 base-composition baselines on the same tokens (train/pretraining_metrics.py). A run killed at any point and started
@@ -34,7 +36,14 @@ from modeling_dnabert2 import DNABert2ForMaskedLM
 from train.cards import pretrained_model_card, write_results
 from train.distributed import data_parallel_on_cpu
 from train.hub import push_folder
-from train.pretraining_data import EVAL_MASK_SEED, MaskedWindows, MaskEpochCallback, load_sequences, tokenize_windows
+from train.pretraining_data import (
+    EVAL_MASK_SEED,
+    MaskedWindows,
+    MaskEpochCallback,
+    StreamedMaskedWindows,
+    load_sequences,
+    tokenize_windows,
+)
 from train.pretraining_metrics import (
     MaskedLMTrainer,
     baseline_metrics,
@@ -45,6 +54,7 @@ from train.pretraining_metrics import (
 )
 
 logger = logging.getLogger(__name__)
+UNIGRAM_STREAM_SAMPLE = 50_000
 
 
 @dataclass
@@ -76,6 +86,12 @@ class DataTrainingArguments:
     mlm_probability: float = field(default=0.15, metadata={"help": "Fraction of tokens selected for prediction."})
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenization."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only this many training windows."})
+    streaming: bool = field(
+        default=False,
+        metadata={"help": "Read and tokenize the training FASTA as it is consumed (memory and disk flat in corpus "
+                  "size; needs --max_steps). Held-out data is still cached."},
+    )
+    shuffle_buffer_size: int = field(default=10_000, metadata={"help": "Windows in the streaming shuffle buffer."})
     max_eval_samples: int | None = field(
         default=None, metadata={"help": "Evaluate on a fixed random sample of this many held-out windows."}
     )
@@ -104,6 +120,9 @@ class MLMTrainingArguments(TrainingArguments):
     save_total_limit: int | None = field(default=2)
     logging_steps: float = field(default=50)
     dataloader_pin_memory: bool = field(default=torch.cuda.is_available())
+    eval_only: bool = field(
+        default=False, metadata={"help": "Only evaluate the model on the held-out data (masked-only, with baselines)."}
+    )
 
     def __post_init__(self):
         data_parallel_on_cpu(self)
@@ -139,17 +158,23 @@ def main(argv=None):
     transformers.utils.logging.set_verbosity_warning()
     if data_args.train_file is None:
         parser.error("--train_file is required")
+    if data_args.streaming and training_args.max_steps <= 0:
+        parser.error("--streaming needs --max_steps: a stream has no length to count epochs by")
     set_seed(training_args.seed)
 
     tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path)
     with training_args.main_process_first(desc="reading and tokenizing"):
         sequences = load_sequences(
             data_args.train_file, data_args.validation_file, data_args.validation_species,
-            data_args.validation_split_percentage, model_args.cache_dir,
+            data_args.validation_split_percentage, model_args.cache_dir, data_args.streaming,
         )
         data = tokenize_windows(sequences, tokenizer, data_args.max_seq_length, data_args.preprocessing_num_workers)
     train_windows, eval_windows = data["train"], data["validation"]
-    if data_args.max_train_samples:
+    if data_args.streaming:
+        train_windows = train_windows.shuffle(seed=training_args.seed, buffer_size=data_args.shuffle_buffer_size)
+        if data_args.max_train_samples:
+            train_windows = train_windows.take(data_args.max_train_samples)
+    elif data_args.max_train_samples:
         train_windows = train_windows.shuffle(seed=training_args.seed).select(
             range(min(data_args.max_train_samples, len(train_windows)))
         )
@@ -158,10 +183,14 @@ def main(argv=None):
         eval_windows = eval_windows.shuffle(seed=EVAL_MASK_SEED).select(
             range(min(data_args.max_eval_samples, len(eval_windows)))
         )
-    train_dataset = MaskedWindows(train_windows, tokenizer, data_args.mlm_probability, seed=training_args.seed)
+    masked_windows = StreamedMaskedWindows if data_args.streaming else MaskedWindows
+    train_dataset = masked_windows(train_windows, tokenizer, data_args.mlm_probability, seed=training_args.seed)
     eval_dataset = MaskedWindows(eval_windows, tokenizer, data_args.mlm_probability, EVAL_MASK_SEED, replace_all=True)
-    logger.info("%d training and %d held-out windows", len(train_dataset), len(eval_dataset))
-    unigram = unigram_counts(train_windows, len(tokenizer), tokenizer.all_special_ids)
+    train_count = "streamed" if data_args.streaming else str(len(train_dataset))
+    logger.info("%s training and %d held-out windows", train_count, len(eval_dataset))
+    # streamed: token frequencies of the first UNIGRAM_STREAM_SAMPLE windows of the shuffled stream
+    counted = train_windows.take(UNIGRAM_STREAM_SAMPLE) if data_args.streaming else train_windows
+    unigram = unigram_counts(counted, len(tokenizer), tokenizer.all_special_ids)
     baselines = baseline_metrics(eval_dataset, unigram, token_base_counts(tokenizer), tokenizer.mask_token_id)
     logger.info("Baselines on the held-out masked tokens: %s", baselines)
 
@@ -187,6 +216,13 @@ def main(argv=None):
         * args.gradient_accumulation_steps, args.per_device_train_batch_size, args.world_size,
         args.gradient_accumulation_steps,
     )
+    if training_args.eval_only:
+        metrics = trainer.evaluate()
+        trainer.log_metrics("eval", metrics)
+        if trainer.is_world_process_zero():
+            os.makedirs(training_args.output_dir, exist_ok=True)
+            write_results(os.path.join(training_args.output_dir, "eval_results.json"), metrics)
+        return metrics
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint is None and os.path.isdir(training_args.output_dir):
         checkpoint = get_last_checkpoint(training_args.output_dir)
@@ -203,7 +239,7 @@ def main(argv=None):
         write_results(os.path.join(training_args.output_dir, "all_results.json"), metrics)
         recipe = {
             "data": ", ".join(data_args.train_file),
-            "windows (train / held-out)": f"{len(train_dataset)} / {len(eval_dataset)} of <= {data_args.max_seq_length} tokens",
+            "windows (train / held-out)": f"{train_count} / {len(eval_dataset)} of <= {data_args.max_seq_length} tokens",
             "steps": trainer.state.global_step,
             "batch size per device": training_args.per_device_train_batch_size,
             "processes": training_args.world_size,
