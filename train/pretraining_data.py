@@ -24,6 +24,7 @@ from train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta
 PIECE_BP = 20_000
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fa.gz", ".fasta.gz", ".fna.gz")
 MIN_SEGMENT_BP = 10
+TOKENIZE_BATCH = 64
 # Evaluation masks are drawn with this seed whatever the training seed, so runs are compared on the same positions.
 EVAL_MASK_SEED = 20240101
 
@@ -164,10 +165,12 @@ def tokenize_windows(data: DatasetDict, tokenizer, max_seq_length: int, num_proc
                     out.append([tokenizer.cls_token_id] + piece + [tokenizer.sep_token_id])
         return {"input_ids": out}
 
+    # batches of TOKENIZE_BATCH pieces (<= 1.3 Mbp): the token lists of one batch are what peak memory holds
     def cut(split, dataset):
         if isinstance(dataset, IterableDataset):  # tokenized as it is read
-            return dataset.map(windows, batched=True, remove_columns=["sequence"])
-        return dataset.map(windows, batched=True, num_proc=num_proc, remove_columns=dataset.column_names,
+            return dataset.map(windows, batched=True, batch_size=TOKENIZE_BATCH, remove_columns=["sequence"])
+        return dataset.map(windows, batched=True, batch_size=TOKENIZE_BATCH, num_proc=num_proc,
+                           remove_columns=dataset.column_names,
                            desc=f"Tokenizing the {split} split into windows of {max_seq_length} tokens")
 
     return DatasetDict({split: cut(split, dataset) for split, dataset in data.items()})

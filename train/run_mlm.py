@@ -243,7 +243,8 @@ def main(argv=None):
             "steps": trainer.state.global_step,
             "batch size per device": training_args.per_device_train_batch_size,
             "processes": training_args.world_size,
-            "masking": f"{data_args.mlm_probability:.0%} of tokens (80/10/10)",
+            "masking": f"training: {data_args.mlm_probability:.0%} of tokens, 80/10/10 ([MASK] / random / kept); "
+            f"evaluation: {data_args.mlm_probability:.0%} of tokens, all [MASK], fixed",
             "held-out data": held_out_description(data_args),
             "optimizer": f"AdamW lr {training_args.learning_rate}, betas ({training_args.adam_beta1}, "
             f"{training_args.adam_beta2}), eps {training_args.adam_epsilon}, weight decay {training_args.weight_decay}",

@@ -1,0 +1,177 @@
+"""Learning curve of a pretraining run: masked-only loss and accuracy on held-out data vs training tokens.
+
+Each checkpoint of a ``train/run_mlm.py`` run is scored, with the run's own evaluation code (fixed masks, every
+scored token [MASK]; ``train/pretraining_metrics.py``), on each held-out set separately, beside the unigram and
+composition baselines of that set:
+- every whole species file given by ``--species`` (files kept out of training with ``--validation_species``);
+- human regions not in training: records of ``--human_file`` held out by the run's record hashing;
+- GUE test sequences (``--gue_tasks`` under ``--gue_dir``), one window per sequence.
+
+    python benchmarks/pretraining_curve.py --run_dir runs/pretrain-v2
+    # -> benchmarks/results/pretraining_curve.{json,png,md}
+"""
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from datasets import Dataset, DatasetDict  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+from transformers import DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments  # noqa: E402
+
+from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
+from train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta  # noqa: E402
+from train.gue_dataset import resolve_task  # noqa: E402
+from train.prediction import load_tokenizer  # noqa: E402
+from train.pretraining_data import EVAL_MASK_SEED, MaskedWindows, load_sequences, tokenize_windows  # noqa: E402
+from train.pretraining_metrics import (  # noqa: E402
+    MaskedLMTrainer,
+    baseline_metrics,
+    label_log_probability_and_prediction,
+    masked_lm_metrics,
+    token_base_counts,
+    unigram_counts,
+)
+
+GENOMES = "../shared/data/genomes"
+
+
+@dataclass
+class CurveArguments:
+    run_dir: str = field(default="runs/pretrain-v2", metadata={"help": "Output folder of a run_mlm.py run."})
+    train_file: str = field(default=f"{GENOMES}/*.fa.gz", metadata={"help": "The run's --train_file."})
+    species: list[str] = field(
+        default_factory=lambda: [f"{GENOMES}/protist_Plasmodium_knowlesi.fa.gz",
+                                 f"{GENOMES}/bacteria_Vibrio_cholerae_N16961.fa.gz",
+                                 f"{GENOMES}/plant_Arabidopsis_arenosa_chr1_chr2.fa.gz"],
+        metadata={"help": "Held-out species files (the run's --validation_species)."},
+    )
+    human_file: str = field(default=f"{GENOMES}/human_GRCh37_chrX_first70Mb.fa.gz")
+    validation_split_percentage: float = field(default=5.0, metadata={"help": "The run's record hashing."})
+    gue_dir: str = field(default="../shared/data/GUE")
+    gue_tasks: str = field(default="prom_core_all,tf_0,mouse_0", metadata={"help": "Their test.csv sequences."})
+    windows_per_set: int = field(default=500, metadata={"help": "A fixed random sample of each set."})
+    every: int = field(default=1000, metadata={"help": "Score checkpoints whose step is a multiple of this."})
+    output_dir: str = field(default="benchmarks/results")
+    cache_dir: str | None = field(default="runs/cache")
+
+
+def windows_of(sequences, tokenizer, count: int) -> Dataset:
+    """Token windows of 128 of the sequences, a fixed random sample of ``count``."""
+    data = tokenize_windows(DatasetDict(train=Dataset.from_dict({"sequence": sequences})), tokenizer, 128)["train"]
+    return data.shuffle(seed=EVAL_MASK_SEED).select(range(min(count, len(data))))
+
+
+def held_out_sets(args: CurveArguments, tokenizer) -> dict:
+    """name -> token windows of each held-out set."""
+    sets = {}
+    for path in expand_paths(args.species):
+        pieces = [s for r in read_fasta(path) for s in acgt_segments(r.sequence, 10)]
+        sets[re.sub(r"\.(fa|fasta|fna)(\.gz)?$", "", path.name)] = windows_of(pieces, tokenizer, args.windows_per_set)
+    human = Path(args.human_file)
+    pieces = [s for r in read_fasta(human) if is_held_out(human.name, r.name, args.validation_split_percentage)
+              for s in acgt_segments(r.sequence, 10)]
+    sets["human chrX, held-out regions"] = windows_of(pieces, tokenizer, args.windows_per_set)
+    if Path(args.gue_dir).is_dir():
+        sequences = []
+        for task in args.gue_tasks.split(","):
+            with open(resolve_task(args.gue_dir, task).folder / "test.csv") as handle:
+                sequences += [line.split(",")[0] for line in list(handle)[1:]]
+        ids = tokenizer(sequences, truncation=True, max_length=128)["input_ids"]
+        sets[f"GUE test ({args.gue_tasks})"] = Dataset.from_dict({"input_ids": ids}).shuffle(
+            seed=EVAL_MASK_SEED).select(range(min(args.windows_per_set, len(ids))))
+    return sets
+
+
+def checkpoints(run_dir: Path, every: int) -> list[tuple[int, Path]]:
+    """(step, folder) of the run's checkpoints at multiples of ``every``, in order."""
+    found = [(int(p.name.split("-")[1]), p) for p in run_dir.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
+    return sorted((step, p) for step, p in found if step % every == 0)
+
+
+def score(model, masked: MaskedWindows, baselines: dict, tokenizer, workdir: str) -> dict:
+    """Masked-only loss/accuracy of ``model`` on ``masked`` through the run's own evaluation path."""
+    trainer = MaskedLMTrainer(
+        model=model,
+        args=TrainingArguments(output_dir=workdir, per_device_eval_batch_size=64, report_to=[], disable_tqdm=True),
+        data_collator=DataCollatorForTokenClassification(tokenizer),
+        compute_metrics=masked_lm_metrics(baselines),
+        preprocess_logits_for_metrics=label_log_probability_and_prediction,
+    )
+    return trainer.evaluate(masked)
+
+
+def plot(rows, baselines, path: Path):
+    """One column per held-out set: loss and accuracy vs training tokens, baselines as dashed lines."""
+    names = list(baselines)
+    fig, axes = plt.subplots(2, len(names), figsize=(3.6 * len(names), 6.5), squeeze=False)
+    for column, name in enumerate(names):
+        points = [r for r in rows if r["set"] == name]
+        tokens = [r["tokens"] / 1e6 for r in points]
+        for row, (key, label) in enumerate((("loss", "cross-entropy (nats)"), ("accuracy", "accuracy"))):
+            ax = axes[row][column]
+            ax.plot(tokens, [r[key] for r in points], "o-", color="C0", label="model")
+            ax.axhline(baselines[name][f"composition_{key}"], color="C1", ls="--", label="composition")
+            ax.axhline(baselines[name][f"unigram_{key}"], color="C2", ls=":", label="unigram")
+            ax.set_xlabel("training tokens (M)")
+            ax.set_ylabel(label)
+            if row == 0:
+                ax.set_title(name, fontsize=9)
+            ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Masked-only scores on held-out data vs training tokens (every scored token is [MASK])")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    """Score every selected checkpoint on every held-out set; write json, md and png."""
+    args = HfArgumentParser(CurveArguments).parse_args_into_dataclasses()[0]
+    run_dir = Path(args.run_dir)
+    state = json.loads(sorted(run_dir.glob("checkpoint-*/trainer_state.json"))[0].read_text())
+    tokens_per_step = state["train_batch_size"] * 128  # an upper bound: windows hold at most 128 tokens
+    tokenizer = load_tokenizer(run_dir)
+    train = load_sequences([args.train_file], validation_species=[Path(p).name for p in args.species],
+                           validation_split_percentage=args.validation_split_percentage, cache_dir=args.cache_dir)
+    unigram = unigram_counts(tokenize_windows(train, tokenizer, 128)["train"], len(tokenizer),
+                             tokenizer.all_special_ids)
+    bases = token_base_counts(tokenizer)
+    sets = {name: MaskedWindows(w, tokenizer, 0.15, EVAL_MASK_SEED, replace_all=True)
+            for name, w in held_out_sets(args, tokenizer).items()}
+    baselines = {name: baseline_metrics(m, unigram, bases, tokenizer.mask_token_id) for name, m in sets.items()}
+    rows = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for step, folder in tqdm(checkpoints(run_dir, args.every), desc="checkpoints"):
+            model = DNABert2ForMaskedLM.from_pretrained(folder).eval()
+            for name, masked in sets.items():
+                metrics = score(model, masked, baselines[name], tokenizer, workdir)
+                rows.append({"step": step, "tokens": step * tokens_per_step, "set": name,
+                             "loss": metrics["eval_loss"], "accuracy": metrics["eval_accuracy"]})
+                print(rows[-1], flush=True)
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "pretraining_curve.json").write_text(json.dumps({"run": str(run_dir), "rows": rows,
+                                                              "baselines": baselines}, indent=2))
+    last = max(r["step"] for r in rows)
+    lines = [f"Masked-only scores of `{run_dir}` at step {last} ({last * tokens_per_step / 1e6:.1f}M tokens).", "",
+             "| held-out set | masked tokens | model CE | composition CE | unigram CE | model - composition | "
+             "model acc. | composition acc. | unigram acc. |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in (r for r in rows if r["step"] == last):
+        b = baselines[r["set"]]
+        lines.append(f"| {r['set']} | {b['masked_tokens']:,} | {r['loss']:.3f} | {b['composition_loss']:.3f} | "
+                     f"{b['unigram_loss']:.3f} | {r['loss'] - b['composition_loss']:+.3f} | {r['accuracy']:.2%} | "
+                     f"{b['composition_accuracy']:.2%} | {b['unigram_accuracy']:.2%} |")
+    (output / "pretraining_curve.md").write_text("\n".join(lines) + "\n")
+    plot(rows, baselines, output / "pretraining_curve.png")
+    print("\n".join(lines))
+    print(f"Wrote {output}/pretraining_curve.{{json,md,png}}")
+
+
+if __name__ == "__main__":
+    main()
