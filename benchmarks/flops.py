@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dnabert2 import packaged
+
 
 @dataclass(frozen=True)
 class Encoder:
@@ -65,14 +67,14 @@ def relative_flops(sequences, tokenizer) -> dict:
 @dataclass
 class FlopsArguments:
     gue_dir: str = field(default="../shared/data/GUE")
-    tokenizer: str = field(default=str(Path(__file__).resolve().parents[1]))
+    tokenizer: str = field(default=str(packaged("model")), metadata={"help": "Tokenizer folder (default: shipped)."})
     output: str = field(default="benchmarks/results/flops.json")
 
 
 def main(argv=None):
     from transformers import AutoTokenizer, HfArgumentParser
 
-    from train.finetune_data import read_csv_split
+    from dnabert2.train.finetune_data import read_csv_split
 
     (args,) = HfArgumentParser(FlopsArguments).parse_args_into_dataclasses(argv)
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)

@@ -24,9 +24,10 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from train.default_task import write_species_task
-from train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, configure_logging, run_finetune
-from train.gue_dataset import find_tasks, resolve_task
+from dnabert2 import packaged
+from dnabert2.train.default_task import write_species_task
+from dnabert2.train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, configure_logging, run_finetune
+from dnabert2.train.gue_dataset import find_tasks, resolve_task
 
 logger = logging.getLogger("gue")
 
@@ -56,7 +57,7 @@ FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024
 
 @dataclass
 class GueArguments:
-    model_name_or_path: str = field(default=str(Path(__file__).resolve().parents[1]), metadata={"help": "Model to test."})
+    model_name_or_path: str = field(default=str(packaged("model")), metadata={"help": "Model to test (default: shipped)."})
     gue_dir: str | None = field(default=None, metadata={"help": "GUE root in the official CSV layout."})
     dataset_name: str | None = field(default=None, metadata={"help": "GUE as a Hub dataset (repo id or folder)."})
     tasks: str = field(default="complete", metadata={"help": "'complete', 'all' or comma-separated config names."})

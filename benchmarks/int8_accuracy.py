@@ -16,8 +16,8 @@ import torch
 from sklearn.metrics import matthews_corrcoef
 from transformers import HfArgumentParser
 
-from train.finetune_data import read_csv_split
-from train.prediction import load_classifier, load_tokenizer, predict
+from dnabert2.train.finetune_data import read_csv_split
+from dnabert2.train.prediction import load_classifier, load_tokenizer, predict
 
 
 @dataclass

@@ -26,11 +26,11 @@ from tqdm.auto import tqdm  # noqa: E402
 from transformers import DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments  # noqa: E402
 
 from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
-from train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta  # noqa: E402
-from train.gue_dataset import resolve_task  # noqa: E402
-from train.prediction import load_tokenizer  # noqa: E402
-from train.pretraining_data import EVAL_MASK_SEED, MaskedWindows, load_sequences, tokenize_windows  # noqa: E402
-from train.pretraining_metrics import (  # noqa: E402
+from dnabert2.train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta  # noqa: E402
+from dnabert2.train.gue_dataset import resolve_task  # noqa: E402
+from dnabert2.train.prediction import load_tokenizer  # noqa: E402
+from dnabert2.train.pretraining_data import EVAL_MASK_SEED, MaskedWindows, load_sequences, tokenize_windows  # noqa: E402
+from dnabert2.train.pretraining_metrics import (  # noqa: E402
     MaskedLMTrainer,
     baseline_metrics,
     label_log_probability_and_prediction,

@@ -18,16 +18,15 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from train.fasta import expand_paths
+from dnabert2.train.fasta import expand_paths
 
-ROOT = Path(__file__).resolve().parents[1]
 CHILD = """
 import json, sys, time
-sys.path.insert(0, {root!r})
-from train.pretraining_data import load_sequences, tokenize_windows
-from train.prediction import load_tokenizer
+from dnabert2 import packaged
+from dnabert2.train.pretraining_data import load_sequences, tokenize_windows
+from dnabert2.train.prediction import load_tokenizer
 files, cache, streaming, workers = json.loads(sys.argv[1])
-tokenizer = load_tokenizer({root!r})
+tokenizer = load_tokenizer(packaged("model"))
 start = time.perf_counter()
 data = tokenize_windows(load_sequences(files, validation_split_percentage=5, cache_dir=cache, streaming=streaming),
                         tokenizer, 128, workers)
@@ -37,7 +36,7 @@ for window in data["train"]:
     tokens += len(window["input_ids"])
 seconds = time.perf_counter() - start
 peak = [int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")][0] / 1024
-print(json.dumps({{"seconds": seconds, "windows": windows, "tokens": tokens, "peak_rss_mb": peak}}))
+print(json.dumps({"seconds": seconds, "windows": windows, "tokens": tokens, "peak_rss_mb": peak}))
 """
 
 
@@ -54,7 +53,7 @@ def folder_megabytes(folder: Path) -> float:
 
 def fasta_bases(paths) -> int:
     """A/C/G/T/N bases in the FASTA files (header lines excluded)."""
-    from train.fasta import read_fasta
+    from dnabert2.train.fasta import read_fasta
 
     return sum(len(record.sequence) for path in paths for record in read_fasta(path))
 
@@ -63,7 +62,7 @@ def measure(files, streaming: bool, workers: int | None) -> dict:
     """Run the pipeline once in a fresh process into an empty cache; time, windows, peak RSS and cache size."""
     with tempfile.TemporaryDirectory() as cache:
         argument = json.dumps([[str(f) for f in files], cache, streaming, workers])
-        result = subprocess.run([sys.executable, "-c", CHILD.format(root=str(ROOT)), argument], capture_output=True,
+        result = subprocess.run([sys.executable, "-c", CHILD, argument], capture_output=True,
                                 text=True)
         if result.returncode:
             raise RuntimeError(f"pipeline run failed:\n{result.stderr[-3000:]}")

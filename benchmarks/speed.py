@@ -21,11 +21,11 @@ import torch
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertForMaskedLM, HfArgumentParser
 
-from benchmarks.flops import Encoder, forward_flops, mlm_head_flops
-from benchmarks.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
+from dnabert2.benchmarks.flops import Encoder, forward_flops, mlm_head_flops
+from dnabert2.benchmarks.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForMaskedLM
-from train.prediction import length_batches, quantize_int8
+from dnabert2.train.prediction import length_batches, quantize_int8
 
 VOCAB = 4096
 
@@ -157,7 +157,6 @@ def training_rows(ours, hf_mlm, repeats, peak, generator):
 
 MEMORY_PROBE = """
 import sys, time, torch
-sys.path.insert(0, {root!r})
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2Model
 torch.set_num_threads({threads})
@@ -179,7 +178,7 @@ print(seconds, peak_kb / 1024)
 def memory_row(length, layers, threads, overrides=""):
     """Peak RSS (MB) of a fresh process running one forward on one sequence of ``length`` tokens."""
     code = MEMORY_PROBE.format(
-        root=str(Path(__file__).resolve().parents[1]), threads=threads, layers=layers, length=length, overrides=overrides
+        threads=threads, layers=layers, length=length, overrides=overrides
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     seconds, peak_mb = map(float, result.stdout.split())

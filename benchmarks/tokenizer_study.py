@@ -15,11 +15,11 @@ from pathlib import Path
 
 from transformers import AutoTokenizer, HfArgumentParser
 
-from benchmarks.flops import DNABERT2, forward_flops
-from train.fasta import read_segments
-from train.tokenization import chunked, train_bpe
+from dnabert2 import packaged
+from dnabert2.benchmarks.flops import DNABERT2, forward_flops
+from dnabert2.train.fasta import read_segments
+from dnabert2.train.tokenization import chunked, train_bpe
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -108,7 +108,7 @@ def main(argv=None):
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     held_out = take_bp(read_segments(args.fasta, "held_out", min_length=50), args.held_out_bp)
-    shipped = AutoTokenizer.from_pretrained(REPO)
+    shipped = AutoTokenizer.from_pretrained(packaged("model"))
     speed = {"shipped_tokenizer_bp_per_s": throughput(shipped, held_out), "chunk_bp": 1000, "command": command}
     if args.only_throughput:
         study = json.loads((out / "tokenizer_study.json").read_text())

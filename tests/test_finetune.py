@@ -11,10 +11,10 @@ from transformers import HfArgumentParser
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForMaskedLM
-from train.finetune import main as finetune
-from train.finetune_data import TaskDataError, load_csv_task
-from train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
-from train.prediction import load_classifier, load_tokenizer, predict, read_inputs
+from dnabert2.train.finetune import main as finetune
+from dnabert2.train.finetune_data import TaskDataError, load_csv_task
+from dnabert2.train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
+from dnabert2.train.prediction import load_classifier, load_tokenizer, predict, read_inputs
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_regression_and_pairs(tmp_path, tiny_pretrained):
 
 
 def test_pairs_keep_segment_ids(tiny_pretrained, tmp_path):
-    from train.finetune_data import tokenize_task
+    from dnabert2.train.finetune_data import tokenize_task
 
     dataset, info = load_csv_task(write_task(tmp_path / "pairs", pairs=True))
     encoded = tokenize_task(dataset, info, load_tokenizer(tiny_pretrained), 64)

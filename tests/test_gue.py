@@ -8,8 +8,8 @@ from conftest import SHARED
 from datasets import load_dataset
 from test_finetune import write_task, tiny_pretrained  # noqa: F401 (fixture)
 
-from benchmarks import gue
-from train.gue_dataset import build_gue_dataset, find_tasks, resolve_task
+from dnabert2.benchmarks import gue
+from dnabert2.train.gue_dataset import build_gue_dataset, find_tasks, resolve_task
 
 GUE = SHARED / "GUE"
 
@@ -63,7 +63,7 @@ def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch
 
 
 def test_finetune_from_a_built_dataset_folder(tmp_path, tiny_pretrained):  # noqa: F811
-    from train.finetune import main as finetune
+    from dnabert2.train.finetune import main as finetune
 
     write_task(tmp_path / "GUE" / "tf" / "1")
     build_gue_dataset(tmp_path / "GUE", tmp_path / "hub", progress=lambda message: None)

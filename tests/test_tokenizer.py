@@ -6,7 +6,7 @@ import pytest
 from conftest import FIXTURE_FASTA, ROOT
 from transformers import AutoTokenizer
 
-from train.train_tokenizer import main as train_tokenizer
+from dnabert2.train.train_tokenizer import main as train_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,10 @@ runs on a machine with nothing but this repository. Each record is cut into thre
 import csv
 from pathlib import Path
 
-from train.fasta import read_fasta
+from dnabert2 import packaged
+from dnabert2.train.fasta import read_fasta
 
-DEFAULT_FASTA = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "multispecies_mini.fa"
+DEFAULT_FASTA = packaged("benchmarks/data") / "multispecies_mini.fa"
 FRAGMENT_BP = 100
 TRAIN_STRIDE_BP = 50
 

@@ -11,7 +11,7 @@ import sys
 
 from transformers import HfArgumentParser
 
-from train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, configure_logging, legacy_argv, run_finetune
+from dnabert2.train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, configure_logging, legacy_argv, run_finetune
 
 
 def main(argv=None):

@@ -17,20 +17,21 @@ import torch
 from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 
 from configuration_dnabert2 import DNABert2Config
+from dnabert2 import packaged
 from modeling_dnabert2 import DNABert2ForSequenceClassification
-from train.distributed import data_parallel_on_cpu
-from train.finetune_data import TaskInfo, load_csv_task, load_hub_task, tokenize_task
+from dnabert2.train.distributed import data_parallel_on_cpu
+from dnabert2.train.finetune_data import TaskInfo, load_csv_task, load_hub_task, tokenize_task
 
 logger = logging.getLogger(__name__)
-METRICS_DIR = Path(__file__).resolve().parents[1] / "metrics"
-REPO_ROOT = str(Path(__file__).resolve().parents[1])
 # Linear layers of this model; the original script's default ("query,value") matched nothing in DNABERT-2.
 DEFAULT_LORA_TARGETS = "Wqkv,attention.output.dense,gated_layers,wo"
 
 
 @dataclass
 class ModelArguments:
-    model_name_or_path: str = field(default=REPO_ROOT, metadata={"help": "Pretrained model (default: the shipped one)."})
+    model_name_or_path: str = field(
+        default=str(packaged("model")), metadata={"help": "Pretrained model (default: the shipped one)."}
+    )
     use_lora: bool = field(default=False)
     lora_r: int = field(default=8)
     lora_alpha: int = field(default=32)
@@ -116,7 +117,7 @@ def load_task(data_args: DataArguments):
 def metrics_function(info: TaskInfo):
     """compute_metrics for the Trainer: GUE classification metrics, or correlations for regression."""
     name = "regression" if info.problem_type == "regression" else "classification"
-    metric = evaluate.load(str(METRICS_DIR / name))
+    metric = evaluate.load(str(packaged("metrics") / name))
 
     def compute(eval_pred):
         logits, labels = eval_pred

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from transformers import HfArgumentParser
 
-from train.prediction import load_classifier, load_tokenizer, predict, read_inputs, write_predictions
+from dnabert2.train.prediction import load_classifier, load_tokenizer, predict, read_inputs, write_predictions
 
 
 @dataclass

@@ -10,8 +10,8 @@ from transformers import AutoTokenizer
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForSequenceClassification, mean_pool
-from train.fasta import expand_paths, read_fasta
-from train.finetune_data import read_csv_split
+from dnabert2.train.fasta import expand_paths, read_fasta
+from dnabert2.train.finetune_data import read_csv_split
 
 
 def load_classifier(model_dir, quantize: str | None = None):

@@ -18,7 +18,7 @@ import torch
 from datasets import Dataset, DatasetDict, Features, IterableDataset, Value, concatenate_datasets, load_dataset
 from transformers import TrainerCallback
 
-from train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta
+from dnabert2.train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta
 
 # Sequence is tokenized in pieces of this many bp before being cut into windows of max_seq_length tokens.
 PIECE_BP = 20_000

@@ -33,10 +33,10 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForMaskedLM
-from train.cards import pretrained_model_card, write_results
-from train.distributed import data_parallel_on_cpu
-from train.hub import push_folder
-from train.pretraining_data import (
+from dnabert2.train.cards import pretrained_model_card, write_results
+from dnabert2.train.distributed import data_parallel_on_cpu
+from dnabert2.train.hub import push_folder
+from dnabert2.train.pretraining_data import (
     EVAL_MASK_SEED,
     MaskedWindows,
     MaskEpochCallback,
@@ -44,7 +44,7 @@ from train.pretraining_data import (
     load_sequences,
     tokenize_windows,
 )
-from train.pretraining_metrics import (
+from dnabert2.train.pretraining_metrics import (
     MaskedLMTrainer,
     baseline_metrics,
     label_log_probability_and_prediction,

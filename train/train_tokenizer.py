@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
-from train.fasta import read_segments
-from train.tokenization import chunked, train_bpe
+from dnabert2.train.fasta import read_segments
+from dnabert2.train.tokenization import chunked, train_bpe
 
 
 @dataclass

@@ -1,0 +1,26 @@
+"""DNABERT-2 tools: ``dnabert2.train`` (command lines and their libraries) and ``dnabert2.benchmarks``.
+
+The model itself is the top-level modules ``configuration_dnabert2``, ``modeling_dnabert2`` and
+``bert_layers_triton`` (the repository root is a Hugging Face model folder: its remote code imports nothing else).
+Installed, the repository's folders ``train/`` and ``benchmarks/`` become ``dnabert2.train`` and
+``dnabert2.benchmarks``, and what the code reads at run time travels as package data (``packaged``).
+"""
+
+import importlib.resources
+from pathlib import Path
+
+# name -> where it lies in the repository (relative to its root); installed, it lies in dnabert2/<name>
+_REPOSITORY_LAYOUT = {"model": ".", "metrics": "metrics", "benchmarks/data": "benchmarks/data"}
+
+
+def packaged(name: str) -> Path:
+    """The folder of a run-time resource: "model" (the shipped model), "metrics" or "benchmarks/data".
+
+    In a clone or an editable install it is the repository's own folder; in a regular install, the copy that
+    travelled as package data.
+    """
+    package = Path(str(importlib.resources.files("dnabert2")))
+    installed = package / name
+    if installed.is_dir():
+        return installed
+    return (package.parent / _REPOSITORY_LAYOUT[name]).resolve()

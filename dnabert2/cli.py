@@ -1,0 +1,23 @@
+"""Console entry points (``dnabert2-*``, declared in setup.cfg).
+
+Each runs a script's ``main`` and exits 0: ``main`` returns its results (metrics, paths) to Python callers, and a
+console entry point would print a returned value as an error and exit 1.
+"""
+
+from importlib import import_module
+
+
+def _entry_point(module: str):
+    def run():
+        import_module(module).main()
+
+    run.__doc__ = f"Run {module}.main()."
+    return run
+
+
+pretrain = _entry_point("dnabert2.train.run_mlm")
+finetune = _entry_point("dnabert2.train.finetune")
+predict = _entry_point("dnabert2.train.predict")
+gue = _entry_point("dnabert2.benchmarks.gue")
+train_tokenizer = _entry_point("dnabert2.train.train_tokenizer")
+build_gue = _entry_point("dnabert2.train.build_gue_dataset")
