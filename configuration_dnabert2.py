@@ -63,10 +63,11 @@ class DNABert2Config(PretrainedConfig):
     ):
         for key in _LEGACY_KEYS:
             kwargs.pop(key, None)
-        # The published config points its auto_map at the original files (bert_layers.py); ours replace them.
+        # Ours unless the user set their own; the published config's points at the original files (bert_layers.py).
         auto_map = kwargs.pop("auto_map", None)
-        if auto_map and not any("bert_layers" in str(target) for target in auto_map.values()):
-            kwargs["auto_map"] = auto_map
+        if not auto_map or any("bert_layers" in str(target) for target in auto_map.values()):
+            auto_map = dict(AUTO_MAP)
+        kwargs["auto_map"] = auto_map
         super().__init__(pad_token_id=pad_token_id, tie_word_embeddings=tie_word_embeddings, **kwargs)
         if hidden_size % num_attention_heads:
             raise ValueError(

@@ -159,25 +159,36 @@ def _check_inputs(config, input_ids, attention_mask, token_type_ids, inputs_embe
         shape = tuple(inputs_embeds.shape[:2])
     if shape[0] == 0 or shape[1] == 0:
         raise ValueError(f"Empty batch: inputs have shape {shape}.")
-    if input_ids is not None and (input_ids.min() < 0 or input_ids.max() >= config.vocab_size):
-        raise ValueError(
-            f"input_ids hold ids outside the vocabulary [0, {config.vocab_size}): "
-            f"min {int(input_ids.min())}, max {int(input_ids.max())}. Was the right tokenizer used?"
-        )
     for name, tensor in (("attention_mask", attention_mask), ("token_type_ids", token_type_ids)):
         if tensor is not None and tuple(tensor.shape) != shape:
             raise ValueError(f"{name} has shape {tuple(tensor.shape)} but the inputs have shape {shape}.")
-    if token_type_ids is not None and (token_type_ids.min() < 0 or token_type_ids.max() >= config.type_vocab_size):
-        raise ValueError(f"token_type_ids must lie in [0, {config.type_vocab_size}).")
+    # Value checks: each a 0-d bool tensor (True = bad) and its message; read back together, in one device sync.
+    checks = []
+    if input_ids is not None:
+        checks.append((
+            ((input_ids < 0) | (input_ids >= config.vocab_size)).any(),
+            lambda: f"input_ids hold ids outside the vocabulary [0, {config.vocab_size}): min {int(input_ids.min())}, "
+            f"max {int(input_ids.max())}. Was the right tokenizer used?",
+        ))
+    if token_type_ids is not None:
+        checks.append((
+            ((token_type_ids < 0) | (token_type_ids >= config.type_vocab_size)).any(),
+            lambda: f"token_type_ids must lie in [0, {config.type_vocab_size}).",
+        ))
     if attention_mask is not None:
-        if not ((attention_mask == 0) | (attention_mask == 1)).all():
-            raise ValueError("attention_mask must hold only 0 and 1.")
         lengths = attention_mask.sum(dim=1)
-        if (lengths == 0).any():
-            raise ValueError(f"attention_mask has rows without any real token: {torch.where(lengths == 0)[0].tolist()}.")
         positions = torch.arange(shape[1], device=attention_mask.device)
-        if not torch.equal(attention_mask.bool(), positions[None, :] < lengths[:, None]):
-            raise ValueError("attention_mask must be right-padded (ones, then zeros), as the tokenizer pads by default.")
+        checks += [
+            (((attention_mask != 0) & (attention_mask != 1)).any(), lambda: "attention_mask must hold only 0 and 1."),
+            ((lengths == 0).any(), lambda: "attention_mask has rows without any real token: "
+             f"{torch.where(lengths == 0)[0].tolist()}."),
+            ((attention_mask.bool() != (positions[None, :] < lengths[:, None])).any(),
+             lambda: "attention_mask must be right-padded (ones, then zeros), as the tokenizer pads by default."),
+        ]
+    if checks:
+        for failed, (_, message) in zip(torch.stack([bad for bad, _ in checks]).tolist(), checks):
+            if failed:
+                raise ValueError(message())
     return shape
 
 
@@ -500,6 +511,7 @@ class DNABert2Pooler(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dense.identity_init = True  # see DNABert2PreTrainedModel._init_weights
         self.activation = nn.Tanh()
 
     def forward(self, last_hidden_state):
@@ -522,10 +534,6 @@ class DNABert2PreTrainedModel(PreTrainedModel):
     # Trainer must not rescale the loss by the number of processes: forward averages over labelled tokens.
     accepts_loss_kwargs = False
 
-    def __init__(self, config, *inputs, **kwargs):
-        super().__init__(config, *inputs, **kwargs)
-        self.config.auto_map = dict(AUTO_MAP)
-
     def get_correct_attn_implementation(self, requested_attention, is_init_check=False):
         """Accept "eager", "sdpa", "triton" or None/"auto" (decided at forward time from device and dtype)."""
         requested = requested_attention or "auto"
@@ -534,8 +542,16 @@ class DNABert2PreTrainedModel(PreTrainedModel):
         return requested
 
     def _init_weights(self, module):
+        """Normal(0, initializer_range) linear and embedding weights, zero biases, unit LayerNorms.
+
+        The pooler starts as the identity (tanh of the [CLS] state): published and MLM checkpoints hold no pooler,
+        and a random one would make every load of a classifier, and every plain-peft round trip, differ.
+        """
         std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
+        if isinstance(module, nn.Linear) and getattr(module, "identity_init", False):  # the pooler's dense layer
+            init.eye_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
             init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
@@ -828,27 +844,23 @@ class DNABert2ForTokenClassification(DNABert2PreTrainedModel):
         return output if return_dict is not False else output.to_tuple()
 
 
-# save_pretrained copies this file, the config file and bert_layers_triton.py next to the weights.
-DNABert2Config.register_for_auto_class()
-DNABert2Model.register_for_auto_class("AutoModel")
-DNABert2ForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
-DNABert2ForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
-DNABert2ForTokenClassification.register_for_auto_class("AutoModelForTokenClassification")
+def _register_auto_classes():
+    """The one registration, from the one table ``AUTO_MAP`` (which the config also writes to config.json).
 
-if not __package__:  # a plain import of the installed package: no trust_remote_code needed
-    from transformers import (
-        AutoConfig,
-        AutoModel,
-        AutoModelForMaskedLM,
-        AutoModelForSequenceClassification,
-        AutoModelForTokenClassification,
-    )
+    ``_auto_class`` makes ``save_pretrained`` copy this file, the config file and bert_layers_triton.py next to the
+    weights (Hub remote code). A plain import of the installed module (not the Hub's dynamic loader) also registers
+    the classes with the Auto classes, so ``trust_remote_code`` is not needed there.
+    """
+    import transformers
 
-    AutoConfig.register(DNABert2Config.model_type, DNABert2Config, exist_ok=True)
-    for _auto, _model in (
-        (AutoModel, DNABert2Model),
-        (AutoModelForMaskedLM, DNABert2ForMaskedLM),
-        (AutoModelForSequenceClassification, DNABert2ForSequenceClassification),
-        (AutoModelForTokenClassification, DNABert2ForTokenClassification),
-    ):
-        _auto.register(DNABert2Config, _model, exist_ok=True)
+    local = not __package__
+    for auto_name, target in AUTO_MAP.items():
+        cls = DNABert2Config if auto_name == "AutoConfig" else globals()[target.rsplit(".", 1)[1]]
+        cls._auto_class = auto_name
+        if local and auto_name == "AutoConfig":
+            transformers.AutoConfig.register(DNABert2Config.model_type, DNABert2Config, exist_ok=True)
+        elif local:
+            getattr(transformers, auto_name).register(DNABert2Config, cls, exist_ok=True)
+
+
+_register_auto_classes()

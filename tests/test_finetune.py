@@ -5,6 +5,7 @@ import json
 import random
 
 import numpy as np
+import torch
 import pytest
 from conftest import ROOT
 from transformers import HfArgumentParser
@@ -125,3 +126,27 @@ def test_save_strategy_follows_eval_strategy_unless_given(tmp_path, flags, expec
     parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneTrainingArguments))
     *_, training_args = parser.parse_args_into_dataclasses(legacy_argv(["--output_dir", str(tmp_path), *flags]))
     assert training_args.save_strategy == expected
+
+
+def test_plain_peft_round_trip_is_exact(tmp_path, tiny_pretrained):
+    from peft import AutoPeftModelForSequenceClassification, LoraConfig, TaskType, get_peft_model
+
+    from dnabert2.train.finetuning import DEFAULT_LORA_TARGETS
+    from modeling_dnabert2 import DNABert2ForSequenceClassification
+
+    base = DNABert2ForSequenceClassification.from_pretrained(tiny_pretrained, num_labels=2)
+    again = DNABert2ForSequenceClassification.from_pretrained(tiny_pretrained, num_labels=2)
+    assert torch.equal(base.bert.pooler.dense.weight, again.bert.pooler.dense.weight)  # loading is deterministic
+    lora = LoraConfig(task_type=TaskType.SEQ_CLS, target_modules=DEFAULT_LORA_TARGETS.split(","))
+    model = get_peft_model(base, lora)
+    torch.manual_seed(0)
+    with torch.no_grad():  # a trained adapter: non-zero LoRA B matrices
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(0, 0.1)
+    model.eval()
+    ids = torch.randint(5, 4096, (3, 17))
+    expected = model(input_ids=ids).logits
+    model.save_pretrained(tmp_path / "adapter")
+    reloaded = AutoPeftModelForSequenceClassification.from_pretrained(tmp_path / "adapter").eval()
+    torch.testing.assert_close(reloaded(input_ids=ids).logits, expected, atol=0, rtol=0)

@@ -305,3 +305,11 @@ def test_eager_is_the_explicit_formula(tiny_config, monkeypatch):
     monkeypatch.setattr(md.F, "scaled_dot_product_attention", refuse)
     model.config._attn_implementation = "eager"
     torch.testing.assert_close(model(ids, mask, types).logits, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_user_auto_map_is_kept_and_published_one_replaced(tiny_config):
+    custom = {"AutoModel": "my_modeling.MyDNABert2"}
+    config = DNABert2Config(**{**tiny_config.to_dict(), "auto_map": custom})
+    assert DNABert2Model(config).config.auto_map == custom
+    published = {"AutoModel": "bert_layers.BertModel", "AutoConfig": "configuration_bert.BertConfig"}
+    assert DNABert2Config(auto_map=published).auto_map["AutoModel"] == "modeling_dnabert2.DNABert2Model"
