@@ -1,9 +1,32 @@
 """Varlen FlashAttention with in-kernel ALiBi for DNABERT-2, in Triton (forward and backward).
 
 ``flash_attn_varlen_alibi(q, k, v, cu_seqlens, max_seqlen, alibi_slopes)`` attends bidirectionally within each
-sequence of a batch packed without padding: score[i, j] = q_i . k_j * scale - slope[h] * |i - j|. The bias is
-computed inside the kernel from the slopes, so memory is O(tokens), never O(L^2). Gradients flow to q, k, v
-through Triton backward kernels (log-sum-exp saved by the forward; dK/dV and dQ in separate kernels, no atomics).
+sequence of a batch packed without padding. The bias is computed inside the kernel from the slopes, so memory is
+O(tokens), never O(L^2). Gradients flow to q, k, v (not to the slopes) through Triton backward kernels.
+
+Sources:
+    FlashAttention: T. Dao, D. Y. Fu, S. Ermon, A. Rudra, C. Ré, "FlashAttention: Fast and Memory-Efficient Exact
+        Attention with IO-Awareness", NeurIPS 2022, arXiv:2205.14135 (tiling, online softmax, recomputation).
+    FlashAttention-2: T. Dao, "FlashAttention-2: Faster Attention with Better Parallelism and Work Partitioning",
+        2023, arXiv:2307.08691 (parallelism over query blocks, only the log-sum-exp saved for the backward).
+    ALiBi: O. Press, N. A. Smith, M. Lewis, "Train Short, Test Long: Attention with Linear Biases Enables Input
+        Length Extrapolation", ICLR 2022, arXiv:2108.12409 (here in the bidirectional |i - j| form).
+
+Forward, per sequence and head h, for query i and key j of the same sequence (keys past the sequence excluded):
+    S_ij = scale * q_i . k_j - slope_h * |i - j|
+    P = softmax(S) row-wise, with L_i = log sum_j exp(S_ij) saved
+    O = P V
+Backward, with P recomputed as P_ij = exp(S_ij - L_i):
+    dV = P^T dO                 dP = dO V^T
+    delta_i = rowsum(dO_i * O_i)    (= sum_j P_ij dP_ij)
+    dS = P * (dP - delta)       (elementwise; delta broadcast along rows)
+    dQ = scale * dS K           dK = scale * dS^T Q
+Which kernel computes what (one program per (block, sequence, head); grid axis 0 walks the blocks):
+    _forward_kernel: O and L for one query block, iterating over the key blocks with the online softmax.
+    delta: plain PyTorch in the autograd backward, before the two kernels below.
+    _backward_dkdv_kernel: dK and dV for one key block, iterating over the query blocks.
+    _backward_dq_kernel: dQ for one query block, iterating over the key blocks.
+Each output block is owned by one program, so no atomics are needed; the price is computing S and P twice.
 
 Triton is optional: this module always imports; ``triton_unavailable_reason()`` says why the kernel cannot run.
 Under ``TRITON_INTERPRET=1`` the kernels run on CPU tensors (slowly), which is how the tests check them.
@@ -35,6 +58,49 @@ def triton_unavailable_reason():
 if triton is not None:
 
     @triton.jit
+    def _program(cu_seqlens, slopes, BLOCK: tl.constexpr):
+        """The prologue shared by the kernels: this program's sequence (start token, length), head, the head's
+        ALiBi slope, the sequence positions of its BLOCK rows, and whether the block lies past the sequence's end
+        (the caller then returns: the grid is sized for the longest sequence)."""
+        block, seq, head = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+        start = tl.load(cu_seqlens + seq)
+        seqlen = tl.load(cu_seqlens + seq + 1) - start
+        slope = tl.load(slopes + head)
+        offs = block * BLOCK + tl.arange(0, BLOCK)
+        return start, seqlen, head, slope, offs, block * BLOCK >= seqlen
+
+    @triton.jit
+    def _tile(base, stride_t, stride_h, start, head, offs, seqlen, head_dim, BLOCK_D: tl.constexpr):
+        """Pointers to and mask of the (rows at sequence positions offs) x (BLOCK_D columns) tile of one head of a
+        (tokens, heads, head_dim) tensor; rows past the sequence and columns past head_dim are masked out."""
+        offs_d = tl.arange(0, BLOCK_D)
+        ptrs = base + (start + offs[:, None]) * stride_t + head * stride_h + offs_d[None, :]
+        return ptrs, (offs[:, None] < seqlen) & (offs_d[None, :] < head_dim)
+
+    @triton.jit
+    def _load_tile(base, stride_t, stride_h, start, head, offs, seqlen, head_dim, BLOCK_D: tl.constexpr):
+        """The tile of ``_tile``, zeros where masked."""
+        ptrs, mask = _tile(base, stride_t, stride_h, start, head, offs, seqlen, head_dim, BLOCK_D)
+        return tl.load(ptrs, mask=mask, other=0.0)
+
+    @triton.jit
+    def _store_tile(base, value, stride_t, stride_h, start, head, offs, seqlen, head_dim, BLOCK_D: tl.constexpr):
+        """Stores value (fp32 accumulator) into the tile of ``_tile``, cast to the tensor's dtype."""
+        ptrs, mask = _tile(base, stride_t, stride_h, start, head, offs, seqlen, head_dim, BLOCK_D)
+        tl.store(ptrs, value.to(base.dtype.element_ty), mask=mask)
+
+    @triton.jit
+    def _row_stat(base, stride_h, start, head, offs, seqlen):
+        """Pointers to and mask of the per-row statistics (L or delta, a (heads, tokens) tensor) of rows offs."""
+        return base + head * stride_h + start + offs, offs < seqlen
+
+    @triton.jit
+    def _load_row_stat(base, stride_h, start, head, offs, seqlen):
+        """The per-row statistics of ``_row_stat``, zeros where masked."""
+        ptrs, mask = _row_stat(base, stride_h, start, head, offs, seqlen)
+        return tl.load(ptrs, mask=mask, other=0.0)
+
+    @triton.jit
     def _scores(q, k, slope, offs_m, offs_n, seqlen, scale):
         """Scaled scores plus ALiBi for one (query block, key block), keys past the sequence at -inf."""
         s = tl.dot(q, tl.trans(k)) * scale
@@ -48,25 +114,17 @@ if triton is not None:
         stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_ot, stride_oh, stride_lh,
         head_dim, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):
-        block_m, seq, head = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-        start = tl.load(cu_seqlens + seq)
-        seqlen = tl.load(cu_seqlens + seq + 1) - start
-        if block_m * BLOCK_M >= seqlen:
+        start, seqlen, head, slope, offs_m, past_end = _program(cu_seqlens, slopes, BLOCK_M)
+        if past_end:
             return
-        slope = tl.load(slopes + head)
-        offs_m = block_m * BLOCK_M + tl.arange(0, BLOCK_M)
-        offs_d = tl.arange(0, BLOCK_D)
-        d_ok = offs_d[None, :] < head_dim
-        m_ok = offs_m[:, None] < seqlen
-        q = tl.load(Q + (start + offs_m[:, None]) * stride_qt + head * stride_qh + offs_d[None, :], mask=m_ok & d_ok, other=0.0)
+        q = _load_tile(Q, stride_qt, stride_qh, start, head, offs_m, seqlen, head_dim, BLOCK_D)
         row_max = tl.full([BLOCK_M], float("-inf"), tl.float32)
         row_sum = tl.zeros([BLOCK_M], tl.float32)
         acc = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
         for n0 in range(0, seqlen, BLOCK_N):
             offs_n = n0 + tl.arange(0, BLOCK_N)
-            n_ok = offs_n[:, None] < seqlen
-            k = tl.load(K + (start + offs_n[:, None]) * stride_kt + head * stride_kh + offs_d[None, :], mask=n_ok & d_ok, other=0.0)
-            v = tl.load(V + (start + offs_n[:, None]) * stride_vt + head * stride_vh + offs_d[None, :], mask=n_ok & d_ok, other=0.0)
+            k = _load_tile(K, stride_kt, stride_kh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
+            v = _load_tile(V, stride_vt, stride_vh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
             s = _scores(q, k, slope, offs_m, offs_n, seqlen, scale)
             new_max = tl.maximum(row_max, tl.max(s, axis=1))
             p = tl.exp(s - new_max[:, None])
@@ -75,8 +133,9 @@ if triton is not None:
             acc = acc * correction[:, None] + tl.dot(p.to(v.dtype), v)
             row_max = new_max
         acc = acc / row_sum[:, None]
-        tl.store(Out + (start + offs_m[:, None]) * stride_ot + head * stride_oh + offs_d[None, :], acc.to(Out.dtype.element_ty), mask=m_ok & d_ok)
-        tl.store(Lse + head * stride_lh + start + offs_m, row_max + tl.log(row_sum), mask=offs_m < seqlen)
+        _store_tile(Out, acc, stride_ot, stride_oh, start, head, offs_m, seqlen, head_dim, BLOCK_D)
+        lse_ptrs, lse_mask = _row_stat(Lse, stride_lh, start, head, offs_m, seqlen)
+        tl.store(lse_ptrs, row_max + tl.log(row_sum), mask=lse_mask)
 
     @triton.jit
     def _backward_dkdv_kernel(
@@ -85,36 +144,29 @@ if triton is not None:
         stride_dkt, stride_dkh, stride_dvt, stride_dvh,
         head_dim, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):
-        block_n, seq, head = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-        start = tl.load(cu_seqlens + seq)
-        seqlen = tl.load(cu_seqlens + seq + 1) - start
-        if block_n * BLOCK_N >= seqlen:
+        start, seqlen, head, slope, offs_n, past_end = _program(cu_seqlens, slopes, BLOCK_N)
+        if past_end:
             return
-        slope = tl.load(slopes + head)
-        offs_n = block_n * BLOCK_N + tl.arange(0, BLOCK_N)
-        offs_d = tl.arange(0, BLOCK_D)
-        d_ok = offs_d[None, :] < head_dim
-        n_ok = offs_n[:, None] < seqlen
-        k = tl.load(K + (start + offs_n[:, None]) * stride_kt + head * stride_kh + offs_d[None, :], mask=n_ok & d_ok, other=0.0)
-        v = tl.load(V + (start + offs_n[:, None]) * stride_vt + head * stride_vh + offs_d[None, :], mask=n_ok & d_ok, other=0.0)
+        k = _load_tile(K, stride_kt, stride_kh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
+        v = _load_tile(V, stride_vt, stride_vh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
         dk = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         dv = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
         for m0 in range(0, seqlen, BLOCK_M):
             offs_m = m0 + tl.arange(0, BLOCK_M)
-            m_ok = offs_m < seqlen
-            q = tl.load(Q + (start + offs_m[:, None]) * stride_qt + head * stride_qh + offs_d[None, :], mask=m_ok[:, None] & d_ok, other=0.0)
-            do = tl.load(dO + (start + offs_m[:, None]) * stride_dot + head * stride_doh + offs_d[None, :], mask=m_ok[:, None] & d_ok, other=0.0)
-            lse = tl.load(Lse + head * stride_lh + start + offs_m, mask=m_ok, other=0.0)
-            delta = tl.load(Delta + head * stride_lh + start + offs_m, mask=m_ok, other=0.0)
+            q = _load_tile(Q, stride_qt, stride_qh, start, head, offs_m, seqlen, head_dim, BLOCK_D)
+            do = _load_tile(dO, stride_dot, stride_doh, start, head, offs_m, seqlen, head_dim, BLOCK_D)
+            lse = _load_row_stat(Lse, stride_lh, start, head, offs_m, seqlen)
+            delta = _load_row_stat(Delta, stride_lh, start, head, offs_m, seqlen)
             s = _scores(q, k, slope, offs_m, offs_n, seqlen, scale)
-            p = tl.where(m_ok[:, None], tl.exp(s - lse[:, None]), 0.0)
+            # Query rows past the sequence have finite scores (q = 0) and must not add to dK, dV.
+            p = tl.where(offs_m[:, None] < seqlen, tl.exp(s - lse[:, None]), 0.0)
             dv += tl.dot(tl.trans(p.to(do.dtype)), do)
             dp = tl.dot(do, tl.trans(v))
             ds = p * (dp - delta[:, None])
             dk += tl.dot(tl.trans(ds.to(q.dtype)), q)
         dk = dk * scale
-        tl.store(dK + (start + offs_n[:, None]) * stride_dkt + head * stride_dkh + offs_d[None, :], dk.to(dK.dtype.element_ty), mask=n_ok & d_ok)
-        tl.store(dV + (start + offs_n[:, None]) * stride_dvt + head * stride_dvh + offs_d[None, :], dv.to(dV.dtype.element_ty), mask=n_ok & d_ok)
+        _store_tile(dK, dk, stride_dkt, stride_dkh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
+        _store_tile(dV, dv, stride_dvt, stride_dvh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
 
     @triton.jit
     def _backward_dq_kernel(
@@ -123,33 +175,25 @@ if triton is not None:
         stride_dqt, stride_dqh,
         head_dim, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
     ):
-        block_m, seq, head = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-        start = tl.load(cu_seqlens + seq)
-        seqlen = tl.load(cu_seqlens + seq + 1) - start
-        if block_m * BLOCK_M >= seqlen:
+        start, seqlen, head, slope, offs_m, past_end = _program(cu_seqlens, slopes, BLOCK_M)
+        if past_end:
             return
-        slope = tl.load(slopes + head)
-        offs_m = block_m * BLOCK_M + tl.arange(0, BLOCK_M)
-        offs_d = tl.arange(0, BLOCK_D)
-        d_ok = offs_d[None, :] < head_dim
-        m_ok = offs_m < seqlen
-        q = tl.load(Q + (start + offs_m[:, None]) * stride_qt + head * stride_qh + offs_d[None, :], mask=m_ok[:, None] & d_ok, other=0.0)
-        do = tl.load(dO + (start + offs_m[:, None]) * stride_dot + head * stride_doh + offs_d[None, :], mask=m_ok[:, None] & d_ok, other=0.0)
-        lse = tl.load(Lse + head * stride_lh + start + offs_m, mask=m_ok, other=0.0)
-        delta = tl.load(Delta + head * stride_lh + start + offs_m, mask=m_ok, other=0.0)
+        q = _load_tile(Q, stride_qt, stride_qh, start, head, offs_m, seqlen, head_dim, BLOCK_D)
+        do = _load_tile(dO, stride_dot, stride_doh, start, head, offs_m, seqlen, head_dim, BLOCK_D)
+        lse = _load_row_stat(Lse, stride_lh, start, head, offs_m, seqlen)
+        delta = _load_row_stat(Delta, stride_lh, start, head, offs_m, seqlen)
         dq = tl.zeros([BLOCK_M, BLOCK_D], tl.float32)
         for n0 in range(0, seqlen, BLOCK_N):
             offs_n = n0 + tl.arange(0, BLOCK_N)
-            n_ok = offs_n[:, None] < seqlen
-            k = tl.load(K + (start + offs_n[:, None]) * stride_kt + head * stride_kh + offs_d[None, :], mask=n_ok & d_ok, other=0.0)
-            v = tl.load(V + (start + offs_n[:, None]) * stride_vt + head * stride_vh + offs_d[None, :], mask=n_ok & d_ok, other=0.0)
+            k = _load_tile(K, stride_kt, stride_kh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
+            v = _load_tile(V, stride_vt, stride_vh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
             s = _scores(q, k, slope, offs_m, offs_n, seqlen, scale)
             p = tl.exp(s - lse[:, None])
             dp = tl.dot(do, tl.trans(v))
             ds = p * (dp - delta[:, None])
             dq += tl.dot(ds.to(k.dtype), k)
         dq = dq * scale
-        tl.store(dQ + (start + offs_m[:, None]) * stride_dqt + head * stride_dqh + offs_d[None, :], dq.to(dQ.dtype.element_ty), mask=m_ok[:, None] & d_ok)
+        _store_tile(dQ, dq, stride_dqt, stride_dqh, start, head, offs_m, seqlen, head_dim, BLOCK_D)
 
 
 def _blocks(head_dim: int, max_seqlen: int):

@@ -72,12 +72,14 @@ class FlopsArguments:
 
 
 def main(argv=None):
-    from transformers import AutoTokenizer, HfArgumentParser
+    from transformers import HfArgumentParser
+
+    from dnabert2.train.prediction import load_tokenizer
 
     from dnabert2.train.finetune_data import read_csv_split
 
     (args,) = HfArgumentParser(FlopsArguments).parse_args_into_dataclasses(argv)
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
+    tokenizer = load_tokenizer(args.tokenizer)
     files = sorted(Path(args.gue_dir).glob("*/*/test.csv"))
     if not files:
         raise SystemExit(f"No GUE test.csv under {args.gue_dir}")

@@ -13,11 +13,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import AutoTokenizer, HfArgumentParser
+from transformers import HfArgumentParser
 
 from dnabert2 import packaged
 from dnabert2.benchmarks.flops import DNABERT2, forward_flops
 from dnabert2.train.fasta import read_segments
+from dnabert2.train.prediction import load_tokenizer
 from dnabert2.train.tokenization import chunked, train_bpe
 
 
@@ -108,7 +109,7 @@ def main(argv=None):
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     held_out = take_bp(read_segments(args.fasta, "held_out", min_length=50), args.held_out_bp)
-    shipped = AutoTokenizer.from_pretrained(packaged("model"))
+    shipped = load_tokenizer(packaged("model"))
     speed = {"shipped_tokenizer_bp_per_s": throughput(shipped, held_out), "chunk_bp": 1000, "command": command}
     if args.only_throughput:
         study = json.loads((out / "tokenizer_study.json").read_text())

@@ -18,6 +18,18 @@ sys.path.insert(0, str(ROOT))
 torch.set_num_threads(2)
 
 
+# Prepended to subprocess scripts: makes the installed project invisible, as on a machine that only has a saved
+# model folder (so the model must come through the Hub's remote-code loader).
+HIDE_PROJECT = """
+import importlib.abc, sys
+class HideProject(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("modeling_dnabert2", "configuration_dnabert2", "bert_layers_triton", "dnabert2"):
+            raise ImportError(name)
+sys.meta_path.insert(0, HideProject())
+"""
+
+
 @pytest.fixture
 def tiny_config():
     """A small DNABERT-2 config (fp32, dropout off) for fast exact comparisons."""

@@ -5,18 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FIXTURE_FASTA, ROOT
+from conftest import FIXTURE_FASTA, HIDE_PROJECT, ROOT
 from hub_server import LocalHub
 from test_finetune import write_task
 
-HIDE_PROJECT = """
-import importlib.abc, sys
-class HideProject(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name in ("modeling_dnabert2", "configuration_dnabert2", "bert_layers_triton"):
-            raise ImportError(name)
-sys.meta_path.insert(0, HideProject())
-"""
 
 
 @pytest.fixture

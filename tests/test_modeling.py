@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from conftest import uneven_batch
+from conftest import HIDE_PROJECT, uneven_batch
 from reference import (
     SLOPES_12,
     official_state_dict,
@@ -220,16 +220,8 @@ def test_save_load_round_trip_through_remote_code_in_fresh_process(tmp_path, tin
     ids, mask, types = uneven_batch([14, 6])
     torch.save({"ids": ids, "mask": mask, "types": types}, tmp_path / "inputs.pt")
     torch.save(model(ids, mask, types).logits, tmp_path / "expected.pt")
-    script = f"""
-import importlib.abc, sys, torch
-
-class HideProject(importlib.abc.MetaPathFinder):
-    # make the installed project invisible, as on a machine that only has the saved folder
-    def find_spec(self, name, path=None, target=None):
-        if name in ("modeling_dnabert2", "configuration_dnabert2", "bert_layers_triton", "train"):
-            raise ImportError(name)
-
-sys.meta_path.insert(0, HideProject())
+    script = HIDE_PROJECT + f"""
+import torch
 from transformers import AutoModelForMaskedLM
 model = AutoModelForMaskedLM.from_pretrained({str(tmp_path / 'saved')!r}, trust_remote_code=True).eval()
 assert type(model).__module__.startswith("transformers_modules"), type(model).__module__

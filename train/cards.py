@@ -35,7 +35,7 @@ def pretrained_model_card(model_name: str, config, training: dict, results: dict
         "",
         "```python",
         "from transformers import AutoModelForMaskedLM, AutoTokenizer",
-        f'tokenizer = AutoTokenizer.from_pretrained("{model_name}")',
+        f'tokenizer = AutoTokenizer.from_pretrained("{model_name}", trust_remote_code=True)',
         f'model = AutoModelForMaskedLM.from_pretrained("{model_name}", trust_remote_code=True)',
         "```",
         "",

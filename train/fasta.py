@@ -49,7 +49,8 @@ def expand_paths(patterns) -> list[Path]:
 
 
 def _lines(path: Path) -> Iterator[str]:
-    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    with open(path, "rb") as handle:
+        opener = gzip.open if handle.read(2) == b"\x1f\x8b" else open
     try:
         with opener(path, "rb") as handle:
             for raw in handle:

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer
+from transformers import PreTrainedTokenizerFast
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForSequenceClassification, mean_pool
@@ -14,9 +14,17 @@ from dnabert2.train.fasta import expand_paths, read_fasta
 from dnabert2.train.finetune_data import read_csv_split
 
 
-def load_classifier(model_dir, quantize: str | None = None):
+class UntrainedHeadError(ValueError):
+    """A model folder without a trained classification head (e.g. a pretrained encoder)."""
+
+
+def load_classifier(model_dir, quantize: str | None = None, base_model: str | None = None,
+                    allow_untrained_head: bool = False):
     """A fine-tuned classifier from a saved folder; a LoRA adapter is merged into its base model.
 
+    The base model of an adapter is ``base_model`` if given, else the one recorded in adapter_config.json.
+    A folder whose checkpoint holds no classifier weights (a pretrained encoder) is refused with
+    ``UntrainedHeadError``, since its predictions would be random, unless ``allow_untrained_head``.
     ``quantize="int8"`` applies dynamic int8 quantization to the linear layers (CPU inference).
     """
     model_dir = Path(model_dir)
@@ -24,12 +32,23 @@ def load_classifier(model_dir, quantize: str | None = None):
     if adapter.exists():
         from peft import PeftModel
 
-        base_path = json.loads(adapter.read_text())["base_model_name_or_path"]
+        base_path = base_model or json.loads(adapter.read_text())["base_model_name_or_path"]
+        if not Path(base_path).is_dir() and (Path(base_path).is_absolute() or base_path.startswith(".")):
+            raise FileNotFoundError(
+                f"{adapter}: the adapter's base model {base_path!r} is not a folder here. Pass the base model's "
+                "folder or Hub id with --base_model."
+            )
         config = DNABert2Config.from_pretrained(model_dir)
         base = DNABert2ForSequenceClassification.from_pretrained(base_path, config=config)
         model = PeftModel.from_pretrained(base, model_dir).merge_and_unload()
     else:
-        model = DNABert2ForSequenceClassification.from_pretrained(model_dir)
+        model, info = DNABert2ForSequenceClassification.from_pretrained(model_dir, output_loading_info=True)
+        if "classifier.weight" in info["missing_keys"] and not allow_untrained_head:
+            raise UntrainedHeadError(
+                f"{model_dir} holds no trained classification head (no classifier weights): its predictions would "
+                "be random. Fine-tune it first (dnabert2-finetune ... --save_model True), or pass "
+                "--allow_untrained_head True."
+            )
     model.eval()
     if quantize == "int8":
         model = quantize_int8(model)
@@ -100,5 +119,5 @@ def write_predictions(path, names, logits, config):
 
 
 def load_tokenizer(model_dir):
-    """The tokenizer saved with the fine-tuned model."""
-    return AutoTokenizer.from_pretrained(model_dir)
+    """The tokenizer saved in a model folder (read directly: no config, so no remote-code question)."""
+    return PreTrainedTokenizerFast.from_pretrained(model_dir)

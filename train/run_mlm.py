@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import torch
 import transformers
-from transformers import AutoTokenizer, DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments, set_seed
+from transformers import DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from configuration_dnabert2 import DNABert2Config
@@ -36,6 +36,7 @@ from modeling_dnabert2 import DNABert2ForMaskedLM
 from dnabert2.train.cards import pretrained_model_card, write_results
 from dnabert2.train.distributed import data_parallel_on_cpu
 from dnabert2.train.hub import push_folder
+from dnabert2.train.prediction import load_tokenizer
 from dnabert2.train.pretraining_data import (
     EVAL_MASK_SEED,
     MaskedWindows,
@@ -162,7 +163,7 @@ def main(argv=None):
         parser.error("--streaming needs --max_steps: a stream has no length to count epochs by")
     set_seed(training_args.seed)
 
-    tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or model_args.model_name_or_path)
+    tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path)
     with training_args.main_process_first(desc="reading and tokenizing"):
         sequences = load_sequences(
             data_args.train_file, data_args.validation_file, data_args.validation_species,
