@@ -60,17 +60,23 @@ UNIGRAM_STREAM_SAMPLE = 50_000
 
 @dataclass
 class ModelArguments:
+    """Which model to train: a checkpoint to continue, or a config for a new one."""
+
+    _argument_group_name = "model"
     model_name_or_path: str | None = field(default=None, metadata={"help": "Checkpoint to continue from."})
     config_name: str | None = field(default=None, metadata={"help": "Config file or folder for a new model."})
     config_overrides: str | None = field(
         default=None, metadata={"help": "Override config values of a new model, e.g. 'num_hidden_layers=4,hidden_size=256'."}
     )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer folder (default: the model's)."})
-    cache_dir: str | None = field(default=None)
+    cache_dir: str | None = field(default=None, metadata={"help": "Where tokenized windows are cached."})
 
 
 @dataclass
 class DataTrainingArguments:
+    """The corpus, the held-out data and the windows."""
+
+    _argument_group_name = "data"
     train_file: list[str] = field(default=None, metadata={"help": "FASTA(.gz) files or globs, or text/CSV files."})
     validation_file: list[str] | None = field(default=None, metadata={"help": "FASTA files or globs held out whole."})
     validation_species: list[str] | None = field(
@@ -107,6 +113,8 @@ class DataTrainingArguments:
 @dataclass
 class MLMTrainingArguments(TrainingArguments):
     """TrainingArguments with the DNABERT-2 paper's pretraining defaults."""
+
+    _argument_group_name = "training (transformers TrainingArguments; the paper's pretraining defaults)"
 
     learning_rate: float = field(default=5e-4)
     adam_beta1: float = field(default=0.9)
@@ -153,7 +161,12 @@ def held_out_description(data_args: DataTrainingArguments) -> str:
 
 def main(argv=None):
     """Parse the command line, pretrain, evaluate (masked-only, with baselines), save model, card and results."""
-    parser = HfArgumentParser((ModelArguments, DataTrainingArguments, MLMTrainingArguments))
+    parser = HfArgumentParser(
+        (ModelArguments, DataTrainingArguments, MLMTrainingArguments),
+        usage="%(prog)s --train_file FASTA [FASTA ...] --output_dir DIR (--config_name CONFIG | --model_name_or_path "
+        "MODEL) [options]; this project's flags come first (groups model, data), then the Trainer's",
+        description=__doc__.split("\n\n")[0],
+    )
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.set_verbosity_warning()
