@@ -10,15 +10,25 @@ With GUE (folder in the official layout, or a dataset built by train/build_gue_d
     python benchmarks/gue.py --gue_dir ../shared/data/GUE                      # every complete task
     python benchmarks/gue.py --gue_dir ../shared/data/GUE --tasks tf_0,mouse_0 --seeds 1,2,3
 
-Results go to --output_dir (results.json, results.csv, results.md, results.png). Finished (task, seed) pairs found
-in results.json are not rerun.
+Results go to --output_dir (results.json, results.csv, results.md, results.png). results.json records the run's
+settings (model, learning rate, batch size, max_steps, epochs_scale, LoRA, from scratch); a rerun with the same
+settings skips the finished (task, seed) pairs, one with other settings is refused.
+
+Pretraining ablation: ``--from_scratch True`` fine-tunes a randomly initialised model of the same config (same
+tokenizer, budgets and seeds). ``--ablation True`` runs both into <output_dir>/pretrained and
+<output_dir>/from_scratch and writes comparison.{md,json,png}; ``--compare_with <folder>`` compares this run with
+an earlier one of the opposite --from_scratch.
 """
 
+import dataclasses
 import json
 import logging
+import shlex
 import shutil
+import statistics
 import sys
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +36,9 @@ from transformers import HfArgumentParser
 
 from dnabert2 import packaged
 from dnabert2.train.default_task import write_species_task
-from dnabert2.train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, configure_logging, run_finetune
+from dnabert2.train.finetuning import (
+    DataArguments, FinetuneTrainingArguments, ModelArguments, configure_logging, load_task, run_finetune,
+)
 from dnabert2.train.gue_dataset import find_tasks, resolve_task
 
 logger = logging.getLogger("gue")
@@ -53,6 +65,17 @@ FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024
     ("CPD", "prom_core_", 70.52),
     ("SSP", "splice_", 84.99),
 ]
+# Arguments that change the scores; results.json records them and a folder serves only one set of them.
+SETTINGS = ("model", "learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "from_scratch")
+METRIC_NOTE = "Metric: MCC x100 for every task but virus_covid, macro F1 x100 for virus_covid (as in the paper)."
+COLLAPSE_RULE = (
+    "collapsed: the test predictions fell into one class (MCC exactly 0 with accuracy equal to one class's share of "
+    "the test labels; MCC exactly 0 for results stored without those shares); left out of means and averages."
+)
+NOISE_RULE = (
+    "within seed noise: |mean difference| < the larger of the two sample standard deviations over seeds "
+    "(needs at least 2 scored seeds on each side; seeds paired: only seeds present on both sides are compared)."
+)
 
 
 @dataclass
@@ -61,13 +84,24 @@ class GueArguments:
     gue_dir: str | None = field(default=None, metadata={"help": "GUE root in the official CSV layout."})
     dataset_name: str | None = field(default=None, metadata={"help": "GUE as a Hub dataset (repo id or folder)."})
     tasks: str = field(default="complete", metadata={"help": "'complete', 'all' or comma-separated config names."})
-    seeds: str = field(default="42")
-    output_dir: str = field(default="outputs/gue")
-    use_lora: bool = field(default=False)
-    learning_rate: float = field(default=3e-5)
-    batch_size: int = field(default=32)
+    seeds: str = field(default="42", metadata={"help": "Comma-separated seeds; one fine-tuning run per task and seed."})
+    output_dir: str = field(default="outputs/gue", metadata={"help": "Results folder (one set of settings per folder)."})
+    use_lora: bool = field(default=False, metadata={"help": "Fine-tune LoRA adapters instead of all weights."})
+    learning_rate: float = field(default=3e-5, metadata={"help": "Peak learning rate (paper: 3e-5)."})
+    batch_size: int = field(default=32, metadata={"help": "Training batch size per device (paper: 32)."})
     max_steps: int | None = field(default=None, metadata={"help": "Cap on steps per task (for CPU budgets)."})
     epochs_scale: float = field(default=1.0, metadata={"help": "Multiply the paper's epochs (e.g. 0.5)."})
+    from_scratch: bool = field(
+        default=False, metadata={"help": "Fine-tune random weights of the model's config (same tokenizer): the ablation."}
+    )
+    ablation: bool = field(
+        default=False,
+        metadata={"help": "Run pretrained and from scratch (<output_dir>/pretrained, /from_scratch) and compare them."},
+    )
+    compare_with: str | None = field(
+        default=None,
+        metadata={"help": "Results folder of the opposite --from_scratch (same settings) to compare this run with."},
+    )
 
 
 def settings_for(config_name):
@@ -76,6 +110,75 @@ def settings_for(config_name):
         if config_name.startswith(prefix):
             return values
     raise ValueError(f"No paper settings for task {config_name!r}.")
+
+
+def metric_of(task) -> tuple[str, str]:
+    """(metrics key, label) of the score reported for a task: F1 for virus_covid, MCC for every other task."""
+    return ("eval_f1", "F1") if task.startswith("virus_covid") else ("eval_matthews_correlation", "MCC")
+
+
+def run_settings(args: GueArguments) -> dict:
+    """The settings that results of this run depend on (a local model as its absolute path)."""
+    model = Path(args.model_name_or_path).expanduser()
+    values = dataclasses.asdict(args)
+    values["model"] = str(model.resolve()) if model.is_dir() else args.model_name_or_path
+    return {name: values[name] for name in SETTINGS}
+
+
+def check_model(name_or_path: str):
+    """Fail before any training when the model is neither a model folder nor a loadable Hub model."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"--model_name_or_path {name_or_path}: this folder holds no config.json (not a model).")
+        return
+    if path.exists() or name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1:
+        raise ValueError(f"--model_name_or_path {name_or_path}: no such model folder.")
+    from transformers.utils import cached_file
+
+    try:
+        cached_file(name_or_path, "config.json")
+    except Exception as error:
+        raise ValueError(f"--model_name_or_path {name_or_path}: not a model folder, and not loadable from the Hub "
+                         f"({type(error).__name__}: {error}).") from error
+
+
+def settings_from_command(command: str) -> dict | None:
+    """Settings of a results.json written before settings were recorded, parsed from its command; None if unparsable."""
+    try:
+        (args,) = HfArgumentParser(GueArguments).parse_args_into_dataclasses(shlex.split(command)[2:])
+    except (SystemExit, ValueError):
+        return None
+    return run_settings(args)
+
+
+def read_results(folder) -> tuple[dict | None, dict]:
+    """(settings, results) of a results folder; ({}, {}) when it holds no results.json."""
+    file = Path(folder) / "results.json"
+    if not file.exists():
+        return {}, {}
+    payload = json.loads(file.read_text())
+    settings = payload.get("settings") or settings_from_command(payload.get("command", ""))
+    return settings, payload.get("results", {})
+
+
+def settings_difference(stored: dict, wanted: dict, ignore=()) -> list[str]:
+    """'name: stored there, wanted here' for every setting that differs."""
+    return [f"{name}: {stored.get(name)!r} there, {wanted[name]!r} here"
+            for name in SETTINGS if name not in ignore and stored.get(name) != wanted[name]]
+
+
+def open_results(args: GueArguments) -> dict:
+    """The finished results of --output_dir; a clear error if that folder was made with other settings."""
+    settings, results = read_results(args.output_dir)
+    if settings is None:
+        raise ValueError(f"{Path(args.output_dir) / 'results.json'}: its settings are unknown (neither recorded nor "
+                         "readable from its command); pass another --output_dir or move the file away.")
+    if results and settings_difference(settings, run_settings(args)):
+        raise ValueError(f"{Path(args.output_dir) / 'results.json'} holds results made with other settings ("
+                         + "; ".join(settings_difference(settings, run_settings(args)))
+                         + "); pass another --output_dir, or the settings of those results.")
+    return results
 
 
 def selected_tasks(args: GueArguments) -> list[str]:
@@ -93,8 +196,28 @@ def selected_tasks(args: GueArguments) -> list[str]:
     return names
 
 
+def label_shares(data: DataArguments) -> list[float] | None:
+    """Share of each class among the test labels (the split run_finetune scores); None unless single-label."""
+    splits, info = load_task(data)
+    if info.problem_type != "single_label_classification":
+        return None
+    labels = splits["test" if "test" in splits else "validation"]["labels"]
+    counts = Counter(labels)
+    return [counts.get(label, 0) / len(labels) for label in range(info.num_labels)]
+
+
+def is_collapsed(metrics: dict) -> bool:
+    """True for a run whose test predictions all fell into one class (see COLLAPSE_RULE)."""
+    if "collapsed" in metrics:
+        return bool(metrics["collapsed"])
+    if metrics.get("eval_matthews_correlation") != 0.0:
+        return False
+    shares, accuracy = metrics.get("test_class_shares"), metrics.get("eval_accuracy")
+    return shares is None or accuracy is None or any(abs(accuracy - share) < 1e-9 for share in shares)
+
+
 def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
-    """Fine-tune on one task with one seed; returns the test metrics."""
+    """Fine-tune on one task with one seed; returns the test metrics, with test_class_shares and collapsed."""
     max_length, epochs, cap = settings_for(task)
     data = DataArguments()
     if task == "species":
@@ -119,9 +242,13 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
         save_steps=max(1, max_steps // 4) if max_steps > 0 else None,
         disable_tqdm=True,
     )
-    model = ModelArguments(model_name_or_path=args.model_name_or_path, use_lora=args.use_lora)
-    metrics = run_finetune(model, data, training)
+    model = ModelArguments(args.model_name_or_path, use_lora=args.use_lora, from_scratch=args.from_scratch)
+    metrics = dict(run_finetune(model, data, training))
     shutil.rmtree(training.output_dir, ignore_errors=True)
+    metrics["test_class_shares"] = label_shares(data)
+    metrics["collapsed"] = is_collapsed(metrics)
+    if metrics["collapsed"]:
+        logger.warning("%s seed %d collapsed: every test prediction is one class.", task, seed)
     return metrics
 
 
@@ -129,92 +256,311 @@ def family_of(task):
     return next((label for label, prefix, _ in FAMILIES if task.startswith(prefix)), None)
 
 
+def _mean(values):
+    return statistics.fmean(values) if values else None
+
+
+def task_summary(task: str, by_seed: dict) -> dict:
+    """Mean and sample sd (x100) of a task's score over its non-collapsed seeds; collapsed seeds listed apart."""
+    key, label = metric_of(task)
+    scores = {seed: 100 * m[key] for seed, m in by_seed.items() if not is_collapsed(m)}
+    values = list(scores.values())
+    return {
+        "task": task, "family": family_of(task) or "-", "metric": label,
+        "mean": _mean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
+        "seeds": len(by_seed), "scores": scores,
+        "collapsed_seeds": sorted((seed for seed, m in by_seed.items() if is_collapsed(m)), key=int),
+        "status": "ok" if values else "collapsed",
+    }
+
+
 def summarize(results: dict) -> tuple[list, list]:
-    """Per-task rows (task, family, score in %, seeds) and per-family rows (family, ours, paper, tasks)."""
-    rows = []
-    for task, by_seed in sorted(results.items()):
-        key = "eval_f1" if task.startswith("virus_") else "eval_matthews_correlation"
-        scores = [100 * metrics[key] for metrics in by_seed.values()]
-        rows.append((task, family_of(task) or "-", sum(scores) / len(scores), len(scores)))
+    """Per-task summaries (task_summary) and per-family rows (family, ours, paper, tasks scored, tasks collapsed)."""
+    rows = [task_summary(task, by_seed) for task, by_seed in sorted(results.items())]
     families = []
     for label, _, paper in FAMILIES:
-        scores = [score for task, family, score, _ in rows if family == label]
-        if scores:
-            families.append((label, sum(scores) / len(scores), paper, len(scores)))
+        members = [row for row in rows if row["family"] == label]
+        scored = [row["mean"] for row in members if row["mean"] is not None]
+        if members:
+            families.append({"family": label, "mean": _mean(scored), "paper": paper, "tasks": len(scored),
+                             "collapsed_tasks": len(members) - len(scored)})
     return rows, families
 
 
-def write_reports(results: dict, output_dir: Path, command: str) -> str:
+def score_cell(summary: dict) -> str:
+    """'51.06', '51.06 ± 2.10' or 'collapsed'."""
+    if summary["mean"] is None:
+        return "collapsed"
+    return f"{summary['mean']:.2f}" + (f" ± {summary['std']:.2f}" if summary["std"] is not None else "")
+
+
+def collapsed_cell(summary: dict) -> str:
+    seeds = summary["collapsed_seeds"]
+    return f"{len(seeds)}/{summary['seeds']} (seed {', '.join(seeds)})" if seeds else "-"
+
+
+def _fmt(value):
+    return "-" if value is None else f"{value:.2f}"
+
+
+def report_paths(output_dir: Path, stem: str) -> list[Path]:
+    return [output_dir / f"{stem}.{ext}" for ext in ("json", "md", "csv", "png") if (output_dir / f"{stem}.{ext}").exists()]
+
+
+def write_reports(results: dict, output_dir: Path, command: str, settings: dict | None = None) -> str:
     """Write results.json/.csv/.md and results.png; returns the markdown table."""
     rows, families = summarize(results)
-    (output_dir / "results.json").write_text(json.dumps({"command": command, "results": results}, indent=2))
+    payload = {"command": command, "settings": settings, "results": results, "summary": rows, "families": families,
+               "collapse_rule": COLLAPSE_RULE}
+    (output_dir / "results.json").write_text(json.dumps(payload, indent=2))
     with open(output_dir / "results.csv", "w") as handle:
-        handle.write("task,family,score,seeds\n")
-        handle.writelines(f"{task},{family},{score:.2f},{seeds}\n" for task, family, score, seeds in rows)
+        handle.write("task,family,metric,score,std,seeds,collapsed_seeds\n")
+        handle.writelines(f"{r['task']},{r['family']},{r['metric']},{'collapsed' if r['mean'] is None else _fmt(r['mean'])},"
+                          f"{_fmt(r['std'])},{r['seeds']},{len(r['collapsed_seeds'])}\n" for r in rows)
     lines = [
         f"Command: `{command}`",
         "",
-        "| task | family | MCC x100 (F1 for covid) | seeds |",
-        "|---|---|---|---|",
-        *[f"| {task} | {family} | {score:.2f} | {seeds} |" for task, family, score, seeds in rows],
+        "| task | family | metric | score x100 (mean ± sd over seeds) | seeds | collapsed seeds |",
+        "|---|---|---|---|---|---|",
+        *[f"| {r['task']} | {r['family']} | {r['metric']} | {score_cell(r)} | {r['seeds']} | {collapsed_cell(r)} |"
+          for r in rows],
+        "",
+        METRIC_NOTE,
     ]
-    if rows:
-        lines += ["", f"Average over {len(rows)} tasks: {sum(r[2] for r in rows) / len(rows):.2f}"]
+    if any(r["collapsed_seeds"] for r in rows):
+        lines += ["", COLLAPSE_RULE[0].upper() + COLLAPSE_RULE[1:]]
+    scored = [r["mean"] for r in rows if r["mean"] is not None]
+    if scored:
+        lines += ["", f"Average over {len(scored)} scored tasks: {_mean(scored):.2f}"]
     if families:
-        lines += ["", "| family | ours | DNABERT-2 (paper) | tasks here |", "|---|---|---|---|"]
-        lines += [f"| {label} | {ours:.2f} | {paper:.2f} | {n} |" for label, ours, paper, n in families]
+        lines += ["", "| family | ours | DNABERT-2 (paper) | tasks scored | tasks collapsed |", "|---|---|---|---|---|"]
+        lines += [f"| {f['family']} | {_fmt(f['mean'])} | {f['paper']:.2f} | {f['tasks']} | {f['collapsed_tasks']} |"
+                  for f in families]
     table = "\n".join(lines) + "\n"
     (output_dir / "results.md").write_text(table)
     plot(rows, families, output_dir / "results.png")
     return table
 
 
-def plot(rows, families, path):
-    """Bar chart of per-task scores, and of family averages next to the paper's."""
+def _figure(n_tasks: int, n_families: int, bars_per_task: int = 1):
+    """A figure sized to what it shows: one panel per task group, a family panel only when there are families."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 1.4]})
-    axes[0].bar([r[0] for r in rows], [r[2] for r in rows], color="tab:blue")
-    axes[0].set_ylabel("MCC x100 (F1 for covid)")
+    task_width = 1.2 + 0.35 * bars_per_task * max(n_tasks, 1)
+    family_width = 1.2 + 0.7 * n_families if n_families else 0
+    width = max(4.0, task_width + family_width + 0.8)
+    if not n_families:
+        fig, axis = plt.subplots(figsize=(width, 4.5))
+        return plt, fig, [axis]
+    fig, axes = plt.subplots(1, 2, figsize=(width, 4.5), gridspec_kw={"width_ratios": [task_width, family_width]})
+    return plt, fig, list(axes)
+
+
+def _bars(axis, xs, summaries, **style):
+    """Bars of the mean scores, sd error bars where there is one, 'collapsed' where there is no score."""
+    axis.bar(xs, [r["mean"] or 0 for r in summaries], **style)
+    with_sd = [(x, r) for x, r in zip(xs, summaries) if r["std"] is not None]
+    if with_sd:
+        axis.errorbar([x for x, _ in with_sd], [r["mean"] for _, r in with_sd], yerr=[r["std"] for _, r in with_sd],
+                      fmt="none", ecolor="black", capsize=3)
+    _mark_collapsed(axis, [x for x, r in zip(xs, summaries) if r["mean"] is None])
+
+
+def _task_ticks(axis, xs, names):
+    slanted = len(names) > 3
+    axis.set_xticks(xs, names, rotation=60 if slanted else 0, ha="right" if slanted else "center")
+
+
+def _mark_collapsed(axis, xs):
+    for x in xs:
+        axis.text(x, 0, "collapsed", rotation=90, ha="center", va="bottom", fontsize=7, color="tab:red")
+
+
+def plot(rows, families, path):
+    """Bar chart of per-task scores (sd as error bars), and of family averages next to the paper's."""
+    plt, fig, axes = _figure(len(rows), len(families))
+    x = list(range(len(rows)))
+    _bars(axes[0], x, rows, color="tab:blue")
+    _task_ticks(axes[0], x, [r["task"] for r in rows])
+    axes[0].set_ylabel("score x100 (MCC; F1 for virus_covid)")
     axes[0].set_title("Per task (test split)")
-    axes[0].tick_params(axis="x", rotation=60)
     if families:
-        x = range(len(families))
-        axes[1].bar([i - 0.2 for i in x], [f[1] for f in families], width=0.4, label="this run")
-        axes[1].bar([i + 0.2 for i in x], [f[2] for f in families], width=0.4, label="DNABERT-2 117M (paper)")
-        axes[1].set_xticks(list(x), [f[0] for f in families])
-        axes[1].legend(fontsize=8)
+        fx = range(len(families))
+        axes[1].bar([i - 0.2 for i in fx], [f["mean"] or 0 for f in families], width=0.4, label="this run")
+        axes[1].bar([i + 0.2 for i in fx], [f["paper"] for f in families], width=0.4, label="DNABERT-2 117M (paper)")
+        axes[1].set_xticks(list(fx), [f["family"] for f in families])
+        axes[1].legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1))
         axes[1].set_title("Family averages")
-    else:
-        axes[1].axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
-def main(argv=None):
-    (args,) = HfArgumentParser(GueArguments).parse_args_into_dataclasses(argv)
-    configure_logging()
+def compare(pretrained: dict, scratch: dict) -> dict:
+    """Per task and family: pretrained and from-scratch scores, their difference and whether it is within seed noise."""
+    rows = []
+    for task in sorted(set(pretrained) & set(scratch)):
+        seeds = sorted(set(pretrained[task]) & set(scratch[task]), key=int)
+        if not seeds:
+            continue
+        a = task_summary(task, {s: pretrained[task][s] for s in seeds})
+        b = task_summary(task, {s: scratch[task][s] for s in seeds})
+        difference = a["mean"] - b["mean"] if a["mean"] is not None and b["mean"] is not None else None
+        noise = max(a["std"], b["std"]) if a["std"] is not None and b["std"] is not None else None
+        within = None if difference is None or noise is None else abs(difference) < noise
+        rows.append({"task": task, "family": a["family"], "metric": a["metric"], "seeds": seeds, "pretrained": a,
+                     "from_scratch": b, "difference": difference, "noise": noise, "within_seed_noise": within})
+    families = []
+    for label, _, _ in FAMILIES:
+        members = [row for row in rows if row["family"] == label]
+        both = [row for row in members if row["difference"] is not None]
+        if both:
+            p, s = _mean([r["pretrained"]["mean"] for r in both]), _mean([r["from_scratch"]["mean"] for r in both])
+            families.append({"family": label, "pretrained": p, "from_scratch": s, "difference": p - s, "tasks": len(both),
+                             "collapsed_tasks": len(members) - len(both)})
+    unmatched = sorted(set(pretrained) ^ set(scratch))
+    return {"metric_note": METRIC_NOTE, "noise_rule": NOISE_RULE, "collapse_rule": COLLAPSE_RULE, "tasks": rows,
+            "families": families, "tasks_on_one_side_only": unmatched}
+
+
+def verdict(row: dict) -> str:
+    sides = [name for name in ("pretrained", "from_scratch") if row[name]["mean"] is None]
+    if sides:
+        return "collapsed (" + ", ".join(name.replace("_", " ") for name in sides) + ")"
+    if row["within_seed_noise"] is None:
+        return "no noise estimate (< 2 seeds)"
+    return "within seed noise" if row["within_seed_noise"] else "beyond seed noise"
+
+
+def write_comparison(pretrained_dir, scratch_dir, output_dir) -> str:
+    """Write comparison.json/.md/.png (pretrained vs from scratch) to output_dir; returns the markdown table."""
+    output_dir = Path(output_dir)
+    (_, pretrained), (_, scratch) = read_results(pretrained_dir), read_results(scratch_dir)
+    report = compare(pretrained, scratch)
+    report["pretrained_results"], report["from_scratch_results"] = str(pretrained_dir), str(scratch_dir)
+    (output_dir / "comparison.json").write_text(json.dumps(report, indent=2))
+    lines = [
+        f"Pretrained: `{pretrained_dir}`; from scratch (random init of the same config): `{scratch_dir}`.",
+        "",
+        "| task | family | metric | pretrained | from scratch | difference | verdict | seeds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["tasks"]:
+        difference = "-" if r["difference"] is None else f"{r['difference']:+.2f}"
+        collapsed = [f"{name.replace('_', ' ')} seed {', '.join(r[name]['collapsed_seeds'])} collapsed"
+                     for name in ("pretrained", "from_scratch")
+                     if r[name]["collapsed_seeds"] and r[name]["mean"] is not None]  # partly collapsed
+        lines.append(f"| {r['task']} | {r['family']} | {r['metric']} | {score_cell(r['pretrained'])} | "
+                     f"{score_cell(r['from_scratch'])} | {difference} | {'; '.join([verdict(r), *collapsed])} | "
+                     f"{', '.join(r['seeds'])} |")
+    if report["families"]:
+        lines += ["", "| family | pretrained | from scratch | difference | tasks | tasks left out (collapsed) |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {f['family']} | {f['pretrained']:.2f} | {f['from_scratch']:.2f} | {f['difference']:+.2f} | "
+                  f"{f['tasks']} | {f['collapsed_tasks']} |" for f in report["families"]]
+    lines += ["", "Scores x100, mean ± sample sd over the seeds both runs share. " + METRIC_NOTE,
+              "", "Difference: pretrained minus from scratch. " + NOISE_RULE[0].upper() + NOISE_RULE[1:],
+              "", COLLAPSE_RULE[0].upper() + COLLAPSE_RULE[1:]]
+    if report["tasks_on_one_side_only"]:
+        lines += ["", f"Left out (run on one side only): {', '.join(report['tasks_on_one_side_only'])}."]
+    table = "\n".join(lines) + "\n"
+    (output_dir / "comparison.md").write_text(table)
+    plot_comparison(report, output_dir / "comparison.png")
+    return table
+
+
+def plot_comparison(report: dict, path):
+    """Per-task pretrained and from-scratch bars (sd as error bars), and family averages."""
+    rows, families = report["tasks"], report["families"]
+    plt, fig, axes = _figure(len(rows), len(families), bars_per_task=2)
+    x = list(range(len(rows)))
+    for offset, name, color in ((-0.2, "pretrained", "tab:blue"), (0.2, "from_scratch", "tab:orange")):
+        _bars(axes[0], [i + offset for i in x], [r[name] for r in rows], width=0.4, color=color,
+              label=name.replace("_", " "))
+    _task_ticks(axes[0], x, [r["task"] for r in rows])
+    axes[0].set_ylabel("score x100 (MCC; F1 for virus_covid)")
+    axes[0].set_title("Pretrained vs from scratch, per task")
+    axes[0].legend(fontsize=7)
+    if families:
+        fx = range(len(families))
+        axes[1].bar([i - 0.2 for i in fx], [f["pretrained"] for f in families], width=0.4, color="tab:blue")
+        axes[1].bar([i + 0.2 for i in fx], [f["from_scratch"] for f in families], width=0.4, color="tab:orange")
+        axes[1].set_xticks(list(fx), [f["family"] for f in families])
+        axes[1].set_title("Family averages")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+
+
+def check_comparable(args: GueArguments, other_dir):
+    """--compare_with must name results of the same settings and the opposite --from_scratch."""
+    settings, results = read_results(other_dir)
+    if not results or settings is None:
+        raise ValueError(f"--compare_with {other_dir}: no results.json with known settings there.")
+    wanted = run_settings(args)
+    if settings.get("from_scratch") == wanted["from_scratch"]:
+        raise ValueError(f"--compare_with {other_dir}: both runs have from_scratch={wanted['from_scratch']}; "
+                         "compare a pretrained run with a from-scratch one.")
+    different = settings_difference(settings, wanted, ignore=("from_scratch",))
+    if different:
+        raise ValueError(f"--compare_with {other_dir}: other settings there ({'; '.join(different)}); the ablation "
+                         "needs the same model config, budgets and seeds.")
+
+
+def run_benchmark(args: GueArguments, tasks: list[str], seeds: list[int], command: str) -> str:
+    """Run every (task, seed) not yet in --output_dir; write and return the report table."""
     output_dir = Path(args.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    results_file = output_dir / "results.json"
-    results = json.loads(results_file.read_text())["results"] if results_file.exists() else {}
-    command = "python benchmarks/gue.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    tasks, seeds = selected_tasks(args), [int(s) for s in args.seeds.split(",")]
+    results, settings = open_results(args), run_settings(args)
     with tempfile.TemporaryDirectory(prefix="gue_") as workdir:
         for number, task in enumerate(tasks, start=1):
             for seed in seeds:
                 if str(seed) in results.get(task, {}):
                     logger.info("[%d/%d] %s seed %d: already done", number, len(tasks), task, seed)
                     continue
-                logger.info("[%d/%d] %s seed %d", number, len(tasks), task, seed)
+                logger.info("[%d/%d] %s seed %d%s", number, len(tasks), task, seed, " (from scratch)" * args.from_scratch)
                 metrics = run_task(args, task, seed, Path(workdir))
                 results.setdefault(task, {})[str(seed)] = metrics
-                write_reports(results, output_dir, command)  # after every task: an interruption loses little
-    print(write_reports(results, output_dir, command))
+                write_reports(results, output_dir, command, settings)  # after every task: an interruption loses little
+    return write_reports(results, output_dir, command, settings)
+
+
+def main(argv=None):
+    (args,) = HfArgumentParser(GueArguments).parse_args_into_dataclasses(argv)
+    configure_logging()
+    command = "python benchmarks/gue.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if args.ablation and (args.from_scratch or args.compare_with):
+        raise ValueError("--ablation runs both sides itself: leave out --from_scratch and --compare_with.")
+    check_model(args.model_name_or_path)
+    tasks, seeds = selected_tasks(args), [int(s) for s in args.seeds.split(",")]
+    output_dir = Path(args.output_dir)
+    if args.ablation:
+        runs = [dataclasses.replace(args, output_dir=str(output_dir / side), from_scratch=side == "from_scratch", ablation=False)
+                for side in ("pretrained", "from_scratch")]
+    else:
+        runs = [args]
+    for run in runs:  # every refusal before any training
+        open_results(run)
+    if args.compare_with:
+        check_comparable(args, args.compare_with)
+    folders = []
+    for run in runs:
+        print(run_benchmark(run, tasks, seeds, command))
+        folders.append(Path(run.output_dir))
+    paths = [path for folder in folders for path in report_paths(folder, "results")]
+    if args.ablation or args.compare_with:
+        if args.ablation:
+            pretrained_dir, scratch_dir = folders
+        elif args.from_scratch:
+            pretrained_dir, scratch_dir = Path(args.compare_with), output_dir
+        else:
+            pretrained_dir, scratch_dir = output_dir, Path(args.compare_with)
+        print(write_comparison(pretrained_dir, scratch_dir, output_dir))
+        paths += report_paths(output_dir, "comparison")
+    print("Outputs written:\n" + "\n".join(f"  {path}" for path in paths))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from dnabert2.benchmarks.flops import Encoder, forward_flops, mlm_head_flops
 from dnabert2.benchmarks.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForMaskedLM
-from dnabert2.train.prediction import length_batches, quantize_int8
+from dnabert2.train.prediction import quantize_int8
 
 VOCAB = 4096
 
@@ -191,7 +191,8 @@ def fast_inference_rows(ours, repeats, generator):
     ids, mask = make_batch(lengths, generator)
 
     def batches(grouped):
-        order = length_batches(lengths, 16) if grouped else [list(range(i, i + 16)) for i in range(0, 64, 16)]
+        ranked = sorted(range(64), key=lambda i: -lengths[i]) if grouped else list(range(64))  # longest first
+        order = [ranked[i : i + 16] for i in range(0, 64, 16)]
         return [(index, ids[index, : max(lengths[i] for i in index)], mask[index, : max(lengths[i] for i in index)]) for index in order]
 
     def run(model, batch_list):

@@ -1,6 +1,8 @@
 """Test set-up: offline Hub, Triton interpreter (set before any kernel module is imported), repo root on sys.path."""
 
+import csv
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -53,3 +55,33 @@ def uneven_batch(lengths, vocab_size=4096, extra_padding=0, seed=0):
         mask[row, :length] = 1
         types[row, length // 2 : length] = 1
     return ids, mask, types
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained(tmp_path_factory):
+    """A small random DNABERT-2 MLM checkpoint with the shipped tokenizer."""
+    from configuration_dnabert2 import DNABert2Config
+    from dnabert2.train.prediction import load_tokenizer
+    from modeling_dnabert2 import DNABert2ForMaskedLM
+
+    folder = tmp_path_factory.mktemp("pretrained")
+    config = DNABert2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    DNABert2ForMaskedLM(config).save_pretrained(folder)
+    load_tokenizer(ROOT).save_pretrained(folder)
+    return folder
+
+
+def write_task(folder, rows_per_split=(96, 32, 32), pairs=False, labels=lambda i: i % 2):
+    """A GUE-format task: label 1 sequences carry a TATAAA box."""
+    rng = random.Random(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, count in zip(("train", "dev", "test"), rows_per_split):
+        with open(folder / f"{split}.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["sequence1", "sequence2", "label"] if pairs else ["sequence", "label"])
+            for i in range(count):
+                sequence = "".join(rng.choice("ACGT") for _ in range(60))
+                if i % 2:
+                    sequence = sequence[:20] + "TATAAATATAAA" + sequence[32:]
+                writer.writerow([sequence, sequence[::-1], labels(i)] if pairs else [sequence, labels(i)])
+    return folder

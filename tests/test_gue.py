@@ -1,4 +1,5 @@
-"""GUE as a Hub dataset (every task of ../shared/data/GUE), the GUE runner, and unknown task names."""
+"""GUE as a Hub dataset (every task of ../shared/data/GUE), the GUE runner (settings-keyed results, early model checks,
+collapsed runs, the from-scratch ablation and its comparison), unknown task names and wrong folder layouts."""
 
 import csv
 import json
@@ -6,7 +7,7 @@ import json
 import pytest
 from conftest import SHARED
 from datasets import load_dataset
-from test_finetune import write_task, tiny_pretrained  # noqa: F401 (fixture)
+from conftest import write_task
 
 from dnabert2.benchmarks import gue
 from dnabert2.train.gue_dataset import build_gue_dataset, find_tasks, resolve_task
@@ -42,24 +43,245 @@ def test_unknown_task_is_refused_with_the_known_names(tmp_path):
         resolve_task(tmp_path / "GUE", "tf_9")
 
 
-def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch):  # noqa: F811
+def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch, capsys):  # noqa: F811
     write_task(tmp_path / "GUE" / "tf" / "0")
     write_task(tmp_path / "GUE" / "prom" / "prom_core_tata")
     args = ["--model_name_or_path", str(tiny_pretrained), "--gue_dir", str(tmp_path / "GUE"),
             "--output_dir", str(tmp_path / "results"), "--max_steps", "4", "--learning_rate", "1e-3"]
     gue.main(args)
-    results = json.loads((tmp_path / "results" / "results.json").read_text())["results"]
-    assert set(results) == {"tf_0", "prom_core_tata"}
+    payload = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert set(payload["results"]) == {"tf_0", "prom_core_tata"}
+    assert payload["settings"]["learning_rate"] == 1e-3 and payload["settings"]["model"] == str(tiny_pretrained.resolve())
     table = (tmp_path / "results" / "results.md").read_text()
     assert "| TF-H |" in table and "70.10" in table and "| CPD |" in table
-    assert (tmp_path / "results" / "results.png").stat().st_size > 1000
+    assert "| tf_0 | TF-H | MCC |" in table and "F1 for covid" not in table
+    assert 1000 < (tmp_path / "results" / "results.png").stat().st_size
+    assert png_width(tmp_path / "results" / "results.png") < 800  # two tasks: no wide, two-thirds-empty figure
+    printed = capsys.readouterr().out
+    for name in ("results.json", "results.md", "results.csv", "results.png"):
+        assert str(tmp_path / "results" / name) in printed
 
     calls = []
     monkeypatch.setattr(gue, "run_task", lambda *a: calls.append(a) or {"eval_matthews_correlation": 0.5})
     gue.main(args)
     assert calls == []  # finished tasks are not rerun
-    gue.main(args[:-4] + ["--seeds", "42,7"])
+    gue.main(args + ["--seeds", "42,7"])
     assert sorted(call[1] for call in calls) == ["prom_core_tata", "tf_0"] and {call[2] for call in calls} == {7}
+
+
+def png_width(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size[0]
+
+
+def fake_run_task(calls, mcc=0.5):
+    def run(args, task, seed, workdir):
+        calls.append((args, task, seed))
+        return {"eval_matthews_correlation": mcc, "eval_accuracy": 0.75, "eval_f1": 0.7}
+
+    return run
+
+
+def test_results_are_keyed_by_settings_and_bad_models_fail_before_training(tmp_path, tiny_pretrained, monkeypatch):  # noqa: F811
+    import shutil
+
+    write_task(tmp_path / "GUE" / "tf" / "0")
+    calls = []
+    monkeypatch.setattr(gue, "run_task", fake_run_task(calls))
+    common = ["--gue_dir", str(tmp_path / "GUE"), "--max_steps", "4"]
+    first = ["--model_name_or_path", str(tiny_pretrained), "--output_dir", str(tmp_path / "results"),
+             "--learning_rate", "1e-3", *common]
+    gue.main(first)
+    assert len(calls) == 1
+    other_model = shutil.copytree(tiny_pretrained, tmp_path / "other_model")
+    refusals = [
+        (["--model_name_or_path", str(other_model)], "model: .* there, .*other_model.* here"),
+        (["--learning_rate", "2e-3"], "learning_rate: 0.001 there, 0.002 here"),
+        (["--from_scratch", "True"], "from_scratch: False there, True here"),
+        (["--use_lora", "True"], "use_lora"),
+        (["--batch_size", "8"], "batch_size"),
+        (["--epochs_scale", "0.5"], "epochs_scale"),
+    ]
+    for change, message in refusals:
+        with pytest.raises(ValueError, match="holds results made with other settings.*" + message):
+            gue.main(first + change)
+    with pytest.raises(ValueError, match="max_steps: 4 there, 5 here"):
+        gue.main(first + ["--max_steps", "5"])
+    for model, message in (("/nonexistent", "no such model folder"), (str(tmp_path / "GUE"), "this folder holds no config.json")):
+        with pytest.raises(ValueError, match=f"--model_name_or_path {model}: {message}"):
+            gue.main(["--model_name_or_path", model, "--output_dir", str(tmp_path / "results"), *common])
+        with pytest.raises(ValueError, match=f"--model_name_or_path {model}: {message}"):
+            gue.main(["--model_name_or_path", model, "--output_dir", str(tmp_path / "fresh"), *common])
+    assert len(calls) == 1 and not (tmp_path / "fresh").exists()
+    gue.main(first)  # the same settings: resumed, nothing rerun
+    assert len(calls) == 1
+    gue.main(["--model_name_or_path", str(other_model), "--output_dir", str(tmp_path / "other"), "--learning_rate",
+              "1e-3", *common])  # another model in its own folder runs
+    assert len(calls) == 2 and calls[-1][0].model_name_or_path == str(other_model)
+
+
+def test_results_without_recorded_settings_are_keyed_by_their_command(tmp_path, monkeypatch):
+    write_task(tmp_path / "GUE" / "tf" / "0")
+    (tmp_path / "old").mkdir()
+    command = f"python benchmarks/gue.py --gue_dir {tmp_path / 'GUE'} --output_dir {tmp_path / 'old'} --max_steps 300"
+    metrics = {"eval_matthews_correlation": 0.0, "eval_accuracy": 0.4997, "eval_f1": 0.33}  # the old mouse_4 run
+    (tmp_path / "old" / "results.json").write_text(json.dumps({"command": command, "results": {"tf_0": {"42": metrics}}}))
+    calls = []
+    monkeypatch.setattr(gue, "run_task", fake_run_task(calls))
+    args = ["--gue_dir", str(tmp_path / "GUE"), "--output_dir", str(tmp_path / "old")]
+    with pytest.raises(ValueError, match="max_steps: 300 there, None here"):
+        gue.main(args)
+    gue.main(args + ["--max_steps", "300"])
+    assert calls == []
+    payload = json.loads((tmp_path / "old" / "results.json").read_text())
+    assert payload["settings"]["max_steps"] == 300 and payload["summary"][0]["status"] == "collapsed"
+    assert "| tf_0 | TF-H | MCC | collapsed | 1 | 1/1 (seed 42) |" in (tmp_path / "old" / "results.md").read_text()
+
+
+def fake_finetune(predict):
+    """run_finetune stand-in: real test labels, predictions from predict(labels), the real GUE metrics."""
+    import numpy as np
+
+    from dnabert2.train.finetuning import load_task, metrics_function
+
+    def run(model_args, data_args, training_args):
+        data, info = load_task(data_args)
+        labels = np.array(data["test"]["labels"])
+        logits = np.eye(info.num_labels)[predict(labels)]
+        return {f"eval_{k}": v for k, v in metrics_function(info)((logits, labels)).items()}
+
+    return run
+
+
+def test_collapsed_runs_are_flagged_not_scored(tmp_path, monkeypatch):
+    write_task(tmp_path / "GUE" / "tf" / "0", rows_per_split=(16, 8, 10), labels=lambda i: int(i % 5 == 0))
+    args = ["--gue_dir", str(tmp_path / "GUE"), "--output_dir", str(tmp_path / "out"), "--seeds", "1,2,3"]
+    predictions = {1: lambda labels: labels * 0 + 1, 2: lambda labels: labels, 3: lambda labels: 1 - labels}
+    monkeypatch.setattr(gue, "run_finetune", lambda m, d, t: fake_finetune(predictions[t.seed])(m, d, t))
+    gue.main(args)  # seed 1: every prediction the minority class; 2: perfect; 3: every one wrong (MCC -1)
+    payload = json.loads((tmp_path / "out" / "results.json").read_text())
+    by_seed = payload["results"]["tf_0"]
+    assert by_seed["1"]["collapsed"] and by_seed["1"]["eval_matthews_correlation"] == 0.0
+    assert by_seed["1"]["test_class_shares"] == [0.8, 0.2] and by_seed["1"]["eval_accuracy"] == 0.2
+    assert not by_seed["2"]["collapsed"] and not by_seed["3"]["collapsed"]
+    summary = payload["summary"][0]
+    assert summary["collapsed_seeds"] == ["1"] and summary["scores"] == {"2": 100.0, "3": -100.0}
+    assert "| tf_0 | TF-H | MCC | 0.00 ± 141.42 | 3 | 1/3 (seed 1) |" in (tmp_path / "out" / "results.md").read_text()
+    assert png_width(tmp_path / "out" / "results.png") < 600  # one task: the figure is narrow
+
+
+def results_folder(folder, results, **settings):
+    folder.mkdir(parents=True)
+    gue.write_reports(results, folder, "test", {name: settings.get(name) for name in gue.SETTINGS})
+    return folder
+
+
+def scores(mccs, key="eval_matthews_correlation"):
+    return {str(seed): {key: mcc, "eval_matthews_correlation": mcc, "eval_accuracy": 0.8, "test_class_shares": [0.5, 0.5]}
+            for seed, mcc in enumerate(mccs, start=1)}
+
+
+def test_comparison_table_has_both_columns_difference_noise_and_collapse(tmp_path):
+    collapsed = {"eval_matthews_correlation": 0.0, "eval_accuracy": 0.5, "test_class_shares": [0.5, 0.5]}
+    pretrained = {"tf_0": scores([0.50, 0.52, 0.48]), "tf_1": scores([0.50, 0.60, 0.40]),
+                  "virus_covid": scores([0.70, 0.72, 0.68], key="eval_f1"), "tf_2": scores([0.5, 0.5, 0.5]),
+                  "tf_3": scores([0.4])}
+    scratch = {"tf_0": {**scores([0.30, 0.31, 0.29]), "3": collapsed}, "tf_1": scores([0.45, 0.55, 0.50]),
+               "virus_covid": scores([0.40, 0.42, 0.41], key="eval_f1"), "tf_2": {s: collapsed for s in "123"},
+               "tf_4": scores([0.1])}
+    for metrics in scratch["virus_covid"].values():
+        metrics["eval_matthews_correlation"] = 0.3
+    gue.write_comparison(results_folder(tmp_path / "p", pretrained), results_folder(tmp_path / "s", scratch), tmp_path)
+    report = json.loads((tmp_path / "comparison.json").read_text())
+    rows = {row["task"]: row for row in report["tasks"]}
+    assert set(rows) == {"tf_0", "tf_1", "tf_2", "virus_covid"} and report["tasks_on_one_side_only"] == ["tf_3", "tf_4"]
+    assert rows["tf_0"]["difference"] == pytest.approx(50 - 30.5) and rows["tf_0"]["within_seed_noise"] is False
+    assert rows["tf_0"]["from_scratch"]["collapsed_seeds"] == ["3"]
+    assert rows["tf_1"]["difference"] == pytest.approx(0) and rows["tf_1"]["within_seed_noise"] is True
+    assert rows["virus_covid"]["metric"] == "F1" and rows["virus_covid"]["difference"] == pytest.approx(70 - 41)
+    assert rows["tf_2"]["from_scratch"]["status"] == "collapsed" and rows["tf_2"]["difference"] is None
+    family = {f["family"]: f for f in report["families"]}["TF-H"]
+    assert family["tasks"] == 2 and family["difference"] == pytest.approx((50 - 30.5 + 0) / 2)
+    assert "within seed noise" in report["noise_rule"]
+    table = (tmp_path / "comparison.md").read_text()
+    assert "| task | family | metric | pretrained | from scratch | difference | verdict | seeds |" in table
+    assert "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 30.50 ± 0.71 | +19.50 | beyond seed noise; from scratch seed 3 collapsed |" in table
+    assert "| tf_1 | TF-H | MCC | 50.00 ± 10.00 | 50.00 ± 5.00 | +0.00 | within seed noise |" in table
+    assert "| tf_2 | TF-H | MCC | 50.00 ± 0.00 | collapsed | - | collapsed (from scratch) |" in table
+    assert "| virus_covid | CVC | F1 | 70.00 ± 2.00 | 41.00 ± 1.00 | +29.00 | beyond seed noise |" in table
+    assert "| TF-H | 50.00 | 40.25 | +9.75 | 2 | 1 |" in table and family["collapsed_tasks"] == 1
+    assert (tmp_path / "comparison.png").stat().st_size > 1000
+
+
+def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pretrained, monkeypatch, capsys):  # noqa: F811
+    import torch
+    from safetensors.torch import load_file
+
+    from dnabert2.train import finetuning
+
+    write_task(tmp_path / "GUE" / "tf" / "0", rows_per_split=(32, 16, 16))
+    built, build_model = [], finetuning.build_model
+
+    def spy(model_args, info):
+        model = build_model(model_args, info)
+        built.append((model_args.from_scratch, {k: v.detach().clone() for k, v in model.bert.state_dict().items()}))
+        return model
+
+    monkeypatch.setattr(finetuning, "build_model", spy)
+    out = tmp_path / "ablation"
+    args = ["--model_name_or_path", str(tiny_pretrained), "--gue_dir", str(tmp_path / "GUE"), "--tasks", "tf_0",
+            "--output_dir", str(out), "--max_steps", "2", "--learning_rate", "1e-3", "--batch_size", "16"]
+    gue.main(args + ["--ablation", "True"])
+    saved = {k.removeprefix("bert."): v for k, v in load_file(tiny_pretrained / "model.safetensors").items()}
+    (pretrained_flag, pretrained), (scratch_flag, scratch) = built
+    assert (pretrained_flag, scratch_flag) == (False, True)
+    name = "embeddings.word_embeddings.weight"
+    assert torch.equal(pretrained[name], saved[name].float())
+    assert scratch[name].shape == saved[name].shape and not torch.allclose(scratch[name], saved[name].float())
+    assert abs(scratch[name].std().item() - 0.02) < 0.002  # the model's own init (initializer_range)
+    assert set(scratch) == set(pretrained)  # the same architecture and config
+    for side, flag in (("pretrained", False), ("from_scratch", True)):
+        assert json.loads((out / side / "results.json").read_text())["settings"]["from_scratch"] is flag
+    report = json.loads((out / "comparison.json").read_text())
+    row = report["tasks"][0]
+    assert row["task"] == "tf_0" and row["seeds"] == ["42"] and "within_seed_noise" in row
+    if row["difference"] is not None:
+        assert row["difference"] == pytest.approx(row["pretrained"]["mean"] - row["from_scratch"]["mean"])
+    assert "| pretrained | from scratch | difference |" in (out / "comparison.md").read_text()
+    printed = capsys.readouterr().out
+    for path in (out / "pretrained" / "results.json", out / "from_scratch" / "results.md", out / "comparison.png"):
+        assert str(path) in printed
+
+    # --compare_with: the same comparison from two finished folders, nothing rerun
+    gue.main(args[:-6] + ["--output_dir", str(out / "from_scratch"), "--from_scratch", "True", "--max_steps", "2",
+                          "--learning_rate", "1e-3", "--batch_size", "16", "--compare_with", str(out / "pretrained")])
+    assert len(built) == 2
+    again = json.loads((out / "from_scratch" / "comparison.json").read_text())
+    assert again["tasks"] == report["tasks"]
+    with pytest.raises(ValueError, match="both runs have from_scratch=False"):
+        gue.main(args[:-6] + ["--output_dir", str(out / "pretrained"), "--max_steps", "2", "--learning_rate", "1e-3",
+                              "--batch_size", "16", "--compare_with", str(out / "pretrained")])
+    with pytest.raises(ValueError, match="other settings there .*learning_rate"):
+        gue.main(args[:-6] + ["--output_dir", str(tmp_path / "x"), "--from_scratch", "True", "--max_steps", "2",
+                              "--learning_rate", "2e-3", "--batch_size", "16", "--compare_with", str(out / "pretrained")])
+
+
+def test_builder_refuses_a_folder_in_another_layout(tmp_path):
+    from dnabert2.train.build_gue_dataset import main as build
+
+    write_task(tmp_path / "GUE" / "tf" / "0")
+    (tmp_path / "empty").mkdir()
+    layout = r"expected <family>/<task>/\{train,dev,test\}.csv"
+    cases = [(tmp_path / "empty", ""), (tmp_path / "GUE" / "tf" / "0", "one task folder"),
+             (tmp_path / "GUE" / "tf", "one family folder"), (tmp_path, f"one level deeper: pass {tmp_path / 'GUE'}")]
+    for folder, hint in cases:
+        with pytest.raises(ValueError, match=f"{folder}: no GUE task folders here \\({layout}.*\\).*{hint}"):
+            build_gue_dataset(folder, tmp_path / "hub", progress=lambda message: None)
+        with pytest.raises(ValueError, match=layout):
+            build(["--gue_dir", str(folder), "--output_dir", str(tmp_path / "hub")])
+    assert not (tmp_path / "hub").exists()  # nothing written
 
 
 def test_finetune_from_a_built_dataset_folder(tmp_path, tiny_pretrained):  # noqa: F811

@@ -7,7 +7,7 @@ import sys
 import pytest
 from conftest import FIXTURE_FASTA, HIDE_PROJECT, ROOT
 from hub_server import LocalHub
-from test_finetune import write_task
+from conftest import write_task
 
 
 

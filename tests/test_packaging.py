@@ -6,7 +6,7 @@ import sysconfig
 
 import pytest
 from conftest import ROOT
-from test_finetune import write_task
+from conftest import write_task
 
 
 @pytest.mark.slow
@@ -25,7 +25,7 @@ def test_wheel_install_fine_tunes_and_predicts_from_another_directory(tmp_path):
     assert (site / "dnabert2" / "model" / "model.safetensors").is_file()
 
     work = tmp_path / "elsewhere"
-    task = write_task(work / "task")
+    write_task(work / "task")
     environment = {"HF_HUB_OFFLINE": "1", "PATH": f"{venv / 'bin'}:/usr/bin:/bin", "OMP_NUM_THREADS": "2"}
 
     def run(*command):

@@ -17,7 +17,13 @@ def tokenizer():
 def test_special_token_ids_match_the_published_tokenizer(tokenizer):
     assert tokenizer.convert_tokens_to_ids(["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]", "A", "C", "G", "T"]) == list(range(9))
     assert len(tokenizer) == 4096
-    assert tokenizer.model_max_length == 512
+    assert tokenizer.model_max_length >= 10**18  # ALiBi: no position limit, so no false "too long" warning
+
+
+def test_long_sequences_tokenize_without_a_length_warning(tokenizer, caplog):
+    with caplog.at_level("WARNING"):
+        ids = tokenizer("ACGTTGCAAT" * 1000)["input_ids"]
+    assert len(ids) > 512 and "longer than the specified maximum" not in caplog.text
 
 
 def test_case_and_whitespace_insensitive_and_rna(tokenizer):
@@ -52,6 +58,6 @@ def test_training_script_writes_a_loadable_tokenizer(tmp_path):
     assert len(trained) == 300
     assert trained.convert_ids_to_tokens(list(range(9))) == ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]", "A", "C", "G", "T"]
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
-    assert config["model_max_length"] == 512 and config["mask_token"] == "[MASK]"
+    assert config["model_max_length"] >= 10**18 and config["mask_token"] == "[MASK]"
     ids = trained("gattaca")["input_ids"]
     assert trained.decode(ids, skip_special_tokens=True) == "GATTACA"

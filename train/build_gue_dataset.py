@@ -14,11 +14,11 @@ from dnabert2.train.hub import push_folder
 
 @dataclass
 class BuildArguments:
-    gue_dir: str = field(metadata={"help": "Root of the GUE tree: <family>/<task>/{train,dev,test}.csv."})
-    output_dir: str = field(default="gue_hub")
-    push_to_hub: bool = field(default=False)
+    gue_dir: str = field(metadata={"help": "Root of the GUE tree: <family>/<task>/{train,dev,test}.csv (else an error)."})
+    output_dir: str = field(default="gue_hub", metadata={"help": "Dataset folder to write (parquet files + README.md)."})
+    push_to_hub: bool = field(default=False, metadata={"help": "Upload the folder as a Hub dataset repo."})
     repo_id: str | None = field(default=None, metadata={"help": "Dataset repo id for --push_to_hub."})
-    token: str | None = field(default=None)
+    token: str | None = field(default=None, metadata={"help": "Hub token (default: the logged-in one)."})
 
 
 def main(argv=None):

@@ -82,7 +82,9 @@ def _task_info(splits: dict) -> TaskInfo:
     if len(label_columns) > 1:
         return TaskInfo("multi_label_classification", len(label_columns), sequence_columns, label_columns)
     if all(isinstance(v, int) for v in values):
-        return TaskInfo("single_label_classification", max(values) + 1, sequence_columns)
+        # class names are the labels as written in the CSV (0, 1, ...), not LABEL_0, LABEL_1
+        return TaskInfo("single_label_classification", max(values) + 1, sequence_columns,
+                        [str(v) for v in range(max(values) + 1)])
     return TaskInfo("regression", 1, sequence_columns)
 
 

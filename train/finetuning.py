@@ -14,12 +14,13 @@ from pathlib import Path
 import evaluate
 import numpy as np
 import torch
-from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
 
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
 from modeling_dnabert2 import DNABert2ForSequenceClassification
 from dnabert2.train.distributed import data_parallel_on_cpu
+from dnabert2.train.prediction import load_tokenizer
 from dnabert2.train.finetune_data import TaskInfo, load_csv_task, load_hub_task, tokenize_task
 
 logger = logging.getLogger(__name__)
@@ -29,19 +30,28 @@ DEFAULT_LORA_TARGETS = "Wqkv,attention.output.dense,gated_layers,wo"
 
 @dataclass
 class ModelArguments:
+    """The pretrained model and how it is adapted (LoRA or full fine-tuning)."""
+
+    _argument_group_name = "model"
     model_name_or_path: str = field(
         default=str(packaged("model")), metadata={"help": "Pretrained model (default: the shipped one)."}
     )
-    use_lora: bool = field(default=False)
-    lora_r: int = field(default=8)
-    lora_alpha: int = field(default=32)
-    lora_dropout: float = field(default=0.05)
+    use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (and the new head) only."})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA path."})
     lora_target_modules: str = field(default=DEFAULT_LORA_TARGETS, metadata={"help": "Comma-separated module names."})
     classifier_pooling: str | None = field(default=None, metadata={"help": "'cls' or 'mean' (default: the config's)."})
+    from_scratch: bool = field(
+        default=False, metadata={"help": "Random weights of the model's config, not its pretrained ones (ablation)."}
+    )
 
 
 @dataclass
 class DataArguments:
+    """The task: a folder of CSV files or a Hub dataset."""
+
+    _argument_group_name = "data"
     data_path: str | None = field(default=None, metadata={"help": "Folder with train.csv, dev.csv, test.csv."})
     kmer: int = field(default=-1, metadata={"help": "-1 (BPE). k-mers belong to DNABERT 1 and are refused."})
     dataset_name: str | None = field(default=None, metadata={"help": "Hub dataset id or local dataset folder."})
@@ -52,13 +62,17 @@ class DataArguments:
 class FinetuneTrainingArguments(TrainingArguments):
     """TrainingArguments with the original script's extra flags and the paper's fine-tuning defaults."""
 
+    _argument_group_name = "training (transformers TrainingArguments; the paper's fine-tuning defaults)"
+
     output_dir: str = field(default="output")
     model_max_length: int = field(default=512, metadata={"help": "Maximum tokens per input."})
-    save_model: bool = field(default=False)
+    save_model: bool = field(default=False, metadata={"help": "Save the fine-tuned model (or adapter) to output_dir."})
     overwrite_output_dir: bool = field(
         default=True, metadata={"help": "Accepted from the original scripts; outputs are always overwritten."}
     )
-    eval_and_save_results: bool = field(default=True)
+    eval_and_save_results: bool = field(
+        default=True, metadata={"help": "Evaluate on test.csv and write results/<run_name>/eval_results.json."}
+    )
     learning_rate: float = field(default=3e-5)
     warmup_steps: float = field(default=50)
     per_device_train_batch_size: int = field(default=32)
@@ -66,6 +80,7 @@ class FinetuneTrainingArguments(TrainingArguments):
     num_train_epochs: float = field(default=3)
     eval_strategy: str = field(default="epoch")
     save_strategy: str | None = field(default=None, metadata={"help": "Default: the same as --eval_strategy."})
+    save_steps: float | None = field(default=None, metadata={"help": "Default: the same as --eval_steps."})
     save_total_limit: int | None = field(default=1)
     load_best_model_at_end: bool = field(default=True)
     metric_for_best_model: str | None = field(default=None, metadata={"help": "Default: MCC (Pearson for regression)."})
@@ -76,6 +91,8 @@ class FinetuneTrainingArguments(TrainingArguments):
         # checkpoints must follow evaluation for --load_best_model_at_end: one flag is enough
         if self.save_strategy is None:
             self.save_strategy = self.eval_strategy
+        if self.save_steps is None:
+            self.save_steps = self.eval_steps or 500
         data_parallel_on_cpu(self)
         super().__post_init__()
 
@@ -133,13 +150,19 @@ def metrics_function(info: TaskInfo):
 def build_model(model_args: ModelArguments, info: TaskInfo):
     """The pretrained encoder with a new head sized for the task, wrapped in LoRA when asked."""
     overrides = {"num_labels": info.num_labels, "problem_type": info.problem_type}
-    if info.label_names and info.problem_type == "single_label_classification":
+    if info.label_names and info.problem_type != "regression":
         overrides["id2label"] = dict(enumerate(map(str, info.label_names)))
         overrides["label2id"] = {str(name): i for i, name in enumerate(info.label_names)}
     if model_args.classifier_pooling:
         overrides["classifier_pooling"] = model_args.classifier_pooling
-    config = DNABert2Config.from_pretrained(model_args.model_name_or_path, **overrides)
-    model = DNABert2ForSequenceClassification.from_pretrained(model_args.model_name_or_path, config=config)
+    # a local folder by its absolute path, so that a saved LoRA adapter finds its base from any directory
+    source = model_args.model_name_or_path
+    source = str(Path(source).resolve()) if Path(source).is_dir() else source
+    config = DNABert2Config.from_pretrained(source, **overrides)
+    if model_args.from_scratch:  # the pretraining ablation: same config and tokenizer, the model's own random init
+        model = DNABert2ForSequenceClassification(config)
+    else:
+        model = DNABert2ForSequenceClassification.from_pretrained(source, config=config)
     if not model_args.use_lora:
         return model
     from peft import LoraConfig, TaskType, get_peft_model
@@ -161,7 +184,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
     """Fine-tune, evaluate on the test split and write ``results/<run_name>/eval_results.json``; returns the metrics."""
     set_seed(training_args.seed)
     data, info = load_task(data_args)
-    tokenizer = AutoTokenizer.from_pretrained(model_args.model_name_or_path)
+    tokenizer = load_tokenizer(model_args.model_name_or_path)
     data = tokenize_task(data, info, tokenizer, training_args.model_max_length)
     if training_args.metric_for_best_model is None:
         training_args.metric_for_best_model = "pearson" if info.problem_type == "regression" else "matthews_correlation"

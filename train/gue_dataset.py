@@ -44,16 +44,32 @@ class GueTask:
         return not self.missing
 
 
+LAYOUT = "<family>/<task>/{train,dev,test}.csv, e.g. tf/0/train.csv"
+
+
+def _task_folders(root: Path, pattern: str) -> list[Path]:
+    return [f for f in root.glob(pattern) if f.is_dir() and any((f / name).exists() for name in SPLIT_FILES.values())]
+
+
 def find_tasks(gue_root) -> list[GueTask]:
-    """Every task folder (holding at least one split CSV) of a GUE tree, sorted by config name."""
+    """Every task folder (holding at least one split CSV) of a GUE tree, sorted by config name.
+
+    Raises a clear error, with a hint where it can tell, when the folder holds no task in the GUE layout.
+    """
     root = Path(gue_root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no GUE folder here (expected <family>/<task>/{{train,dev,test}}.csv).")
-    tasks = [
-        GueTask(folder.parent.name, folder.name, folder)
-        for folder in root.glob("*/*")
-        if folder.is_dir() and any((folder / name).exists() for name in SPLIT_FILES.values())
-    ]
+        raise FileNotFoundError(f"{root}: no GUE folder here (expected {LAYOUT}).")
+    tasks = [GueTask(folder.parent.name, folder.name, folder) for folder in _task_folders(root, "*/*")]
+    if not tasks:
+        if _task_folders(root.parent, root.name):
+            hint = " It looks like one task folder: pass the GUE root, two levels up."
+        elif _task_folders(root, "*"):
+            hint = " It looks like one family folder: pass its parent."
+        elif _task_folders(root, "*/*/*"):
+            hint = f" The tasks lie one level deeper: pass {_task_folders(root, '*/*/*')[0].parent.parent}."
+        else:
+            hint = ""
+        raise ValueError(f"{root}: no GUE task folders here (expected {LAYOUT}).{hint}")
     return sorted(tasks, key=lambda task: task.config_name)
 
 
@@ -74,10 +90,11 @@ def _features(task: GueTask, num_labels: int) -> Features:
 
 def build_gue_dataset(gue_root, output_dir, progress=print) -> dict:
     """Write a Hub dataset folder (parquet per task and split + README card); returns {config: {split: rows}}."""
+    tasks = find_tasks(gue_root)  # a folder in another layout fails here, before anything is written
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     configs, sizes, notes = [], {}, []
-    for task in find_tasks(gue_root):
+    for task in tasks:
         splits = {split: read_csv_split(task.folder / name) for split, name in SPLIT_FILES.items() if (task.folder / name).exists()}
         num_labels = max(max(columns["label"]) for columns in splits.values()) + 1
         features = _features(task, num_labels)

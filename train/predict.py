@@ -1,24 +1,57 @@
 """Predict with a fine-tuned DNABERT-2 (merged model or LoRA adapter folder) on a CSV or FASTA file.
 
     python train/predict.py --model output --input sequences.fa --output predictions.csv --embeddings emb.npy
+
+Whole sequences by default (ALiBi has no position limit; memory grows linearly with length). Inputs are read,
+scored and written as they come, batched by a token budget, so a multi-gigabyte FASTA need not fit in memory.
+Records longer than you want to score whole go in windows (--window/--stride, in bp), one output row per window
+(name, start, end), plus with --aggregate mean one row per record averaging its windows' logits.
 """
 
+import csv
+import logging
 from dataclasses import dataclass, field
 
-import numpy as np
 from transformers import HfArgumentParser
 
-from dnabert2.train.prediction import load_classifier, load_tokenizer, predict, read_inputs, write_predictions
+from dnabert2.train.prediction import (
+    LengthLimit,
+    NpyRowWriter,
+    iter_inputs,
+    load_classifier,
+    load_tokenizer,
+    predict_stream,
+    prediction_header,
+    prediction_row,
+    sliding_windows,
+    with_record_means,
+)
+
+logger = logging.getLogger("predict")
 
 
 @dataclass
 class PredictArguments:
     model: str = field(metadata={"help": "Folder saved by train/finetune.py --save_model."})
     input: str = field(metadata={"help": "CSV (sequence column, or sequence1/sequence2) or FASTA(.gz)."})
-    output: str = field(default="predictions.csv", metadata={"help": "CSV: name, prediction, class probabilities."})
-    embeddings: str | None = field(default=None, metadata={"help": "Also save mean-pooled embeddings to this .npy."})
-    batch_size: int = field(default=64, metadata={"help": "Sequences per batch (grouped by length)."})
-    max_length: int = field(default=512, metadata={"help": "Tokens per sequence; longer ones are cut."})
+    output: str = field(default="predictions.csv", metadata={"help": "CSV: name, start, end, prediction, probabilities."})
+    embeddings: str | None = field(
+        default=None, metadata={"help": "Also write mean-pooled embeddings, one row per output row, to this .npy."}
+    )
+    max_tokens_per_batch: int = field(
+        default=16384, metadata={"help": "Token budget of a batch (count x longest); a longer input goes alone."}
+    )
+    max_length: int | None = field(
+        default=None, metadata={"help": "Token limit per input (default: none, whole sequences)."}
+    )
+    long_inputs: str = field(
+        default="cut", metadata={"help": "Inputs over --max_length: 'cut' (with a warning that counts them) or 'refuse'."}
+    )
+    window: int | None = field(default=None, metadata={"help": "Score records longer than this many bp in windows."})
+    stride: int | None = field(default=None, metadata={"help": "bp between window starts (default: --window)."})
+    aggregate: str | None = field(
+        default=None, metadata={"help": "'mean': also a row per windowed record, from its windows' mean logits."}
+    )
     quantize: str | None = field(default=None, metadata={"help": "'int8': dynamic int8 linear layers (CPU)."})
     base_model: str | None = field(
         default=None, metadata={"help": "Base model of a LoRA adapter (default: the one recorded in the adapter)."}
@@ -29,16 +62,32 @@ class PredictArguments:
 
 
 def main(argv=None):
+    """Stream predictions (and embeddings) for every input, or window, to the output files."""
     (args,) = HfArgumentParser(PredictArguments).parse_args_into_dataclasses(argv)
+    if args.aggregate not in (None, "mean"):
+        raise ValueError(f"--aggregate must be 'mean', got {args.aggregate!r}.")
+    if args.stride and not args.window:
+        raise ValueError("--stride needs --window.")
     model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head)
-    names, sequences = read_inputs(args.input)
-    logits, embeddings = predict(
-        model, load_tokenizer(args.model), sequences, args.batch_size, args.max_length, args.embeddings is not None
-    )
-    write_predictions(args.output, names, logits, model.config)
+    limit = LengthLimit(args.max_length, args.long_inputs)
+    pieces = sliding_windows(iter_inputs(args.input), args.window, args.stride)
+    embeddings = NpyRowWriter(args.embeddings) if args.embeddings else None
+    rows = 0
+    stream = predict_stream(model, load_tokenizer(args.model), pieces, args.max_tokens_per_batch, limit,
+                            embeddings is not None)
+    with open(args.output, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(prediction_header(model.config))
+        for piece, logits, embedding in with_record_means(stream) if args.aggregate else stream:
+            writer.writerow(prediction_row(piece, logits, model.config))
+            if embeddings is not None:
+                embeddings.write(embedding)
+            rows += 1
     if embeddings is not None:
-        np.save(args.embeddings, embeddings)
-    print(f"Wrote {len(names)} predictions to {args.output}")
+        embeddings.close()
+    if limit.report():
+        logger.warning(limit.report())
+    print(f"Wrote {rows} predictions to {args.output}" + (f" and embeddings to {args.embeddings}" if embeddings else ""))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
 """Batch prediction and embedding with a fine-tuned DNABERT-2 (full model or LoRA adapter), grouped by length."""
 
+import itertools
 import json
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -62,60 +66,229 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
     return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
-def read_inputs(path) -> tuple[list[str], list[tuple]]:
-    """Names and sequence tuples from a CSV (``sequence`` or ``sequence1,sequence2`` columns) or FASTA file."""
+@dataclass
+class Piece:
+    """One input to score: a whole record or CSV row, or a window ``[start, end)`` (bp) of a long record."""
+
+    name: str
+    sequences: tuple
+    start: int = 0
+    end: int | None = None
+
+
+def iter_inputs(path) -> Iterator[Piece]:
+    """Pieces read one at a time from a CSV (``sequence`` or ``sequence1,sequence2`` columns) or FASTA(.gz) file."""
     path = Path(path)
     if path.suffix == ".csv":
         columns = read_csv_split(path, require_labels=False)
         keys = [c for c in ("sequence", "sequence1", "sequence2") if c in columns]
-        sequences = list(zip(*(columns[k] for k in keys)))
-        return [str(i) for i in range(len(sequences))], sequences
-    records = [r for p in expand_paths(str(path)) for r in read_fasta(p)]
-    return [r.name for r in records], [(r.sequence,) for r in records]
+        for row, sequences in enumerate(zip(*(columns[k] for k in keys))):
+            yield Piece(str(row), tuple(sequences), 0, len(sequences[0]))
+        return
+    for file in expand_paths(str(path)):
+        for record in read_fasta(file):
+            yield Piece(record.name, (record.sequence,), 0, len(record.sequence))
 
 
-def length_batches(lengths, batch_size):
-    """Indices grouped into batches of similar length (longest first), so little padding is computed."""
+def read_inputs(path) -> tuple[list[str], list[tuple]]:
+    """Names and sequence tuples of a whole CSV or FASTA file (``iter_inputs`` collected)."""
+    pieces = list(iter_inputs(path))
+    return [p.name for p in pieces], [p.sequences for p in pieces]
+
+
+def sliding_windows(pieces: Iterable[Piece], window_bp: int | None, stride_bp: int | None = None) -> Iterator[Piece]:
+    """Cut single sequences longer than ``window_bp`` into windows every ``stride_bp`` (default: the window).
+
+    The last window ends at the record's end (it may overlap the one before), so every base is covered.
+    Pairs of sequences are never cut. ``window_bp=None`` passes the pieces through whole.
+    """
+    stride_bp = stride_bp or window_bp
+    for piece in pieces:
+        sequence = piece.sequences[0]
+        if window_bp is None or len(piece.sequences) > 1 or len(sequence) <= window_bp:
+            yield piece
+            continue
+        starts = list(range(0, len(sequence) - window_bp, stride_bp)) + [len(sequence) - window_bp]
+        for start in dict.fromkeys(starts):
+            yield Piece(piece.name, (sequence[start : start + window_bp],), start, start + window_bp)
+
+
+class LengthLimit:
+    """What to do with inputs over ``max_length`` tokens: "cut" them (counted, and reported by ``report``) or
+    "refuse" them (ValueError naming the input). ``max_length=None``: no limit, whole sequences."""
+
+    def __init__(self, max_length: int | None, policy: str = "cut"):
+        if policy not in ("cut", "refuse"):
+            raise ValueError(f"Long-input policy must be 'cut' or 'refuse', got {policy!r}.")
+        self.max_length, self.policy = max_length, policy
+        self.cut, self.tokens_dropped = 0, 0
+
+    def apply(self, piece: Piece, ids: list, types: list) -> tuple[list, list]:
+        """The ids and segment ids of ``piece``, cut to ``max_length`` (keeping the final [SEP]) if allowed."""
+        if self.max_length is None or len(ids) <= self.max_length:
+            return ids, types
+        if self.policy == "refuse":
+            raise ValueError(
+                f"{piece.name!r} is {len(ids):,} tokens long, over --max_length {self.max_length:,}. Raise "
+                "--max_length, leave it unset (whole sequences), cut with --long_inputs cut, or use --window."
+            )
+        self.cut += 1
+        self.tokens_dropped = max(self.tokens_dropped, len(ids) - self.max_length)
+        return ids[: self.max_length - 1] + ids[-1:], types[: self.max_length - 1] + types[-1:]
+
+    def report(self) -> str | None:
+        """A warning for the cut inputs, or None."""
+        if self.cut:
+            return (f"{self.cut:,} input(s) were longer than --max_length {self.max_length:,} tokens and were cut "
+                    f"(by up to {self.tokens_dropped:,} tokens): their predictions see only their beginning.")
+        return None
+
+
+def token_budget_batches(lengths, max_tokens: int) -> list[list[int]]:
+    """Indices grouped longest first so that each padded batch holds at most ``max_tokens`` tokens
+    (count x longest); an input longer than the budget goes alone."""
     order = np.argsort(-np.asarray(lengths), kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    batches, current = [], []
+    for index in order:
+        if current and (len(current) + 1) * lengths[current[0]] > max_tokens:
+            batches.append(current)
+            current = []
+        current.append(int(index))
+    return batches + ([current] if current else [])
 
 
 @torch.no_grad()
-def predict(model, tokenizer, sequences, batch_size=64, max_length=512, with_embeddings=False, progress=True):
-    """Logits (N, num_labels) in input order and, optionally, mean-pooled embeddings (N, hidden)."""
-    encoded = tokenizer(*zip(*sequences), truncation=True, max_length=max_length)
-    lengths = [len(ids) for ids in encoded["input_ids"]]
-    logits = np.zeros((len(sequences), model.config.num_labels), dtype=np.float32)
-    embeddings = np.zeros((len(sequences), model.config.hidden_size), dtype=np.float32) if with_embeddings else None
-    for batch in tqdm(length_batches(lengths, batch_size), desc="Predicting", disable=not progress):
-        features = tokenizer.pad([{k: encoded[k][i] for k in encoded} for i in batch], return_tensors="pt")
-        out = model(**features, output_hidden_states=with_embeddings)
-        logits[batch] = out.logits.float().numpy()
-        if with_embeddings:
-            pooled = mean_pool(out.hidden_states[-1], features["attention_mask"])
-            embeddings[batch] = pooled.float().numpy()
+def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_batch: int = 16384,
+                   limit: LengthLimit | None = None, with_embeddings: bool = False, chunk: int = 4096,
+                   progress: bool = True) -> Iterator[tuple[Piece, np.ndarray, np.ndarray | None]]:
+    """(piece, logits, mean-pooled embedding or None) for each piece, in input order, computed as they come.
+
+    Pieces are read ``chunk`` at a time, tokenized whole (or as ``limit`` says), sorted by length and batched by
+    a token budget, so memory is bounded by the chunk and the budget, not by the input. With a model without a
+    classification head (an encoder), logits are empty.
+    """
+    limit = limit or LengthLimit(None)
+    bar = tqdm(unit="bp", unit_scale=True, desc="Predicting", disable=not progress)
+    pieces = iter(pieces)
+    while batch_pieces := list(itertools.islice(pieces, chunk)):
+        encoded = tokenizer(*zip(*(p.sequences for p in batch_pieces)))
+        ids_types = [limit.apply(p, ids, types) for p, ids, types in
+                     zip(batch_pieces, encoded["input_ids"], encoded["token_type_ids"])]
+        results = [None] * len(batch_pieces)
+        for batch in token_budget_batches([len(ids) for ids, _ in ids_types], max_tokens_per_batch):
+            features = tokenizer.pad(
+                [{"input_ids": ids_types[i][0], "token_type_ids": ids_types[i][1]} for i in batch], return_tensors="pt"
+            )
+            out = model(**features, output_hidden_states=with_embeddings)
+            logits = out.logits.float().numpy() if hasattr(out, "logits") else np.zeros((len(batch), 0), np.float32)
+            pooled = None
+            if with_embeddings:
+                hidden = out.hidden_states[-1] if out.hidden_states is not None else out.last_hidden_state
+                pooled = mean_pool(hidden, features["attention_mask"]).float().numpy()
+            for row, i in enumerate(batch):
+                results[i] = (logits[row], None if pooled is None else pooled[row])
+        for piece, (logits, embedding) in zip(batch_pieces, results):
+            bar.update(sum(len(s) for s in piece.sequences))
+            yield piece, logits, embedding
+    bar.close()
+
+
+def predict(model, tokenizer, sequences, max_tokens_per_batch=16384, max_length=None, with_embeddings=False,
+            progress=True):
+    """Logits (N, num_labels) in input order and, optionally, mean-pooled embeddings (N, hidden), for a list of
+    sequence tuples; whole sequences unless ``max_length`` (then cut, with a warning)."""
+    limit = LengthLimit(max_length)
+    rows = list(predict_stream(model, tokenizer, (Piece(str(i), s) for i, s in enumerate(sequences)),
+                               max_tokens_per_batch, limit, with_embeddings, progress=progress))
+    if limit.report():
+        warnings.warn(limit.report())
+    logits = np.stack([r[1] for r in rows]) if rows else np.zeros((0, model.config.num_labels), np.float32)
+    embeddings = np.stack([r[2] for r in rows]) if with_embeddings and rows else None
     return logits, embeddings
 
 
-def write_predictions(path, names, logits, config):
-    """CSV: name, predicted label (or value) and per-class probabilities."""
-    import csv
+def with_record_means(stream):
+    """Pass ``predict_stream`` items through and, after the last window of each record cut in several, add one
+    item for the whole record: the mean of its windows' logits (and embeddings), spanning [0, last end)."""
+    windows = []
 
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        if config.problem_type == "regression":
-            writer.writerow(["name", "prediction"])
-            writer.writerows([name, float(value)] for name, value in zip(names, logits[:, 0]))
-            return
-        labels = [config.id2label[i] for i in range(config.num_labels)]
-        if config.problem_type == "multi_label_classification":
-            probabilities = 1 / (1 + np.exp(-logits))
-            predicted = [";".join(l for l, p in zip(labels, row) if p > 0.5) for row in probabilities]
-        else:
-            probabilities = torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
-            predicted = [labels[i] for i in probabilities.argmax(-1)]
-        writer.writerow(["name", "prediction"] + [f"prob_{label}" for label in labels])
-        writer.writerows([name, pred] + [f"{p:.6f}" for p in row] for name, pred, row in zip(names, predicted, probabilities))
+    def record_mean():
+        piece = Piece(windows[0][0].name, ("",), 0, max(p.end for p, _, _ in windows))
+        embeddings = [e for _, _, e in windows]
+        mean_embedding = None if embeddings[0] is None else np.mean(embeddings, axis=0)
+        return piece, np.mean([logits for _, logits, _ in windows], axis=0), mean_embedding
+
+    for item in stream:
+        if windows and item[0].name != windows[0][0].name:
+            if len(windows) > 1:
+                yield record_mean()
+            windows = []
+        windows.append(item)
+        yield item
+    if len(windows) > 1:
+        yield record_mean()
+
+
+def embed_long_sequence(encoder, tokenizer, sequence: str, window_bp: int | None = None, stride_bp: int | None = None,
+                        max_tokens_per_batch: int = 16384):
+    """Mean-pooled embeddings of one sequence of any length: whole (``window_bp=None``), or per window of
+    ``window_bp`` every ``stride_bp``. Returns (starts, ends, embeddings of shape (windows, hidden))."""
+    pieces = sliding_windows([Piece("sequence", (sequence,), 0, len(sequence))], window_bp, stride_bp)
+    rows = list(predict_stream(encoder, tokenizer, pieces, max_tokens_per_batch, with_embeddings=True, progress=False))
+    return [p.start for p, _, _ in rows], [p.end for p, _, _ in rows], np.stack([e for _, _, e in rows])
+
+
+class NpyRowWriter:
+    """Rows of float32 appended to a .npy file as they come; the header's row count is written on ``close``."""
+
+    HEADER_BYTES = 128  # magic, version, length, then the header dict padded with spaces
+
+    def __init__(self, path):
+        self.handle = open(path, "wb")
+        self.handle.write(b"\0" * self.HEADER_BYTES)
+        self.rows, self.width = 0, None
+
+    def write(self, row: np.ndarray):
+        """Append one row (all rows have the width of the first)."""
+        row = np.ascontiguousarray(row, dtype="<f4")
+        if self.width is None:
+            self.width = row.shape[0]
+        self.handle.write(row.tobytes())
+        self.rows += 1
+
+    def close(self):
+        """Write the header for the rows written and close the file."""
+        header = repr({"descr": "<f4", "fortran_order": False, "shape": (self.rows, self.width or 0)})
+        header = header.encode("latin1").ljust(self.HEADER_BYTES - 10 - 1) + b"\n"
+        self.handle.seek(0)
+        self.handle.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
+        self.handle.close()
+
+
+def label_names(config) -> list[str]:
+    """Class names from the config (the fine-tuning CSV's labels), in class order."""
+    return [str(config.id2label[i]) for i in range(config.num_labels)]
+
+
+def prediction_row(piece: Piece, logits: np.ndarray, config) -> list:
+    """One output row: name, start, end, the prediction and per-class probabilities (or the regressed value)."""
+    position = [piece.name, piece.start, piece.end]
+    if config.problem_type == "regression":
+        return position + [f"{float(logits[0]):.6g}"]
+    names = label_names(config)
+    if config.problem_type == "multi_label_classification":
+        probabilities = 1 / (1 + np.exp(-logits))
+        return position + [";".join(n for n, p in zip(names, probabilities) if p > 0.5)] + [f"{p:.6f}" for p in probabilities]
+    probabilities = np.exp(logits - logits.max())
+    probabilities /= probabilities.sum()
+    return position + [names[int(probabilities.argmax())]] + [f"{p:.6f}" for p in probabilities]
+
+
+def prediction_header(config) -> list[str]:
+    """The CSV header matching ``prediction_row``."""
+    if config.problem_type == "regression":
+        return ["name", "start", "end", "prediction"]
+    return ["name", "start", "end", "prediction"] + [f"prob_{name}" for name in label_names(config)]
 
 
 def load_tokenizer(model_dir):

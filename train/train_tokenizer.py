@@ -6,6 +6,7 @@
 from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
+from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
 from dnabert2.train.fasta import read_segments
 from dnabert2.train.tokenization import chunked, train_bpe
@@ -21,7 +22,10 @@ class TokenizerArguments:
     held_out_percent: float = field(
         default=5.0, metadata={"help": "Percent of records (by name hash) kept out of training, for evaluation."}
     )
-    model_max_length: int = field(default=512)
+    model_max_length: int = field(
+        default=VERY_LARGE_INTEGER,
+        metadata={"help": "Recorded in tokenizer_config.json. ALiBi has no position limit: only memory bounds length."},
+    )
     seed: int = field(default=42)
 
 

@@ -1,0 +1,126 @@
+"""Prediction on long inputs: whole sequences by default, windows, cut/refuse with a word, token-budget batches,
+streamed .npy embeddings; each checked against the model's direct forward."""
+
+import csv
+import logging
+
+import numpy as np
+import pytest
+import torch
+from conftest import ROOT
+
+from configuration_dnabert2 import DNABert2Config
+from dnabert2.train.predict import main as predict_main
+from dnabert2.train.prediction import (
+    NpyRowWriter,
+    embed_long_sequence,
+    load_classifier,
+    load_tokenizer,
+    predict,
+    token_budget_batches,
+)
+from modeling_dnabert2 import DNABert2ForSequenceClassification, DNABert2Model
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A small random classifier with a head (as if fine-tuned) and the shipped tokenizer."""
+    folder = tmp_path_factory.mktemp("classifier")
+    config = DNABert2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                            num_labels=3, id2label={0: "promoter", 1: "enhancer", 2: "other"},
+                            label2id={"promoter": 0, "enhancer": 1, "other": 2}, hidden_dropout_prob=0.0)
+    torch.manual_seed(0)
+    DNABert2ForSequenceClassification(config).save_pretrained(folder)
+    load_tokenizer(ROOT).save_pretrained(folder)
+    return folder
+
+
+def random_dna(length, seed):
+    return "".join(np.random.default_rng(seed).choice(list("ACGT"), length))
+
+
+def direct_probabilities(folder, sequence):
+    model, tokenizer = load_classifier(folder), load_tokenizer(folder)
+    with torch.no_grad():
+        logits = model(**tokenizer([sequence], return_tensors="pt")).logits[0]
+    return torch.softmax(logits, -1).numpy()
+
+
+def read_rows(path):
+    with open(path) as handle:
+        return list(csv.DictReader(handle))
+
+
+def probabilities(row):
+    return np.array([float(row[f"prob_{name}"]) for name in ("promoter", "enhancer", "other")])
+
+
+def test_whole_10kb_record_equals_the_direct_forward(tmp_path, classifier):
+    long, short = random_dna(10_000, 1), random_dna(300, 2)
+    (tmp_path / "in.fa").write_text(f">long\n{long}\n>short\n{short}\n")
+    predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv"),
+                  "--embeddings", str(tmp_path / "e.npy"), "--max_tokens_per_batch", "512"])
+    rows = read_rows(tmp_path / "p.csv")
+    assert [(r["name"], r["start"], r["end"]) for r in rows] == [("long", "0", "10000"), ("short", "0", "300")]
+    for row, sequence in zip(rows, (long, short)):
+        np.testing.assert_allclose(probabilities(row), direct_probabilities(classifier, sequence), atol=1e-5)
+        assert row["prediction"] in ("promoter", "enhancer", "other")  # the config's class names
+    embeddings = np.load(tmp_path / "e.npy")
+    _, expected = predict(load_classifier(classifier), load_tokenizer(classifier), [(long,), (short,)],
+                          with_embeddings=True, progress=False)
+    np.testing.assert_allclose(embeddings, expected, atol=1e-5)
+
+
+def test_60kb_record_in_windows_with_a_record_mean(tmp_path, classifier):
+    sequence = random_dna(60_000, 3)
+    (tmp_path / "in.fa").write_text(f">chr\n{sequence}\n")
+    predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv"),
+                  "--window", "25000", "--stride", "20000", "--aggregate", "mean"])
+    rows = read_rows(tmp_path / "p.csv")
+    spans = [(int(r["start"]), int(r["end"])) for r in rows]
+    assert spans == [(0, 25000), (20000, 45000), (35000, 60000), (0, 60000)]  # last window ends at the end
+    for row, (start, end) in zip(rows[:3], spans):
+        np.testing.assert_allclose(probabilities(row), direct_probabilities(classifier, sequence[start:end]), atol=1e-5)
+
+
+def test_long_inputs_are_cut_with_a_warning_or_refused(tmp_path, classifier, caplog):
+    (tmp_path / "in.fa").write_text(f">long\n{random_dna(2_000, 4)}\n>short\n{random_dna(50, 5)}\n")
+    arguments = ["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv"),
+                 "--max_length", "64"]
+    with caplog.at_level(logging.WARNING):
+        predict_main(arguments)
+    assert "1 input(s) were longer than --max_length 64 tokens and were cut" in caplog.text
+    with pytest.raises(ValueError, match="'long' is .* tokens long, over --max_length 64"):
+        predict_main(arguments + ["--long_inputs", "refuse"])
+
+
+def test_token_budget_batches():
+    lengths = [5, 300, 40, 40, 1000, 7, 39]
+    batches = token_budget_batches(lengths, 100)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        longest = max(lengths[i] for i in batch)
+        assert len(batch) == 1 or len(batch) * longest <= 100
+        assert lengths[batch[0]] == longest  # longest first
+
+
+def test_npy_rows_written_as_they_come(tmp_path):
+    rows = np.random.default_rng(0).normal(size=(7, 5)).astype(np.float32)
+    writer = NpyRowWriter(tmp_path / "x.npy")
+    for row in rows:
+        writer.write(row)
+    writer.close()
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), rows)
+
+
+def test_embed_long_sequence_whole_and_in_windows(classifier):
+    encoder = DNABert2Model.from_pretrained(classifier).eval()
+    tokenizer = load_tokenizer(classifier)
+    sequence = random_dna(5_000, 6)
+    starts, ends, whole = embed_long_sequence(encoder, tokenizer, sequence)
+    assert (starts, ends, whole.shape) == ([0], [5000], (1, 32))
+    with torch.no_grad():
+        expected = encoder.embed(**tokenizer([sequence], return_tensors="pt"))
+    np.testing.assert_allclose(whole, expected.numpy(), atol=1e-5)
+    starts, ends, windows = embed_long_sequence(encoder, tokenizer, sequence, 2_000, 1_500)
+    assert list(zip(starts, ends)) == [(0, 2000), (1500, 3500), (3000, 5000)] and windows.shape == (3, 32)
