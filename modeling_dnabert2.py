@@ -126,19 +126,45 @@ class PackedBatch:
         pad = self.seqlen - self.max_seqlen
         return tuple(F.pad(w, (0, pad, 0, pad)) for w in weights)
 
+    def mean(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Per-sequence mean of packed rows: (total_tokens, ...) -> (batch, ...); padding never enters."""
+        sequence = torch.repeat_interleave(torch.arange(self.batch_size, device=tokens.device), self.lengths.long())
+        sums = tokens.new_zeros((self.batch_size, *tokens.shape[1:])).index_add_(0, sequence, tokens)
+        return sums / self.lengths.to(tokens.dtype).view(-1, *([1] * (tokens.dim() - 1)))
+
+    def first(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The first row ([CLS]) of each sequence: (total_tokens, ...) -> (batch, ...)."""
+        return tokens[self.cu_seqlens[:-1].long()]
+
     def key_padding_mask(self) -> torch.Tensor:
         """(batch, max_seqlen) bool, True at real tokens."""
         positions = torch.arange(self.max_seqlen, device=self.lengths.device)
         return positions[None, :] < self.lengths[:, None]
 
 
-def mean_pool(last_hidden_state: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Mean of the hidden states over real tokens (mask-aware): (batch, seqlen, hidden) -> (batch, hidden).
+@dataclass
+class PackedEncoding:
+    """The encoder's output on packed tokens: the last hidden state, and per layer on request."""
 
-    This is the recommended sequence embedding of DNABERT-2 (the published pooler was never trained).
-    """
-    mask = attention_mask.to(last_hidden_state.dtype).unsqueeze(-1)
-    return (last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+    packed: PackedBatch
+    hidden: torch.Tensor  # (total_tokens, hidden)
+    all_hidden: list | None
+    weights: list | None
+
+    def hidden_states(self):
+        """Per-layer hidden states padded to the input shape (exact zeros at padding), or None."""
+        return None if self.all_hidden is None else tuple(self.packed.pad(h) for h in self.all_hidden)
+
+    def attentions(self):
+        """Per-layer attention weights padded to the input length, or None."""
+        return self.packed.pad_weights(self.weights)
+
+    def mean(self) -> torch.Tensor:
+        """(batch, hidden): the mean of the last hidden state over each sequence's real tokens.
+
+        DNABERT-2's recommended sequence embedding (the published pooler was never trained).
+        """
+        return self.packed.mean(self.hidden)
 
 
 def _check_inputs(config, input_ids, attention_mask, token_type_ids, inputs_embeds) -> tuple[int, int]:
@@ -506,7 +532,7 @@ class DNABert2Encoder(nn.Module):
 
 
 class DNABert2Pooler(nn.Module):
-    """tanh(dense(first token)). Untrained in the published checkpoint: prefer ``mean_pool`` for embeddings."""
+    """tanh(dense([CLS] state)). Untrained in the published checkpoint: prefer mean pooling for embeddings."""
 
     def __init__(self, config):
         super().__init__()
@@ -514,8 +540,8 @@ class DNABert2Pooler(nn.Module):
         self.dense.identity_init = True  # see DNABert2PreTrainedModel._init_weights
         self.activation = nn.Tanh()
 
-    def forward(self, last_hidden_state):
-        return self.activation(self.dense(last_hidden_state[:, 0]))
+    def forward(self, first_token_states):
+        return self.activation(self.dense(first_token_states))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -582,10 +608,14 @@ class DNABert2Model(DNABert2PreTrainedModel):
         self.embeddings.word_embeddings = value
 
     def encode_packed(
-        self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None, output_attentions=False,
-        output_hidden_states=False,
-    ):
-        """Run the encoder; returns the PackedBatch, the packed last hidden state, per-layer packed states, weights."""
+        self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None, output_attentions=None,
+        output_hidden_states=None,
+    ) -> PackedEncoding:
+        """Run the encoder on the real tokens; every head starts here. Output flags default to the config's."""
+        output_attentions = bool(output_attentions if output_attentions is not None else self.config.output_attentions)
+        output_hidden_states = bool(
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
         batch_size, seqlen = _check_inputs(self.config, input_ids, attention_mask, token_type_ids, inputs_embeds)
         device = (input_ids if input_ids is not None else inputs_embeds).device
         if attention_mask is None:
@@ -601,8 +631,7 @@ class DNABert2Model(DNABert2PreTrainedModel):
             self.config.hidden_size // self.config.num_attention_heads, self.config.attention_block_size,
         )
         inputs = AttentionInputs(packed, alibi_slopes(self.config.num_attention_heads, device), implementation)
-        hidden, all_hidden, weights = self.encoder(hidden, inputs, output_attentions, output_hidden_states)
-        return packed, hidden, all_hidden, weights
+        return PackedEncoding(packed, *self.encoder(hidden, inputs, output_attentions, output_hidden_states))
 
     def forward(
         self,
@@ -615,28 +644,21 @@ class DNABert2Model(DNABert2PreTrainedModel):
         return_dict=None,
     ):
         """Encode a right-padded batch. Returns ``BaseModelOutputWithPooling`` (or a tuple with return_dict=False)."""
-        output_attentions = bool(output_attentions if output_attentions is not None else self.config.output_attentions)
-        output_hidden_states = bool(
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        packed, hidden, all_hidden, weights = self.encode_packed(
+        encoding = self.encode_packed(
             input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions, output_hidden_states
         )
-        last_hidden_state = packed.pad(hidden)
-        pooled = self.pooler(last_hidden_state) if self.pooler is not None else None
         output = BaseModelOutputWithPooling(
-            last_hidden_state=last_hidden_state,
-            pooler_output=pooled,
-            hidden_states=tuple(packed.pad(h) for h in all_hidden) if all_hidden is not None else None,
-            attentions=packed.pad_weights(weights),
+            last_hidden_state=encoding.packed.pad(encoding.hidden),
+            pooler_output=self.pooler(encoding.packed.first(encoding.hidden)) if self.pooler is not None else None,
+            hidden_states=encoding.hidden_states(),
+            attentions=encoding.attentions(),
         )
         return output if return_dict is not False else output.to_tuple()
 
     @torch.no_grad()
     def embed(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
         """Sequence embeddings (batch, hidden): mask-aware mean of the last hidden state over real tokens."""
-        packed, hidden, _, _ = self.encode_packed(input_ids, attention_mask, token_type_ids)
-        return mean_pool(packed.pad(hidden, packed.max_seqlen), packed.key_padding_mask())
+        return self.encode_packed(input_ids, attention_mask, token_type_ids).mean()
 
 
 class DNABert2PredictionHeadTransform(nn.Module):
@@ -709,13 +731,10 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
         return_dict=None,
     ):
         """Masked-LM logits and, with ``labels`` (-100 = ignore), the loss. Returns ``MaskedLMOutput``."""
-        output_attentions = bool(output_attentions if output_attentions is not None else self.config.output_attentions)
-        output_hidden_states = bool(
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        packed, hidden, all_hidden, weights = self.bert.encode_packed(
+        encoding = self.bert.encode_packed(
             input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions, output_hidden_states
         )
+        packed, hidden = encoding.packed, encoding.hidden
         loss = None
         if labels is not None:
             if tuple(labels.shape) != (packed.batch_size, packed.seqlen):
@@ -731,10 +750,7 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
                 loss = F.cross_entropy(logits.float(), packed_labels, ignore_index=-100)
             logits = packed.pad(logits)
         output = MaskedLMOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=tuple(packed.pad(h) for h in all_hidden) if all_hidden is not None else None,
-            attentions=packed.pad_weights(weights),
+            loss=loss, logits=logits, hidden_states=encoding.hidden_states(), attentions=encoding.attentions()
         )
         return output if return_dict is not False else output.to_tuple()
 
@@ -777,6 +793,14 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
+    def logits_from(self, encoding: PackedEncoding) -> torch.Tensor:
+        """(batch, num_labels) logits of an encoding (from ``self.bert.encode_packed``), by ``classifier_pooling``."""
+        if self.config.classifier_pooling == "mean":
+            pooled = encoding.mean()
+        else:
+            pooled = self.bert.pooler(encoding.packed.first(encoding.hidden))
+        return self.classifier(self.dropout(pooled))
+
     def forward(
         self,
         input_ids=None,
@@ -789,18 +813,13 @@ class DNABert2ForSequenceClassification(DNABert2PreTrainedModel):
         return_dict=None,
     ):
         """Logits (batch, num_labels) and, with ``labels``, the loss. Returns ``SequenceClassifierOutput``."""
-        outputs = self.bert(
+        encoding = self.bert.encode_packed(
             input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions, output_hidden_states
         )
-        if self.config.classifier_pooling == "mean":
-            mask = attention_mask if attention_mask is not None else torch.ones(outputs.last_hidden_state.shape[:2])
-            pooled = mean_pool(outputs.last_hidden_state, mask.to(outputs.last_hidden_state.device))
-        else:
-            pooled = outputs.pooler_output
-        logits = self.classifier(self.dropout(pooled))
+        logits = self.logits_from(encoding)
         loss = _classification_loss(self.config, logits, labels, self.num_labels) if labels is not None else None
         output = SequenceClassifierOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            loss=loss, logits=logits, hidden_states=encoding.hidden_states(), attentions=encoding.attentions()
         )
         return output if return_dict is not False else output.to_tuple()
 
@@ -828,18 +847,19 @@ class DNABert2ForTokenClassification(DNABert2PreTrainedModel):
         output_hidden_states=None,
         return_dict=None,
     ):
-        """Logits (batch, seqlen, num_labels) and, with ``labels``, the loss. Returns ``TokenClassifierOutput``."""
-        outputs = self.bert(
+        """Logits (batch, seqlen, num_labels), zeros at padding, and with ``labels`` the loss.
+        Returns ``TokenClassifierOutput``."""
+        encoding = self.bert.encode_packed(
             input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions, output_hidden_states
         )
-        logits = self.classifier(self.dropout(outputs.last_hidden_state))
+        logits = encoding.packed.pad(self.classifier(self.dropout(encoding.hidden)))
         loss = None
         if labels is not None:
             if tuple(labels.shape) != tuple(logits.shape[:2]):
                 raise ValueError(f"labels has shape {tuple(labels.shape)}, expected {tuple(logits.shape[:2])}.")
             loss = F.cross_entropy(logits.view(-1, self.num_labels).float(), labels.reshape(-1), ignore_index=-100)
         output = TokenClassifierOutput(
-            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            loss=loss, logits=logits, hidden_states=encoding.hidden_states(), attentions=encoding.attentions()
         )
         return output if return_dict is not False else output.to_tuple()
 

@@ -1,5 +1,6 @@
 """A regular (non-editable) install works from any directory: console entry points, package data, unique names."""
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -11,8 +12,11 @@ from conftest import write_task
 
 @pytest.mark.slow
 def test_wheel_install_fine_tunes_and_predicts_from_another_directory(tmp_path):
+    source = tmp_path / "source"  # a copy, so that the build leaves nothing in the working tree
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "runs", "build", "*.egg-info",
+                                                                 "__pycache__", "output", "outputs"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
-                    str(tmp_path / "dist"), str(ROOT)], check=True, capture_output=True)
+                    str(tmp_path / "dist"), str(source)], check=True, capture_output=True)
     (wheel,) = (tmp_path / "dist").glob("dnabert2-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)

@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast
 
 from configuration_dnabert2 import DNABert2Config
-from modeling_dnabert2 import DNABert2ForSequenceClassification, mean_pool
+from modeling_dnabert2 import DNABert2ForSequenceClassification
 from dnabert2.train.fasta import expand_paths, read_fasta
 from dnabert2.train.finetune_data import read_csv_split
 
@@ -179,12 +179,10 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
             features = tokenizer.pad(
                 [{"input_ids": ids_types[i][0], "token_type_ids": ids_types[i][1]} for i in batch], return_tensors="pt"
             )
-            out = model(**features, output_hidden_states=with_embeddings)
-            logits = out.logits.float().numpy() if hasattr(out, "logits") else np.zeros((len(batch), 0), np.float32)
-            pooled = None
-            if with_embeddings:
-                hidden = out.hidden_states[-1] if out.hidden_states is not None else out.last_hidden_state
-                pooled = mean_pool(hidden, features["attention_mask"]).float().numpy()
+            classifier = hasattr(model, "logits_from")  # else an encoder (DNABert2Model): embeddings only
+            encoding = (model.bert if classifier else model).encode_packed(**features)
+            logits = model.logits_from(encoding).float().numpy() if classifier else np.zeros((len(batch), 0), "f4")
+            pooled = encoding.mean().float().numpy() if with_embeddings else None
             for row, i in enumerate(batch):
                 results[i] = (logits[row], None if pooled is None else pooled[row])
         for piece, (logits, embedding) in zip(batch_pieces, results):
