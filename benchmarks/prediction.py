@@ -18,6 +18,7 @@ import numpy as np
 from transformers import HfArgumentParser
 
 from dnabert2 import packaged
+from dnabert2.benchmarks.report import write_report
 
 CHILD = """
 import json, sys, time
@@ -81,12 +82,7 @@ def main():
              "| case | records | Mbp | time (s) | bp/s | peak RSS (MB) |", "|---|---|---|---|---|---|"]
     lines += [f"| {r['case']} | {r['records']:,} | {r['bp'] / 1e6:.2f} | {r['seconds']:.1f} | {r['bp_per_s']:,.0f} | "
               f"{r['peak_rss_mb']:.0f} |" for r in rows]
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "prediction.md").write_text("\n".join(lines) + "\n")
-    (output / "prediction.json").write_text(json.dumps(rows, indent=2))
-    print("\n".join(lines))
-    print(f"Wrote {output / 'prediction.md'} and {output / 'prediction.json'}")
+    write_report(args.output_dir, "prediction", lines, rows)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm  # noqa: E402
 from transformers import DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments  # noqa: E402
 
 from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
+from dnabert2.benchmarks.report import write_report  # noqa: E402
 from dnabert2.train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta  # noqa: E402
 from dnabert2.train.gue_dataset import resolve_task  # noqa: E402
 from dnabert2.train.prediction import load_tokenizer  # noqa: E402
@@ -154,10 +155,6 @@ def main():
                 rows.append({"step": step, "tokens": step * tokens_per_step, "set": name,
                              "loss": metrics["eval_loss"], "accuracy": metrics["eval_accuracy"]})
                 print(rows[-1], flush=True)
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "pretraining_curve.json").write_text(json.dumps({"run": str(run_dir), "rows": rows,
-                                                              "baselines": baselines}, indent=2))
     last = max(r["step"] for r in rows)
     lines = [f"Masked-only scores of `{run_dir}` at step {last} ({last * tokens_per_step / 1e6:.1f}M tokens).", "",
              "| held-out set | masked tokens | model CE | composition CE | unigram CE | model - composition | "
@@ -167,10 +164,10 @@ def main():
         lines.append(f"| {r['set']} | {b['masked_tokens']:,} | {r['loss']:.3f} | {b['composition_loss']:.3f} | "
                      f"{b['unigram_loss']:.3f} | {r['loss'] - b['composition_loss']:+.3f} | {r['accuracy']:.2%} | "
                      f"{b['composition_accuracy']:.2%} | {b['unigram_accuracy']:.2%} |")
-    (output / "pretraining_curve.md").write_text("\n".join(lines) + "\n")
-    plot(rows, baselines, output / "pretraining_curve.png")
-    print("\n".join(lines))
-    print(f"Wrote {output}/pretraining_curve.{{json,md,png}}")
+    table = write_report(args.output_dir, "pretraining_curve", lines,
+                         {"run": str(run_dir), "rows": rows, "baselines": baselines})
+    plot(rows, baselines, table.with_suffix(".png"))
+    print(f"and {table.with_suffix('.png')}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
+from dnabert2.benchmarks.report import write_report
 from dnabert2.train.fasta import expand_paths
 
 CHILD = """
@@ -98,12 +99,7 @@ def main():
             f"{r['seconds_per_gbp'] / 3600:.2f} | {r['peak_rss_mb']:.0f} | {r['cache_mb']:.0f} | "
             f"{r['cache_gb_per_gbp']:.2f} |"
         )
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "pretraining_data.md").write_text("\n".join(lines) + "\n")
-    (output / "pretraining_data.json").write_text(json.dumps(rows, indent=2))
-    print("\n".join(lines))
-    print(f"Wrote {output / 'pretraining_data.md'} and {output / 'pretraining_data.json'}")
+    write_report(args.output_dir, "pretraining_data", lines, rows)
 
 
 if __name__ == "__main__":
