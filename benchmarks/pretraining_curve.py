@@ -21,6 +21,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 from datasets import Dataset, DatasetDict  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 from transformers import DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments  # noqa: E402
@@ -85,8 +86,9 @@ def held_out_sets(args: CurveArguments, tokenizer) -> dict:
             with open(resolve_task(args.gue_dir, task).folder / "test.csv") as handle:
                 sequences += [line.split(",")[0] for line in list(handle)[1:]]
         ids = tokenizer(sequences, truncation=True, max_length=128)["input_ids"]
+        count = min(4 * args.windows_per_set, len(ids))  # GUE sequences are about a fifth of a 128-token window
         sets[f"GUE test ({args.gue_tasks})"] = Dataset.from_dict({"input_ids": ids}).shuffle(
-            seed=EVAL_MASK_SEED).select(range(min(args.windows_per_set, len(ids))))
+            seed=EVAL_MASK_SEED).select(range(count))
     return sets
 
 
@@ -121,6 +123,8 @@ def plot(rows, baselines, path: Path):
             ax.axhline(baselines[name][f"composition_{key}"], color="C1", ls="--", label="composition")
             ax.axhline(baselines[name][f"unigram_{key}"], color="C2", ls=":", label="unigram")
             ax.set_xlabel("training tokens (M)")
+            if key == "accuracy":
+                ax.yaxis.set_major_formatter(PercentFormatter(1.0))
             ax.set_ylabel(label)
             if row == 0:
                 ax.set_title(name, fontsize=9)
@@ -135,9 +139,12 @@ def main():
     """Score every selected checkpoint on every held-out set; write json, md and png."""
     args = HfArgumentParser(CurveArguments).parse_args_into_dataclasses()[0]
     run_dir = Path(args.run_dir)
-    state = json.loads(sorted(run_dir.glob("checkpoint-*/trainer_state.json"))[0].read_text())
+    selected = checkpoints(run_dir, args.every)
+    if not selected:
+        raise FileNotFoundError(f"{run_dir}: no checkpoint-N folder with N a multiple of --every {args.every}.")
+    state = json.loads((selected[0][1] / "trainer_state.json").read_text())
     tokens_per_step = state["train_batch_size"] * 128  # an upper bound: windows hold at most 128 tokens
-    tokenizer = load_tokenizer(run_dir)
+    tokenizer = load_tokenizer(selected[0][1])
     train = load_sequences([args.train_file], validation_species=[Path(p).name for p in args.species],
                            validation_split_percentage=args.validation_split_percentage, cache_dir=args.cache_dir)
     unigram = unigram_counts(tokenize_windows(train, tokenizer, 128)["train"], len(tokenizer),
@@ -148,7 +155,7 @@ def main():
     baselines = {name: baseline_metrics(m, unigram, bases, tokenizer.mask_token_id) for name, m in sets.items()}
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
-        for step, folder in tqdm(checkpoints(run_dir, args.every), desc="checkpoints"):
+        for step, folder in tqdm(selected, desc="checkpoints"):
             model = DNABert2ForMaskedLM.from_pretrained(folder).eval()
             for name, masked in sets.items():
                 metrics = score(model, masked, baselines[name], tokenizer, workdir)
