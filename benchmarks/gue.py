@@ -66,7 +66,8 @@ FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024
     ("SSP", "splice_", 84.99),
 ]
 # Arguments that change the scores; results.json records them and a folder serves only one set of them.
-SETTINGS = ("model", "learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "from_scratch")
+SETTINGS = ("model", "learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "from_scratch",
+            "rc_augment")
 METRIC_NOTE = "Metric: MCC x100 for every task but virus_covid, macro F1 x100 for virus_covid (as in the paper)."
 COLLAPSE_RULE = (
     "collapsed: the test predictions fell into one class (MCC exactly 0 with accuracy equal to one class's share of "
@@ -91,6 +92,12 @@ class GueArguments:
     batch_size: int = field(default=32, metadata={"help": "Training batch size per device (paper: 32)."})
     max_steps: int | None = field(default=None, metadata={"help": "Cap on steps per task (for CPU budgets)."})
     epochs_scale: float = field(default=1.0, metadata={"help": "Multiply the paper's epochs (e.g. 0.5)."})
+    rc_augment: bool = field(
+        default=False, metadata={"help": "Fine-tune on a random strand per example (sequence or reverse complement)."}
+    )
+    rc_average: bool = field(
+        default=False, metadata={"help": "Also score each test sequence as the mean of both strands (rc_average_*)."}
+    )
     from_scratch: bool = field(
         default=False, metadata={"help": "Fine-tune random weights of the model's config (same tokenizer): the ablation."}
     )
@@ -241,6 +248,8 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
         eval_steps=max(1, max_steps // 4) if max_steps > 0 else None,
         save_steps=max(1, max_steps // 4) if max_steps > 0 else None,
         disable_tqdm=True,
+        rc_augment=args.rc_augment,
+        rc_average=args.rc_average,
     )
     model = ModelArguments(args.model_name_or_path, use_lora=args.use_lora, from_scratch=args.from_scratch)
     metrics = dict(run_finetune(model, data, training))

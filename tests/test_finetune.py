@@ -7,7 +7,7 @@ import numpy as np
 from sklearn import metrics
 import torch
 import pytest
-from conftest import write_task
+from conftest import ROOT, write_task
 from transformers import HfArgumentParser
 
 from dnabert2.train.finetune import main as finetune
@@ -148,3 +148,30 @@ def test_plain_peft_round_trip_is_exact(tmp_path, tiny_pretrained):
     model.save_pretrained(tmp_path / "adapter")
     reloaded = AutoPeftModelForSequenceClassification.from_pretrained(tmp_path / "adapter").eval()
     torch.testing.assert_close(reloaded(input_ids=ids).logits, expected, atol=0, rtol=0)
+
+
+def test_reverse_complement_training_and_test_time_averaging(tmp_path, tiny_pretrained):
+    data = write_task(tmp_path / "task")
+    output = tmp_path / "out"
+    results = finetune(original_command(tiny_pretrained, data, output, ["--rc_augment", "True", "--rc_average", "True"]))
+    model, tokenizer = load_classifier(output), load_tokenizer(output)
+    _, sequences = read_inputs(data / "test.csv")
+    truth = np.array([int(row["label"]) for row in csv.DictReader(open(data / "test.csv"))])
+    for key, rc_average in (("eval_matthews_correlation", False), ("eval_rc_average_matthews_correlation", True)):
+        logits, _ = predict(model, tokenizer, sequences, max_length=24, rc_average=rc_average, progress=False)
+        assert results[key] == pytest.approx(metrics.matthews_corrcoef(truth, logits.argmax(-1)), abs=1e-6), key
+
+
+def test_random_strand_collator_picks_each_strand_about_half_the_time():
+    from transformers import DataCollatorWithPadding
+
+    from dnabert2.train.finetune_data import RandomStrandCollator
+
+    tokenizer = load_tokenizer(ROOT)
+    forward, reverse = tokenizer("AACCGGTTTA")["input_ids"], tokenizer("TAAACCGGTT")["input_ids"]
+    features = [{"input_ids": forward, "attention_mask": [1] * len(forward), "labels": i % 2,
+                 "rc_input_ids": reverse, "rc_attention_mask": [1] * len(reverse)} for i in range(400)]
+    batch = RandomStrandCollator(DataCollatorWithPadding(tokenizer), seed=0)(features)
+    picked_reverse = [row[: len(reverse)].tolist() == reverse for row in batch["input_ids"]]
+    assert 0.4 < np.mean(picked_reverse) < 0.6 and batch["labels"].tolist() == [i % 2 for i in range(400)]
+    assert "rc_input_ids" not in batch

@@ -10,6 +10,7 @@ import torch
 from conftest import ROOT
 
 from configuration_dnabert2 import DNABert2Config
+from dnabert2.train.fasta import reverse_complement
 from dnabert2.train.predict import main as predict_main
 from dnabert2.train.prediction import (
     NpyRowWriter,
@@ -124,3 +125,21 @@ def test_embed_long_sequence_whole_and_in_windows(classifier):
     np.testing.assert_allclose(whole, expected.numpy(), atol=1e-5)
     starts, ends, windows = embed_long_sequence(encoder, tokenizer, sequence, 2_000, 1_500)
     assert list(zip(starts, ends)) == [(0, 2000), (1500, 3500), (3000, 5000)] and windows.shape == (3, 32)
+
+
+def test_reverse_complement():
+    assert reverse_complement("ACGTN") == "NACGT"
+    assert reverse_complement("RYKMSWBDHV") == "BDHVWSKMRY"
+    assert reverse_complement(reverse_complement("GATTACANNRY")) == "GATTACANNRY"
+
+
+def test_rc_average_is_the_mean_of_both_strands_and_strand_symmetric(classifier):
+    model, tokenizer = load_classifier(classifier), load_tokenizer(classifier)
+    sequences = [random_dna(n, 10 + n) for n in (50, 333, 1200)]
+    both, _ = predict(model, tokenizer, [(s,) for s in sequences], rc_average=True, progress=False)
+    forward, _ = predict(model, tokenizer, [(s,) for s in sequences], progress=False)
+    reverse, _ = predict(model, tokenizer, [(reverse_complement(s),) for s in sequences], progress=False)
+    np.testing.assert_allclose(both, (forward + reverse) / 2, atol=1e-6)
+    flipped, _ = predict(model, tokenizer, [(reverse_complement(s),) for s in sequences], rc_average=True,
+                         progress=False)
+    np.testing.assert_allclose(flipped, both, atol=1e-5)  # a sequence and its other strand get one answer

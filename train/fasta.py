@@ -86,6 +86,14 @@ def read_fasta(path) -> Iterator[FastaRecord]:
     yield FastaRecord(name, "".join(chunks))
 
 
+_COMPLEMENT = str.maketrans("ACGTNRYKMSWBDHVacgtnrykmswbdhv", "TGCANYRMKSWVHDBtgcanyrmkswvhdb")
+
+
+def reverse_complement(sequence: str) -> str:
+    """The other strand, read 5' to 3' (IUPAC codes complemented: R<->Y, K<->M, B<->V, D<->H; S, W, N kept)."""
+    return sequence.translate(_COMPLEMENT)[::-1]
+
+
 def acgt_segments(sequence: str, min_length: int = 1) -> list[str]:
     """Split at runs of N and other ambiguity codes; keep pieces of at least ``min_length`` bases."""
     return [piece for piece in _NON_ACGT.split(sequence) if len(piece) >= min_length]

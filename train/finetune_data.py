@@ -6,11 +6,14 @@ regression. Every bad row is reported with its file and line.
 """
 
 import csv
+import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
+
+from dnabert2.train.fasta import reverse_complement
 
 SPLIT_FILES = {"train": "train.csv", "validation": "dev.csv", "test": "test.csv"}
 _BAD_BASES = re.compile(r"[^ACGTNacgtn]")
@@ -139,11 +142,49 @@ def load_hub_task(dataset_name, config_name=None) -> tuple[DatasetDict, TaskInfo
     return data, info
 
 
-def tokenize_task(data: DatasetDict, info: TaskInfo, tokenizer, max_length: int) -> DatasetDict:
-    """Tokenize (pairs keep their segment ids), truncating to ``max_length`` tokens."""
+def tokenize_task(data: DatasetDict, info: TaskInfo, tokenizer, max_length: int, both_strands: bool = False
+                  ) -> DatasetDict:
+    """Tokenize (pairs keep their segment ids), truncating to ``max_length`` tokens.
+
+    With ``both_strands`` the reverse complement of every sequence is tokenized too, into ``rc_input_ids``,
+    ``rc_token_type_ids`` and ``rc_attention_mask`` (for ``--rc_augment`` and ``--rc_average``).
+    """
 
     def encode(batch):
         texts = [batch[c] for c in info.sequence_columns]
-        return tokenizer(*texts, truncation=True, max_length=max_length)
+        encoded = dict(tokenizer(*texts, truncation=True, max_length=max_length))
+        if both_strands:
+            other = tokenizer(*[[reverse_complement(s) for s in column] for column in texts], truncation=True,
+                              max_length=max_length)
+            encoded.update({f"rc_{key}": value for key, value in other.items()})
+        return encoded
 
     return data.map(encode, batched=True, remove_columns=list(info.sequence_columns), desc="Tokenizing")
+
+
+def strand(dataset, reverse: bool):
+    """The tokenized forward strand, or (``reverse``) the reverse complements, under the model's input names."""
+    reversed_columns = [c for c in dataset.column_names if c.startswith("rc_")]
+    if not reverse:
+        return dataset.remove_columns(reversed_columns)
+    dataset = dataset.remove_columns([c[3:] for c in reversed_columns])
+    return dataset.rename_columns({c: c[3:] for c in reversed_columns})
+
+
+class RandomStrandCollator:
+    """Pads a batch in which each example is its forward strand or, with probability 1/2, its reverse complement
+    (``--rc_augment``); examples carry both (``tokenize_task(..., both_strands=True)``)."""
+
+    def __init__(self, pad_collator, seed: int):
+        self.pad_collator = pad_collator
+        self.rng = random.Random(seed)
+
+    def __call__(self, features):
+        chosen = []
+        for feature in features:
+            reverse = "rc_input_ids" in feature and self.rng.random() < 0.5  # evaluation data: forward only
+            kept = {key: value for key, value in feature.items() if not key.startswith("rc_")}
+            if reverse:
+                kept.update({key[3:]: value for key, value in feature.items() if key.startswith("rc_")})
+            chosen.append(kept)
+        return self.pad_collator(chosen)

@@ -14,14 +14,21 @@ from pathlib import Path
 import evaluate
 import numpy as np
 import torch
-from transformers import DataCollatorWithPadding, Trainer, TrainingArguments, set_seed
+from transformers import DataCollatorWithPadding, EvalPrediction, Trainer, TrainingArguments, set_seed
 
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
 from modeling_dnabert2 import DNABert2ForSequenceClassification
 from dnabert2.train.distributed import data_parallel_on_cpu
 from dnabert2.train.prediction import load_tokenizer
-from dnabert2.train.finetune_data import TaskInfo, load_csv_task, load_hub_task, tokenize_task
+from dnabert2.train.finetune_data import (
+    RandomStrandCollator,
+    TaskInfo,
+    load_csv_task,
+    load_hub_task,
+    strand,
+    tokenize_task,
+)
 
 logger = logging.getLogger(__name__)
 # Linear layers of this model; the original script's default ("query,value") matched nothing in DNABERT-2.
@@ -81,6 +88,14 @@ class FinetuneTrainingArguments(TrainingArguments):
     eval_strategy: str = field(default="epoch")
     save_strategy: str | None = field(default=None, metadata={"help": "Default: the same as --eval_strategy."})
     save_steps: float | None = field(default=None, metadata={"help": "Default: the same as --eval_steps."})
+    rc_augment: bool = field(
+        default=False, metadata={"help": "Train on a random strand per example (the sequence or its reverse complement)."}
+    )
+    rc_average: bool = field(
+        default=False,
+        metadata={"help": "Also report test metrics of logits averaged over each sequence and its reverse complement "
+                  "(eval_rc_average_*)."},
+    )
     save_total_limit: int | None = field(default=1)
     load_best_model_at_end: bool = field(default=True)
     metric_for_best_model: str | None = field(default=None, metadata={"help": "Default: MCC (Pearson for regression)."})
@@ -185,27 +200,37 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
     set_seed(training_args.seed)
     data, info = load_task(data_args)
     tokenizer = load_tokenizer(model_args.model_name_or_path)
-    data = tokenize_task(data, info, tokenizer, training_args.model_max_length)
+    both_strands = training_args.rc_augment or training_args.rc_average
+    data = tokenize_task(data, info, tokenizer, training_args.model_max_length, both_strands)
+    if training_args.rc_augment:  # the collator picks a strand per example; keep the rc_* columns until then
+        training_args.remove_unused_columns = False
     if training_args.metric_for_best_model is None:
         training_args.metric_for_best_model = "pearson" if info.problem_type == "regression" else "matthews_correlation"
     if "validation" not in data:
         training_args.eval_strategy = training_args.save_strategy = "no"
         training_args.load_best_model_at_end = False
     model = build_model(model_args, info)
+    pad = DataCollatorWithPadding(tokenizer)
     trainer = Trainer(
         model=model,
         args=training_args,
         train_dataset=data["train"],
-        eval_dataset=data.get("validation"),
+        eval_dataset=strand(data["validation"], reverse=False) if "validation" in data and both_strands else data.get(
+            "validation"),
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer),
+        data_collator=RandomStrandCollator(pad, training_args.seed) if training_args.rc_augment else pad,
         compute_metrics=metrics_function(info),
     )
     trainer.train()
     results = {}
     if training_args.eval_and_save_results:
         test = data.get("test", data.get("validation"))
-        results = trainer.evaluate(eval_dataset=test)
+        results = trainer.evaluate(eval_dataset=strand(test, reverse=False) if both_strands else test)
+        if training_args.rc_average:  # the same model on both strands, logits averaged
+            outputs = [trainer.predict(strand(test, reverse)) for reverse in (False, True)]
+            averaged = metrics_function(info)(EvalPrediction(
+                predictions=np.mean([o.predictions for o in outputs], axis=0), label_ids=outputs[0].label_ids))
+            results.update({f"eval_rc_average_{key}": value for key, value in averaged.items()})
         folder = Path(training_args.output_dir) / "results" / (training_args.run_name or "run")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "eval_results.json").write_text(json.dumps(results, indent=2))

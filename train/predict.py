@@ -52,6 +52,9 @@ class PredictArguments:
     aggregate: str | None = field(
         default=None, metadata={"help": "'mean': also a row per windowed record, from its windows' mean logits."}
     )
+    rc_average: bool = field(
+        default=False, metadata={"help": "Average the logits (and embeddings) of each input and its reverse complement."}
+    )
     quantize: str | None = field(default=None, metadata={"help": "'int8': dynamic int8 linear layers (CPU)."})
     base_model: str | None = field(
         default=None, metadata={"help": "Base model of a LoRA adapter (default: the one recorded in the adapter)."}
@@ -74,7 +77,7 @@ def main(argv=None):
     embeddings = NpyRowWriter(args.embeddings) if args.embeddings else None
     rows = 0
     stream = predict_stream(model, load_tokenizer(args.model), pieces, args.max_tokens_per_batch, limit,
-                            embeddings is not None)
+                            embeddings is not None, rc_average=args.rc_average)
     with open(args.output, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(prediction_header(model.config))

@@ -14,7 +14,7 @@ from transformers import PreTrainedTokenizerFast
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForSequenceClassification
-from dnabert2.train.fasta import expand_paths, read_fasta
+from dnabert2.train.fasta import expand_paths, read_fasta, reverse_complement
 from dnabert2.train.finetune_data import read_csv_split
 
 
@@ -123,8 +123,9 @@ class LengthLimit:
         self.max_length, self.policy = max_length, policy
         self.cut, self.tokens_dropped = 0, 0
 
-    def apply(self, piece: Piece, ids: list, types: list) -> tuple[list, list]:
-        """The ids and segment ids of ``piece``, cut to ``max_length`` (keeping the final [SEP]) if allowed."""
+    def apply(self, piece: Piece, ids: list, types: list, count: bool = True) -> tuple[list, list]:
+        """The ids and segment ids of ``piece``, cut to ``max_length`` (keeping the final [SEP]) if allowed;
+        ``count=False`` for a second view of a piece already counted (its reverse complement)."""
         if self.max_length is None or len(ids) <= self.max_length:
             return ids, types
         if self.policy == "refuse":
@@ -132,7 +133,7 @@ class LengthLimit:
                 f"{piece.name!r} is {len(ids):,} tokens long, over --max_length {self.max_length:,}. Raise "
                 "--max_length, leave it unset (whole sequences), cut with --long_inputs cut, or use --window."
             )
-        self.cut += 1
+        self.cut += count
         self.tokens_dropped = max(self.tokens_dropped, len(ids) - self.max_length)
         return ids[: self.max_length - 1] + ids[-1:], types[: self.max_length - 1] + types[-1:]
 
@@ -160,21 +161,25 @@ def token_budget_batches(lengths, max_tokens: int) -> list[list[int]]:
 @torch.no_grad()
 def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_batch: int = 16384,
                    limit: LengthLimit | None = None, with_embeddings: bool = False, chunk: int = 4096,
-                   progress: bool = True) -> Iterator[tuple[Piece, np.ndarray, np.ndarray | None]]:
+                   progress: bool = True, rc_average: bool = False
+                   ) -> Iterator[tuple[Piece, np.ndarray, np.ndarray | None]]:
     """(piece, logits, mean-pooled embedding or None) for each piece, in input order, computed as they come.
 
     Pieces are read ``chunk`` at a time, tokenized whole (or as ``limit`` says), sorted by length and batched by
     a token budget, so memory is bounded by the chunk and the budget, not by the input. With a model without a
-    classification head (an encoder), logits are empty.
+    classification head (an encoder), logits are empty. With ``rc_average``, each piece's logits and embedding
+    are the mean of those of its sequence(s) and their reverse complement(s): the prediction of both strands.
     """
     limit = limit or LengthLimit(None)
     bar = tqdm(unit="bp", unit_scale=True, desc="Predicting", disable=not progress)
     pieces = iter(pieces)
     while batch_pieces := list(itertools.islice(pieces, chunk)):
-        encoded = tokenizer(*zip(*(p.sequences for p in batch_pieces)))
-        ids_types = [limit.apply(p, ids, types) for p, ids, types in
-                     zip(batch_pieces, encoded["input_ids"], encoded["token_type_ids"])]
-        results = [None] * len(batch_pieces)
+        texts = [p.sequences for p in batch_pieces]
+        texts += [tuple(map(reverse_complement, t)) for t in texts] if rc_average else []
+        encoded = tokenizer(*zip(*texts))
+        ids_types = [limit.apply(batch_pieces[i % len(batch_pieces)], ids, types, count=i < len(batch_pieces))
+                     for i, (ids, types) in enumerate(zip(encoded["input_ids"], encoded["token_type_ids"]))]
+        results = [None] * len(texts)
         for batch in token_budget_batches([len(ids) for ids, _ in ids_types], max_tokens_per_batch):
             features = tokenizer.pad(
                 [{"input_ids": ids_types[i][0], "token_type_ids": ids_types[i][1]} for i in batch], return_tensors="pt"
@@ -185,6 +190,9 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
             pooled = encoding.mean().float().numpy() if with_embeddings else None
             for row, i in enumerate(batch):
                 results[i] = (logits[row], None if pooled is None else pooled[row])
+        if rc_average:  # forward strand first, then the reverse complements in the same order
+            results = [(np.mean([a[0], b[0]], axis=0), None if a[1] is None else np.mean([a[1], b[1]], axis=0))
+                       for a, b in zip(results[: len(batch_pieces)], results[len(batch_pieces):])]
         for piece, (logits, embedding) in zip(batch_pieces, results):
             bar.update(sum(len(s) for s in piece.sequences))
             yield piece, logits, embedding
@@ -192,12 +200,13 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
 
 
 def predict(model, tokenizer, sequences, max_tokens_per_batch=16384, max_length=None, with_embeddings=False,
-            progress=True):
+            progress=True, rc_average=False):
     """Logits (N, num_labels) in input order and, optionally, mean-pooled embeddings (N, hidden), for a list of
-    sequence tuples; whole sequences unless ``max_length`` (then cut, with a warning)."""
+    sequence tuples; whole sequences unless ``max_length`` (then cut, with a warning); both strands averaged with
+    ``rc_average``."""
     limit = LengthLimit(max_length)
     rows = list(predict_stream(model, tokenizer, (Piece(str(i), s) for i, s in enumerate(sequences)),
-                               max_tokens_per_batch, limit, with_embeddings, progress=progress))
+                               max_tokens_per_batch, limit, with_embeddings, progress=progress, rc_average=rc_average))
     if limit.report():
         warnings.warn(limit.report())
     logits = np.stack([r[1] for r in rows]) if rows else np.zeros((0, model.config.num_labels), np.float32)
@@ -228,11 +237,13 @@ def with_record_means(stream):
 
 
 def embed_long_sequence(encoder, tokenizer, sequence: str, window_bp: int | None = None, stride_bp: int | None = None,
-                        max_tokens_per_batch: int = 16384):
+                        max_tokens_per_batch: int = 16384, rc_average: bool = False):
     """Mean-pooled embeddings of one sequence of any length: whole (``window_bp=None``), or per window of
-    ``window_bp`` every ``stride_bp``. Returns (starts, ends, embeddings of shape (windows, hidden))."""
+    ``window_bp`` every ``stride_bp``; with ``rc_average`` the mean of both strands' embeddings.
+    Returns (starts, ends, embeddings of shape (windows, hidden))."""
     pieces = sliding_windows([Piece("sequence", (sequence,), 0, len(sequence))], window_bp, stride_bp)
-    rows = list(predict_stream(encoder, tokenizer, pieces, max_tokens_per_batch, with_embeddings=True, progress=False))
+    rows = list(predict_stream(encoder, tokenizer, pieces, max_tokens_per_batch, with_embeddings=True, progress=False,
+                               rc_average=rc_average))
     return [p.start for p, _, _ in rows], [p.end for p, _, _ in rows], np.stack([e for _, _, e in rows])
 
 
