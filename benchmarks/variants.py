@@ -1,0 +1,89 @@
+"""Variants scored per second by dnabert2-score-variants on this machine: the shipped model and the 117M
+architecture (random weights: speed does not depend on them).
+
+A generated genome (seeded random DNA, 2 contigs of 200 kb) and VCF (SNVs and short indels) are scored in-process
+after a warm-up batch; window 512 bp, batch 16.
+
+    python benchmarks/variants.py     # ~3 min on 2 cores; writes benchmarks/results/variants.{md,json}
+"""
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import HfArgumentParser
+
+from configuration_dnabert2 import DNABert2Config
+from dnabert2 import packaged
+from dnabert2.benchmarks.report import write_report
+from dnabert2.train.prediction import load_tokenizer
+from dnabert2.train.variants import Reference, Variant, score_variants
+from modeling_dnabert2 import DNABert2ForMaskedLM
+
+
+@dataclass
+class VariantBenchArguments:
+    variants: int = field(default=160, metadata={"help": "Variants scored per model."})
+    window: int = field(default=512, metadata={"help": "bp per window."})
+    threads: int = field(default=2, metadata={"help": "torch threads."})
+    output_dir: str = field(default="benchmarks/results", metadata={"help": "Where the .md and .json go."})
+
+
+def generated_inputs(folder: Path, count: int, seed: int = 0):
+    """A 2-contig FASTA and ``count`` variants on it (70 % SNVs, 30 % 1-5 bp indels)."""
+    rng = np.random.default_rng(seed)
+    contigs = {name: "".join(rng.choice(list("ACGT"), 200_000)) for name in ("chr1", "chr2")}
+    (folder / "g.fa").write_text("".join(f">{n}\n{s}\n" for n, s in contigs.items()))
+    variants = []
+    for _ in range(count):
+        name = str(rng.choice(list(contigs)))
+        pos = int(rng.integers(1000, 199_000))
+        ref = contigs[name][pos - 1]
+        kind = rng.random()
+        if kind < 0.7:
+            alt = str(rng.choice([b for b in "ACGT" if b != ref]))
+        elif kind < 0.85:
+            alt = ref + "".join(rng.choice(list("ACGT"), int(rng.integers(1, 6))))
+        else:
+            ref = contigs[name][pos - 1 : pos + int(rng.integers(1, 6))]
+            alt = ref[0]
+        variants.append(Variant(name, pos, ".", ref, alt))
+    return folder / "g.fa", variants
+
+
+def variants_per_second(model, tokenizer, fasta, variants, window) -> float:
+    """Variants/s over the list, after one warm-up batch."""
+    reference = Reference(fasta)
+    list(score_variants(variants[:16], reference, model, tokenizer, window))
+    start = time.perf_counter()
+    list(score_variants(variants, reference, model, tokenizer, window))
+    return len(variants) / (time.perf_counter() - start)
+
+
+def main():
+    """Measure both models; print and write the table."""
+    args = HfArgumentParser(VariantBenchArguments).parse_args_into_dataclasses()[0]
+    torch.set_num_threads(args.threads)
+    tokenizer = load_tokenizer(packaged("model"))
+    models = {"shipped (5.3M)": DNABert2ForMaskedLM.from_pretrained(packaged("model")),
+              "117M architecture": DNABert2ForMaskedLM(DNABert2Config(hidden_dropout_prob=0.0))}
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        fasta, variants = generated_inputs(Path(work), args.variants)
+        for name, model in models.items():
+            rate = variants_per_second(model.eval(), tokenizer, fasta, variants, args.window)
+            rows.append({"model": name, "variants": len(variants), "window_bp": args.window, "variants_per_s": rate})
+            print(rows[-1], flush=True)
+    lines = [f"`dnabert2-score-variants` speed: {args.variants} generated variants (70 % SNVs), window {args.window} "
+             f"bp, batch 16, {args.threads} threads, fp32 CPU. Each variant costs 4 forward passes (REF and ALT, "
+             "masked for the LLR and unmasked for the embeddings).", "",
+             "| model | variants/s |", "|---|---|"]
+    lines += [f"| {r['model']} | {r['variants_per_s']:.1f} |" for r in rows]
+    write_report(args.output_dir, "variants", lines, rows)
+
+
+if __name__ == "__main__":
+    main()

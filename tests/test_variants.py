@@ -1,0 +1,109 @@
+"""Variant scoring on a generated genome and VCF: antisymmetry, zero for identical alleles, REF checks, skipped
+alleles counted, chr naming, contig ends, bgzipped inputs."""
+
+import csv
+
+import numpy as np
+import pysam
+import pytest
+import torch
+
+from dnabert2.train.prediction import load_tokenizer
+from dnabert2.train.score_variants import main as score_main
+from dnabert2.train.variants import Reference, SkipCounts, Variant, VariantError, score_variants
+from modeling_dnabert2 import DNABert2ForMaskedLM
+
+HEADER = "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n##contig=<ID=chr2>\n##contig=<ID=1>\n" \
+         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+
+
+def genome(seed=0):
+    rng = np.random.default_rng(seed)
+    return {name: "".join(rng.choice(list("ACGT"), n)) for name, n in (("chr1", 5000), ("chr2", 3000))}
+
+
+def write_fasta(path, contigs):
+    path.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in contigs.items()))
+    return path
+
+
+def write_vcf(path, rows):
+    path.write_text(HEADER + "".join("\t".join(map(str, row)) + "\t.\t.\t.\n" for row in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def mlm(tiny_pretrained):
+    torch.manual_seed(0)
+    return DNABert2ForMaskedLM.from_pretrained(tiny_pretrained).eval(), load_tokenizer(tiny_pretrained)
+
+
+def score(variants, fasta, mlm, **kwargs):
+    model, tokenizer = mlm
+    return list(score_variants(variants, Reference(fasta), model, tokenizer, window=200, batch_size=3, **kwargs))
+
+
+def test_llr_is_antisymmetric_and_zero_for_identical_alleles(tmp_path, mlm):
+    contigs = genome()
+    fasta = write_fasta(tmp_path / "g.fa", contigs)
+    checks = []
+    for pos in (1000, 2500, 4000):  # SNVs, an insertion and a deletion
+        ref = contigs["chr1"][pos - 1]
+        checks += [(pos, ref, "A" if ref != "A" else "C"), (pos, contigs["chr1"][pos - 1 : pos + 2], ref),
+                   (pos, ref, ref + "GT")]
+    for pos, ref, alt in checks:
+        forward = score([Variant("chr1", pos, ".", ref, alt)], fasta, mlm)[0]
+        edited = dict(contigs)
+        edited["chr1"] = contigs["chr1"][: pos - 1] + alt + contigs["chr1"][pos - 1 + len(ref):]
+        backward = score([Variant("chr1", pos, ".", alt, ref)], write_fasta(tmp_path / "e.fa", edited), mlm)[0]
+        assert forward["llr"] != 0 and backward["llr"] == pytest.approx(-forward["llr"], abs=1e-4), (pos, ref, alt)
+        assert backward["embedding_distance"] == pytest.approx(forward["embedding_distance"], abs=1e-5)
+        (tmp_path / "e.fa.fai").unlink()
+    same = score([Variant("chr1", 1000, ".", contigs["chr1"][999], contigs["chr1"][999])], fasta, mlm)[0]
+    assert same["llr"] == 0 and same["embedding_distance"] == pytest.approx(0, abs=1e-6)
+
+
+def test_ref_mismatch_names_the_variant_or_is_skipped_and_counted(tmp_path, mlm):
+    contigs = genome()
+    fasta = write_fasta(tmp_path / "g.fa", contigs)
+    wrong = "A" if contigs["chr2"][99] != "A" else "C"
+    bad = Variant("chr2", 100, "rs9", wrong, "G")
+    with pytest.raises(VariantError, match="chr2:100 .* \\(rs9\\): REF .* does not match"):
+        score([bad], fasta, mlm)
+    counts = SkipCounts()
+    assert score([bad], fasta, mlm, on_ref_mismatch="skip", counts=counts) == []
+    assert counts.skipped == {"REF mismatches": 1}
+
+
+def test_script_rows_equal_input_alleles_minus_skipped(tmp_path, tiny_pretrained):
+    contigs = genome()
+    fasta = write_fasta(tmp_path / "g.fa", contigs)
+    c1, c2 = contigs["chr1"], contigs["chr2"]
+    rows = [  # unsorted, with a multi-allelic record, a symbolic allele, "1" for chr1, both contig ends
+        ("chr2", 2999, "v1", c2[2998], "A,C" if c2[2998] not in "AC" else "G,T"),
+        ("chr1", 3, "v2", c1[2], "<DEL>"),
+        ("1", 2000, "v3", c1[1999], "ACGT"),
+        ("chr1", 1, "v4", c1[0], "G" if c1[0] != "G" else "T"),
+        ("chr1", 2, "v5", "NN"[: 1] if c1[1] != "N" else "A", "C"),  # REF mismatch
+    ]
+    vcf = write_vcf(tmp_path / "v.vcf", rows)
+    pysam.tabix_compress(str(fasta), str(tmp_path / "g.fa.gz"))  # bgzipped reference
+    pysam.tabix_compress(str(vcf), str(tmp_path / "v.vcf.gz"))  # bgzipped VCF
+    counts = score_main(["--vcf", str(tmp_path / "v.vcf.gz"), "--fasta", str(tmp_path / "g.fa.gz"),
+                         "--model_name_or_path", str(tiny_pretrained), "--output", str(tmp_path / "s.tsv"),
+                         "--window", "300", "--on_ref_mismatch", "skip"])
+    with open(tmp_path / "s.tsv") as handle:
+        written = list(csv.DictReader(handle, delimiter="\t"))
+    assert counts.read == 6 and counts.skipped == {"symbolic or structural alleles": 1, "REF mismatches": 1}
+    assert [(r["CHROM"], r["POS"], r["ALT"]) for r in written] == [
+        ("chr2", "2999", rows[0][4][0]), ("chr2", "2999", rows[0][4][2]), ("1", "2000", "ACGT"), ("chr1", "1", rows[3][4])]
+    assert all(np.isfinite(float(r["llr"])) and float(r["embedding_distance"]) >= -1e-6 for r in written)
+
+
+def test_plain_gzip_reference_gets_a_clear_error(tmp_path):
+    import gzip
+
+    with gzip.open(tmp_path / "g.fa.gz", "wt") as handle:
+        handle.write(">chr1\nACGT\n")
+    with pytest.raises(VariantError, match="bgzip"):
+        Reference(tmp_path / "g.fa.gz")
