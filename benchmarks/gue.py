@@ -21,6 +21,7 @@ an earlier one of the opposite --from_scratch.
 """
 
 import dataclasses
+import hashlib
 import json
 import logging
 import shlex
@@ -66,7 +67,7 @@ FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024
     ("SSP", "splice_", 84.99),
 ]
 # Arguments that change the scores; results.json records them and a folder serves only one set of them.
-SETTINGS = ("model", "learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "from_scratch",
+SETTINGS = ("model", "model_weights", "learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "from_scratch",
             "rc_augment")
 METRIC_NOTE = "Metric: MCC x100 for every task but virus_covid, macro F1 x100 for virus_covid (as in the paper)."
 COLLAPSE_RULE = (
@@ -129,7 +130,21 @@ def run_settings(args: GueArguments) -> dict:
     model = Path(args.model_name_or_path).expanduser()
     values = dataclasses.asdict(args)
     values["model"] = str(model.resolve()) if model.is_dir() else args.model_name_or_path
+    values["model_weights"] = weights_digest(model) if model.is_dir() else None
     return {name: values[name] for name in SETTINGS}
+
+
+def weights_digest(folder: Path) -> str | None:
+    """SHA-256 (first 16 hex digits) of a model folder's weight files: new weights at the same path are a new model."""
+    files = sorted(p for pattern in ("*.safetensors", "*.bin") for p in folder.glob(pattern))
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for path in files:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def check_model(name_or_path: str):
