@@ -68,7 +68,7 @@ FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024
 ]
 # Arguments that change the scores; results.json records them and a folder serves only one set of them.
 SETTINGS = ("model", "model_weights", "learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "from_scratch",
-            "rc_augment")
+            "rc_augment", "architecture")
 METRIC_NOTE = "Metric: MCC x100 for every task but virus_covid, macro F1 x100 for virus_covid (as in the paper)."
 COLLAPSE_RULE = (
     "collapsed: the test predictions fell into one class (MCC exactly 0 with accuracy equal to one class's share of "
@@ -93,6 +93,9 @@ class GueArguments:
     batch_size: int = field(default=32, metadata={"help": "Training batch size per device (paper: 32)."})
     max_steps: int | None = field(default=None, metadata={"help": "Cap on steps per task (for CPU budgets)."})
     epochs_scale: float = field(default=1.0, metadata={"help": "Multiply the paper's epochs (e.g. 0.5)."})
+    architecture: str = field(
+        default="dnabert2", metadata={"help": "'dnabert2', or 'cnn': the one-hot CNN baseline, trained from scratch."}
+    )
     rc_augment: bool = field(
         default=False, metadata={"help": "Fine-tune on a random strand per example (sequence or reverse complement)."}
     )
@@ -266,7 +269,8 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
         rc_augment=args.rc_augment,
         rc_average=args.rc_average,
     )
-    model = ModelArguments(args.model_name_or_path, use_lora=args.use_lora, from_scratch=args.from_scratch)
+    model = ModelArguments(args.model_name_or_path, use_lora=args.use_lora, from_scratch=args.from_scratch,
+                           architecture=args.architecture)
     metrics = dict(run_finetune(model, data, training))
     shutil.rmtree(training.output_dir, ignore_errors=True)
     metrics["test_class_shares"] = label_shares(data)

@@ -175,3 +175,19 @@ def test_random_strand_collator_picks_each_strand_about_half_the_time():
     picked_reverse = [row[: len(reverse)].tolist() == reverse for row in batch["input_ids"]]
     assert 0.4 < np.mean(picked_reverse) < 0.6 and batch["labels"].tolist() == [i % 2 for i in range(400)]
     assert "rc_input_ids" not in batch
+
+
+def test_cnn_baseline_learns_the_task_and_ignores_padding(tmp_path):
+    from dnabert2.train.cnn_baseline import OneHotCNN, encode_bases
+
+    data = write_task(tmp_path / "task")
+    results = finetune(["--data_path", str(data), "--architecture", "cnn", "--output_dir", str(tmp_path / "out"),
+                        "--max_steps", "30", "--per_device_train_batch_size", "16", "--learning_rate", "1e-3",
+                        "--eval_strategy", "no", "--disable_tqdm", "True", "--seed", "0"])
+    assert results["eval_matthews_correlation"] > 0.5  # label 1 sequences carry a TATAAA box
+    model = OneHotCNN(2, "single_label_classification").eval()
+    encoded = encode_bases(["ACGTTAGCAGGCATCGATCGATCAG", "ACGTN" * 20])
+    ids = torch.tensor([row + [3] * (100 - len(row)) for row in encoded["input_ids"]])
+    mask = torch.tensor([row + [0] * (100 - len(row)) for row in encoded["attention_mask"]])
+    alone = model(ids[:1, :25], mask[:1, :25]).logits
+    torch.testing.assert_close(model(ids, mask).logits[:1], alone, atol=1e-6, rtol=1e-6)

@@ -142,20 +142,22 @@ def load_hub_task(dataset_name, config_name=None) -> tuple[DatasetDict, TaskInfo
     return data, info
 
 
-def tokenize_task(data: DatasetDict, info: TaskInfo, tokenizer, max_length: int, both_strands: bool = False
-                  ) -> DatasetDict:
+def tokenize_task(data: DatasetDict, info: TaskInfo, tokenizer, max_length: int, both_strands: bool = False,
+                  encoder=None) -> DatasetDict:
     """Tokenize (pairs keep their segment ids), truncating to ``max_length`` tokens.
 
-    With ``both_strands`` the reverse complement of every sequence is tokenized too, into ``rc_input_ids``,
+    ``encoder(columns) -> dict`` replaces the BPE tokenizer when given (e.g. one-hot base codes for the CNN
+    baseline); ``columns`` is a list with one list of sequences per sequence column.
+    With ``both_strands`` the reverse complement of every sequence is encoded too, into ``rc_input_ids``,
     ``rc_token_type_ids`` and ``rc_attention_mask`` (for ``--rc_augment`` and ``--rc_average``).
     """
+    encoder = encoder or (lambda columns: tokenizer(*columns, truncation=True, max_length=max_length))
 
     def encode(batch):
         texts = [batch[c] for c in info.sequence_columns]
-        encoded = dict(tokenizer(*texts, truncation=True, max_length=max_length))
+        encoded = dict(encoder(texts))
         if both_strands:
-            other = tokenizer(*[[reverse_complement(s) for s in column] for column in texts], truncation=True,
-                              max_length=max_length)
+            other = encoder([[reverse_complement(s) for s in column] for column in texts])
             encoded.update({f"rc_{key}": value for key, value in other.items()})
         return encoded
 

@@ -19,6 +19,7 @@ from transformers import DataCollatorWithPadding, EvalPrediction, Trainer, Train
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
 from modeling_dnabert2 import DNABert2ForSequenceClassification
+from dnabert2.train.cnn_baseline import OneHotCNN, encode_bases
 from dnabert2.train.distributed import data_parallel_on_cpu
 from dnabert2.train.prediction import load_tokenizer
 from dnabert2.train.finetune_data import (
@@ -51,6 +52,11 @@ class ModelArguments:
     classifier_pooling: str | None = field(default=None, metadata={"help": "'cls' or 'mean' (default: the config's)."})
     from_scratch: bool = field(
         default=False, metadata={"help": "Random weights of the model's config, not its pretrained ones (ablation)."}
+    )
+    architecture: str = field(
+        default="dnabert2",
+        metadata={"help": "'dnabert2', or 'cnn': the one-hot CNN baseline trained from scratch (train/cnn_baseline.py; "
+                  "for benchmarks, not for predict.py)."},
     )
 
 
@@ -201,7 +207,12 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
     data, info = load_task(data_args)
     tokenizer = load_tokenizer(model_args.model_name_or_path)
     both_strands = training_args.rc_augment or training_args.rc_average
-    data = tokenize_task(data, info, tokenizer, training_args.model_max_length, both_strands)
+    cnn = model_args.architecture == "cnn"
+    if model_args.architecture not in ("dnabert2", "cnn"):
+        raise ValueError(f"--architecture must be 'dnabert2' or 'cnn', got {model_args.architecture!r}.")
+    data = tokenize_task(data, info, tokenizer, training_args.model_max_length, both_strands,
+                         encoder=(lambda columns: encode_bases(list(zip(*columns)) if len(columns) > 1 else columns[0]))
+                         if cnn else None)
     if training_args.rc_augment:  # the collator picks a strand per example; keep the rc_* columns until then
         training_args.remove_unused_columns = False
     if training_args.metric_for_best_model is None:
@@ -209,8 +220,8 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
     if "validation" not in data:
         training_args.eval_strategy = training_args.save_strategy = "no"
         training_args.load_best_model_at_end = False
-    model = build_model(model_args, info)
-    pad = DataCollatorWithPadding(tokenizer)
+    model = OneHotCNN(info.num_labels, info.problem_type) if cnn else build_model(model_args, info)
+    pad = DataCollatorWithPadding(tokenizer)  # for the CNN too: padding is masked, whatever its id
     trainer = Trainer(
         model=model,
         args=training_args,
