@@ -11,13 +11,14 @@ With GUE (folder in the official layout, or a dataset built by train/build_gue_d
     python benchmarks/gue.py --gue_dir ../shared/data/GUE --tasks tf_0,mouse_0 --seeds 1,2,3
 
 Results go to --output_dir (results.json, results.csv, results.md, results.png). results.json records the run's
-settings (model, learning rate, batch size, max_steps, epochs_scale, LoRA, from scratch); a rerun with the same
+settings (model and a digest of its weights, learning rate, batch size, max_steps, epochs_scale, LoRA, from scratch,
+strand augmentation, architecture); a rerun with the same
 settings skips the finished (task, seed) pairs, one with other settings is refused.
 
 Pretraining ablation: ``--from_scratch True`` fine-tunes a randomly initialised model of the same config (same
-tokenizer, budgets and seeds). ``--ablation True`` runs both into <output_dir>/pretrained and
-<output_dir>/from_scratch and writes comparison.{md,json,png}; ``--compare_with <folder>`` compares this run with
-an earlier one of the opposite --from_scratch.
+tokenizer, budgets and seeds). ``--ablation True`` runs both, and the one-hot CNN baseline, into
+<output_dir>/pretrained, /from_scratch and /cnn and writes comparison.{md,json,png}; ``--compare_with <folder>``
+compares this run with an earlier one of the opposite --from_scratch.
 """
 
 import dataclasses
@@ -107,7 +108,8 @@ class GueArguments:
     )
     ablation: bool = field(
         default=False,
-        metadata={"help": "Run pretrained and from scratch (<output_dir>/pretrained, /from_scratch) and compare them."},
+        metadata={"help": "Run pretrained, from scratch and the CNN baseline (<output_dir>/pretrained, /from_scratch, "
+                  "/cnn) and compare them."},
     )
     compare_with: str | None = field(
         default=None,
@@ -427,8 +429,9 @@ def plot(rows, families, path):
     plt.close(fig)
 
 
-def compare(pretrained: dict, scratch: dict) -> dict:
-    """Per task and family: pretrained and from-scratch scores, their difference and whether it is within seed noise."""
+def compare(pretrained: dict, scratch: dict, cnn: dict | None = None) -> dict:
+    """Per task and family: pretrained and from-scratch scores, their difference and whether it is within seed noise,
+    and the CNN baseline's score where its results are given."""
     rows = []
     for task in sorted(set(pretrained) & set(scratch)):
         seeds = sorted(set(pretrained[task]) & set(scratch[task]), key=int)
@@ -439,16 +442,20 @@ def compare(pretrained: dict, scratch: dict) -> dict:
         difference = a["mean"] - b["mean"] if a["mean"] is not None and b["mean"] is not None else None
         noise = max(a["std"], b["std"]) if a["std"] is not None and b["std"] is not None else None
         within = None if difference is None or noise is None else abs(difference) < noise
+        baseline = {s: cnn[task][s] for s in seeds if s in (cnn or {}).get(task, {})}
         rows.append({"task": task, "family": a["family"], "metric": a["metric"], "seeds": seeds, "pretrained": a,
-                     "from_scratch": b, "difference": difference, "noise": noise, "within_seed_noise": within})
+                     "from_scratch": b, "difference": difference, "noise": noise, "within_seed_noise": within,
+                     "cnn": task_summary(task, baseline) if baseline else None})
     families = []
     for label, _, _ in FAMILIES:
         members = [row for row in rows if row["family"] == label]
         both = [row for row in members if row["difference"] is not None]
         if both:
             p, s = _mean([r["pretrained"]["mean"] for r in both]), _mean([r["from_scratch"]["mean"] for r in both])
+            cnn_means = [r["cnn"]["mean"] for r in both if r["cnn"] and r["cnn"]["mean"] is not None]
             families.append({"family": label, "pretrained": p, "from_scratch": s, "difference": p - s, "tasks": len(both),
-                             "collapsed_tasks": len(members) - len(both)})
+                             "collapsed_tasks": len(members) - len(both),
+                             "cnn": _mean(cnn_means) if len(cnn_means) == len(both) else None})
     unmatched = sorted(set(pretrained) ^ set(scratch))
     return {"metric_note": METRIC_NOTE, "noise_rule": NOISE_RULE, "collapse_rule": COLLAPSE_RULE, "tasks": rows,
             "families": families, "tasks_on_one_side_only": unmatched}
@@ -463,18 +470,20 @@ def verdict(row: dict) -> str:
     return "within seed noise" if row["within_seed_noise"] else "beyond seed noise"
 
 
-def write_comparison(pretrained_dir, scratch_dir, output_dir) -> str:
-    """Write comparison.json/.md/.png (pretrained vs from scratch) to output_dir; returns the markdown table."""
+def write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir=None) -> str:
+    """Write comparison.json/.md/.png (pretrained vs from scratch, and the CNN baseline when ``cnn_dir``) to
+    output_dir; returns the markdown table."""
     output_dir = Path(output_dir)
     (_, pretrained), (_, scratch) = read_results(pretrained_dir), read_results(scratch_dir)
-    report = compare(pretrained, scratch)
+    report = compare(pretrained, scratch, read_results(cnn_dir)[1] if cnn_dir else None)
     report["pretrained_results"], report["from_scratch_results"] = str(pretrained_dir), str(scratch_dir)
+    report["cnn_results"] = str(cnn_dir) if cnn_dir else None
     (output_dir / "comparison.json").write_text(json.dumps(report, indent=2))
     lines = [
         f"Pretrained: `{pretrained_dir}`; from scratch (random init of the same config): `{scratch_dir}`.",
         "",
-        "| task | family | metric | pretrained | from scratch | difference | verdict | seeds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | family | metric | pretrained | from scratch | difference | verdict | seeds | CNN baseline |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["tasks"]:
         difference = "-" if r["difference"] is None else f"{r['difference']:+.2f}"
@@ -483,12 +492,12 @@ def write_comparison(pretrained_dir, scratch_dir, output_dir) -> str:
                      if r[name]["collapsed_seeds"] and r[name]["mean"] is not None]  # partly collapsed
         lines.append(f"| {r['task']} | {r['family']} | {r['metric']} | {score_cell(r['pretrained'])} | "
                      f"{score_cell(r['from_scratch'])} | {difference} | {'; '.join([verdict(r), *collapsed])} | "
-                     f"{', '.join(r['seeds'])} |")
+                     f"{', '.join(r['seeds'])} | {score_cell(r['cnn']) if r['cnn'] else '-'} |")
     if report["families"]:
-        lines += ["", "| family | pretrained | from scratch | difference | tasks | tasks left out (collapsed) |",
-                  "|---|---|---|---|---|---|"]
+        lines += ["", "| family | pretrained | from scratch | difference | tasks | tasks left out (collapsed) | "
+                  "CNN baseline |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {f['family']} | {f['pretrained']:.2f} | {f['from_scratch']:.2f} | {f['difference']:+.2f} | "
-                  f"{f['tasks']} | {f['collapsed_tasks']} |" for f in report["families"]]
+                  f"{f['tasks']} | {f['collapsed_tasks']} | {_fmt(f['cnn'])} |" for f in report["families"]]
     lines += ["", "Scores x100, mean ± sample sd over the seeds both runs share. " + METRIC_NOTE,
               "", "Difference: pretrained minus from scratch. " + NOISE_RULE[0].upper() + NOISE_RULE[1:],
               "", COLLAPSE_RULE[0].upper() + COLLAPSE_RULE[1:]]
@@ -505,17 +514,22 @@ def plot_comparison(report: dict, path):
     rows, families = report["tasks"], report["families"]
     plt, fig, axes = _figure(len(rows), len(families), bars_per_task=2)
     x = list(range(len(rows)))
-    for offset, name, color in ((-0.2, "pretrained", "tab:blue"), (0.2, "from_scratch", "tab:orange")):
-        _bars(axes[0], [i + offset for i in x], [r[name] for r in rows], width=0.4, color=color,
-              label=name.replace("_", " "))
+    sides = [("pretrained", "tab:blue"), ("from_scratch", "tab:orange")]
+    sides += [("cnn", "tab:green")] if rows and all(r["cnn"] for r in rows) else []
+    width = 0.8 / len(sides)
+    for k, (name, color) in enumerate(sides):
+        empty = {"mean": None, "std": None, "collapsed_seeds": []}
+        _bars(axes[0], [i + (k - (len(sides) - 1) / 2) * width for i in x], [r[name] or empty for r in rows],
+              width=width, color=color, label="CNN baseline" if name == "cnn" else name.replace("_", " "))
     _task_ticks(axes[0], x, [r["task"] for r in rows])
     axes[0].set_ylabel("score x100 (MCC; F1 for virus_covid)")
     axes[0].set_title("Pretrained vs from scratch, per task")
     axes[0].legend(fontsize=7)
     if families:
         fx = range(len(families))
-        axes[1].bar([i - 0.2 for i in fx], [f["pretrained"] for f in families], width=0.4, color="tab:blue")
-        axes[1].bar([i + 0.2 for i in fx], [f["from_scratch"] for f in families], width=0.4, color="tab:orange")
+        for k, (name, color) in enumerate(sides):
+            axes[1].bar([i + (k - (len(sides) - 1) / 2) * width for i in fx],
+                        [f[name] if f[name] is not None else 0 for f in families], width=width, color=color)
         axes[1].set_xticks(list(fx), [f["family"] for f in families])
         axes[1].set_title("Family averages")
     fig.tight_layout()
@@ -566,8 +580,9 @@ def main(argv=None):
     tasks, seeds = selected_tasks(args), [int(s) for s in args.seeds.split(",")]
     output_dir = Path(args.output_dir)
     if args.ablation:
-        runs = [dataclasses.replace(args, output_dir=str(output_dir / side), from_scratch=side == "from_scratch", ablation=False)
-                for side in ("pretrained", "from_scratch")]
+        runs = [dataclasses.replace(args, output_dir=str(output_dir / side), from_scratch=side == "from_scratch",
+                                    architecture="cnn" if side == "cnn" else args.architecture, ablation=False)
+                for side in ("pretrained", "from_scratch", "cnn")]
     else:
         runs = [args]
     for run in runs:  # every refusal before any training
@@ -580,13 +595,14 @@ def main(argv=None):
         folders.append(Path(run.output_dir))
     paths = [path for folder in folders for path in report_paths(folder, "results")]
     if args.ablation or args.compare_with:
+        cnn_dir = None
         if args.ablation:
-            pretrained_dir, scratch_dir = folders
+            pretrained_dir, scratch_dir, cnn_dir = folders
         elif args.from_scratch:
             pretrained_dir, scratch_dir = Path(args.compare_with), output_dir
         else:
             pretrained_dir, scratch_dir = output_dir, Path(args.compare_with)
-        print(write_comparison(pretrained_dir, scratch_dir, output_dir))
+        print(write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir))
         paths += report_paths(output_dir, "comparison")
     print("Outputs written:\n" + "\n".join(f"  {path}" for path in paths))
 

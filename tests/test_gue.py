@@ -250,6 +250,10 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
     if row["difference"] is not None:
         assert row["difference"] == pytest.approx(row["pretrained"]["mean"] - row["from_scratch"]["mean"])
     assert "| pretrained | from scratch | difference |" in (out / "comparison.md").read_text()
+    cnn = json.loads((out / "cnn" / "results.json").read_text())  # the third side: the one-hot CNN baseline
+    assert cnn["settings"]["architecture"] == "cnn" and "CNN baseline" in (out / "comparison.md").read_text()
+    cnn_mcc = cnn["results"]["tf_0"]["42"]["eval_matthews_correlation"] * 100
+    assert row["cnn"]["mean"] is None or row["cnn"]["mean"] == pytest.approx(cnn_mcc)
     printed = capsys.readouterr().out
     for path in (out / "pretrained" / "results.json", out / "from_scratch" / "results.md", out / "comparison.png"):
         assert str(path) in printed
@@ -259,7 +263,7 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
                           "--learning_rate", "1e-3", "--batch_size", "16", "--compare_with", str(out / "pretrained")])
     assert len(built) == 2
     again = json.loads((out / "from_scratch" / "comparison.json").read_text())
-    assert again["tasks"] == report["tasks"]
+    assert again["tasks"] == [{**r, "cnn": None} for r in report["tasks"]]  # no CNN results named here
     with pytest.raises(ValueError, match="both runs have from_scratch=False"):
         gue.main(args[:-6] + ["--output_dir", str(out / "pretrained"), "--max_steps", "2", "--learning_rate", "1e-3",
                               "--batch_size", "16", "--compare_with", str(out / "pretrained")])
