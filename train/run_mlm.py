@@ -270,6 +270,8 @@ def main(argv=None):
             "masked-only cross-entropy (nats): model": metrics["eval_loss"],
             "masked-only cross-entropy: composition baseline": metrics["eval_composition_loss"],
             "masked-only cross-entropy: unigram baseline": metrics["eval_unigram_loss"],
+            "model minus composition (nats; below 0 = learned more than composition)":
+                metrics["eval_loss"] - metrics["eval_composition_loss"],
             "masked-only accuracy: model": metrics["eval_accuracy"],
             "masked-only accuracy: composition baseline": metrics["eval_composition_accuracy"],
             "masked-only accuracy: unigram baseline": metrics["eval_unigram_accuracy"],
