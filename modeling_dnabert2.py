@@ -369,8 +369,9 @@ def sdpa_per_sequence_attention(q, k, v, inputs: AttentionInputs, dropout_p: flo
 def triton_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
     """The Triton varlen FlashAttention kernel with in-kernel ALiBi (bert_layers_triton).
 
-    If the kernel fails to compile or launch, this process falls back to SDPA for good, with one warning that
-    names the error (the kernel has not yet been verified on every GPU, head size and dtype).
+    If the forward kernel fails to compile or launch, this process falls back to SDPA for good, with one warning
+    that names the error (the kernel has not yet been verified on every GPU, head size and dtype). A failure of the
+    backward kernels is not caught: training with "triton" needs a GPU on which it has been verified.
     """
     global _triton_failure
     if dropout_p > 0:

@@ -191,3 +191,7 @@ def test_cnn_baseline_learns_the_task_and_ignores_padding(tmp_path):
     mask = torch.tensor([row + [0] * (100 - len(row)) for row in encoded["attention_mask"]])
     alone = model(ids[:1, :25], mask[:1, :25]).logits
     torch.testing.assert_close(model(ids, mask).logits[:1], alone, atol=1e-6, rtol=1e-6)
+    model.train()  # in training too: the per-position norm never sees padding (dropout off for the comparison)
+    model.dropout.p = 0.0
+    torch.testing.assert_close(model(ids, mask).logits[:1], model(ids[:1, :25], mask[:1, :25]).logits, atol=1e-5,
+                               rtol=1e-5)

@@ -14,10 +14,13 @@ from dnabert2.train.fasta import reverse_complement
 from dnabert2.train.predict import main as predict_main
 from dnabert2.train.prediction import (
     NpyRowWriter,
+    Piece,
     embed_long_sequence,
     load_classifier,
     load_tokenizer,
+    outputs_of,
     predict,
+    sliding_windows,
     token_budget_batches,
 )
 from modeling_dnabert2 import DNABert2ForSequenceClassification, DNABert2Model
@@ -143,3 +146,24 @@ def test_rc_average_is_the_mean_of_both_strands_and_strand_symmetric(classifier)
     flipped, _ = predict(model, tokenizer, [(reverse_complement(s),) for s in sequences], rc_average=True,
                          progress=False)
     np.testing.assert_allclose(flipped, both, atol=1e-5)  # a sequence and its other strand get one answer
+
+
+def test_plain_strings_windows_and_strand_policies(classifier):
+    model, tokenizer = load_classifier(classifier), load_tokenizer(classifier)
+    strings, _ = predict(model, tokenizer, ["ACGTACGTAA", "GATTACAGATTACA"], progress=False)
+    tuples, _ = predict(model, tokenizer, [("ACGTACGTAA",), ("GATTACAGATTACA",)], progress=False)
+    np.testing.assert_array_equal(strings, tuples)  # a plain string is one sequence, not its letters
+    with pytest.raises(ValueError, match="stride <= window"):
+        list(sliding_windows([Piece("x", ("A" * 100,), 0, 100)], 10, 20))
+    with pytest.raises(ValueError, match="mix two different regions"):
+        predict(model, tokenizer, ["ACGT" * 100], max_length=20, rc_average=True, progress=False)
+
+
+def test_outputs_of_each_head_type():
+    from types import SimpleNamespace
+
+    logits = np.array([[2.0, 0.0], [0.0, 0.0]])
+    softmax = outputs_of(logits, SimpleNamespace(problem_type="single_label_classification"))
+    np.testing.assert_allclose(softmax[0], [np.e**2 / (np.e**2 + 1), 1 / (np.e**2 + 1)])
+    np.testing.assert_allclose(outputs_of(logits, SimpleNamespace(problem_type="multi_label_classification"))[1], [0.5, 0.5])
+    np.testing.assert_array_equal(outputs_of(logits[:, :1], SimpleNamespace(problem_type="regression")), logits[:, :1])

@@ -127,11 +127,15 @@ def test_masks_depend_on_seed_epoch_and_index_only():
     assert (evaluation["input_ids"][evaluation["labels"] != -100] == tokenizer.mask_token_id).all()
 
 
-def test_exact_resume_after_sigkill(tmp_path):
+@pytest.mark.parametrize("streaming", [False, True], ids=["cached", "streamed, several epochs"])
+def test_exact_resume_after_sigkill(tmp_path, streaming):
+    stream = ["--streaming", "True", "--max_train_samples", "200", "--shuffle_buffer_size", "50"] if streaming else []
+
     def args(folder):
         return [sys.executable, str(ROOT / "train" / "run_mlm.py"),
                 *command(folder, tmp_path / "cache", 48, ["--save_steps", "8", "--logging_steps", "1",
-                                                           "--eval_strategy", "no", "--save_total_limit", "5"])]
+                                                           "--eval_strategy", "no", "--save_total_limit", "5",
+                                                           *stream])]
 
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(args(tmp_path / "straight"), check=True, capture_output=True, env=environment, timeout=600)
@@ -232,3 +236,7 @@ def test_validation_species_holds_out_whole_files(tmp_path):
                           cache_dir=str(tmp_path / "cache"))
     assert set(data["validation"]["sequence"]) == {"GGGCCCAT" * 20} and len(data["validation"]) == 5
     assert set(data["train"]["sequence"]) == {"ACGTTGCA" * 20} and len(data["train"]) == 5
+    # a --validation_file that the training glob also matches is held out, not trained on as well
+    data = load_sequences([str(tmp_path / "*.fa")], validation_files=[str(tmp_path / "beta.fa")],
+                          validation_split_percentage=0, cache_dir=str(tmp_path / "cache"))
+    assert set(data["train"]["sequence"]) == {"ACGTTGCA" * 20} and len(data["validation"]) == 5

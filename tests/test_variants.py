@@ -100,6 +100,16 @@ def test_script_rows_equal_input_alleles_minus_skipped(tmp_path, tiny_pretrained
     assert all(np.isfinite(float(r["llr"])) and float(r["embedding_distance"]) >= -1e-6 for r in written)
 
 
+def test_missing_contigs_are_skipped_and_counted_and_mito_names_match(tmp_path, mlm):
+    contigs = {"MT": genome()["chr2"][:1000], "chr1": genome()["chr1"]}
+    fasta = write_fasta(tmp_path / "g.fa", contigs)
+    counts = SkipCounts()
+    variants = [Variant("chrM", 500, ".", contigs["MT"][499], "A" if contigs["MT"][499] != "A" else "C"),
+                Variant("chrUn_gl000220", 10, ".", "A", "C")]
+    rows = score(variants, fasta, mlm, on_ref_mismatch="skip", counts=counts)
+    assert [r["CHROM"] for r in rows] == ["chrM"] and counts.skipped == {"contigs not in the reference": 1}
+
+
 def test_plain_gzip_reference_gets_a_clear_error(tmp_path):
     import gzip
 

@@ -2,7 +2,9 @@
 
 The question it answers: does pretraining buy more than a small supervised CNN gets from the same data, budget
 and seeds? Architecture: bases one-hot (A, C, G, T; N and padding all zeros; a pair of sequences joined by 10 Ns),
-3 blocks of [Conv1d (kernel 9, 128 channels, same padding) -> BatchNorm -> ReLU -> MaxPool 2], then the global max
+3 blocks of [Conv1d (kernel 9, 128 channels, same padding) -> LayerNorm over the channels of each position -> ReLU
+-> MaxPool 2] (a per-position norm, unlike BatchNorm, never sees padding, in training as in evaluation), then the
+global max
 and the global mean over real positions, concatenated, dropout 0.1 and a linear layer (about 300k parameters).
 """
 
@@ -23,6 +25,13 @@ def encode_bases(sequences) -> dict:
     return {"input_ids": ids, "attention_mask": [[1] * len(row) for row in ids]}
 
 
+class ChannelNorm(nn.LayerNorm):
+    """LayerNorm over the channels of each position of a (batch, channels, length) tensor."""
+
+    def forward(self, x):
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
 class OneHotCNN(nn.Module):
     """The convolutional baseline (see the module docstring); Trainer-compatible: returns SequenceClassifierOutput."""
 
@@ -31,7 +40,7 @@ class OneHotCNN(nn.Module):
         self.num_labels, self.problem_type = num_labels, problem_type
         self.blocks = nn.ModuleList(
             nn.Sequential(nn.Conv1d(4 if i == 0 else channels, channels, kernel, padding=kernel // 2),
-                          nn.BatchNorm1d(channels), nn.ReLU())
+                          ChannelNorm(channels), nn.ReLU())
             for i in range(blocks)
         )
         self.dropout = nn.Dropout(0.1)

@@ -100,7 +100,7 @@ class FinetuneTrainingArguments(TrainingArguments):
     rc_average: bool = field(
         default=False,
         metadata={"help": "Also report test metrics of logits averaged over each sequence and its reverse complement "
-                  "(eval_rc_average_*)."},
+                  "(eval_rc_average_*). Over --model_max_length, each strand keeps its own first tokens."},
     )
     save_total_limit: int | None = field(default=1)
     load_best_model_at_end: bool = field(default=True)
@@ -215,6 +215,9 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
                          if cnn else None)
     if training_args.rc_augment:  # the collator picks a strand per example; keep the rc_* columns until then
         training_args.remove_unused_columns = False
+        model_columns = {"input_ids", "token_type_ids", "attention_mask", "labels"}
+        data = data.remove_columns([c for c in data["train"].column_names
+                                    if c not in model_columns and not c.startswith("rc_")])
     if training_args.metric_for_best_model is None:
         training_args.metric_for_best_model = "pearson" if info.problem_type == "regression" else "matthews_correlation"
     if "validation" not in data:

@@ -77,7 +77,8 @@ class Piece:
 
 
 def iter_inputs(path) -> Iterator[Piece]:
-    """Pieces read one at a time from a CSV (``sequence`` or ``sequence1,sequence2`` columns) or FASTA(.gz) file."""
+    """Pieces of a CSV (``sequence`` or ``sequence1,sequence2`` columns; read and checked whole) or FASTA(.gz)
+    file (read one record at a time)."""
     path = Path(path)
     if path.suffix == ".csv":
         columns = read_csv_split(path, require_labels=False)
@@ -103,6 +104,9 @@ def sliding_windows(pieces: Iterable[Piece], window_bp: int | None, stride_bp: i
     Pairs of sequences are never cut. ``window_bp=None`` passes the pieces through whole.
     """
     stride_bp = stride_bp or window_bp
+    if window_bp is not None and not 0 < stride_bp <= window_bp:
+        raise ValueError(f"Windows need 0 < stride <= window (got window {window_bp}, stride {stride_bp}): a larger "
+                         "stride would leave bases unscored.")
     for piece in pieces:
         sequence = piece.sequences[0]
         if window_bp is None or len(piece.sequences) > 1 or len(sequence) <= window_bp:
@@ -177,17 +181,26 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
         texts = [p.sequences for p in batch_pieces]
         texts += [tuple(map(reverse_complement, t)) for t in texts] if rc_average else []
         encoded = tokenizer(*zip(*texts))
+        if rc_average and limit.max_length is not None:
+            for i, ids in enumerate(encoded["input_ids"]):
+                if len(ids) > limit.max_length and limit.policy == "cut":
+                    raise ValueError(
+                        f"{batch_pieces[i % len(batch_pieces)].name!r} is over --max_length {limit.max_length} tokens: "
+                        "averaging the strands of a cut input would mix two different regions (each strand keeps "
+                        "its own beginning). Leave --max_length unset, use --window, or --long_inputs refuse."
+                    )
         ids_types = [limit.apply(batch_pieces[i % len(batch_pieces)], ids, types, count=i < len(batch_pieces))
                      for i, (ids, types) in enumerate(zip(encoded["input_ids"], encoded["token_type_ids"]))]
+        device = next(model.parameters()).device
         results = [None] * len(texts)
         for batch in token_budget_batches([len(ids) for ids, _ in ids_types], max_tokens_per_batch):
             features = tokenizer.pad(
                 [{"input_ids": ids_types[i][0], "token_type_ids": ids_types[i][1]} for i in batch], return_tensors="pt"
-            )
+            ).to(device)
             classifier = hasattr(model, "logits_from")  # else an encoder (DNABert2Model): embeddings only
             encoding = (model.bert if classifier else model).encode_packed(**features)
-            logits = model.logits_from(encoding).float().numpy() if classifier else np.zeros((len(batch), 0), "f4")
-            pooled = encoding.mean().float().numpy() if with_embeddings else None
+            logits = model.logits_from(encoding).float().cpu().numpy() if classifier else np.zeros((len(batch), 0), "f4")
+            pooled = encoding.mean().float().cpu().numpy() if with_embeddings else None
             for row, i in enumerate(batch):
                 results[i] = (logits[row], None if pooled is None else pooled[row])
         if rc_average:  # forward strand first, then the reverse complements in the same order
@@ -205,6 +218,7 @@ def predict(model, tokenizer, sequences, max_tokens_per_batch=16384, max_length=
     sequence tuples; whole sequences unless ``max_length`` (then cut, with a warning); both strands averaged with
     ``rc_average``."""
     limit = LengthLimit(max_length)
+    sequences = [(s,) if isinstance(s, str) else tuple(s) for s in sequences]  # a plain string is one sequence
     rows = list(predict_stream(model, tokenizer, (Piece(str(i), s) for i, s in enumerate(sequences)),
                                max_tokens_per_batch, limit, with_embeddings, progress=progress, rc_average=rc_average))
     if limit.report():
@@ -279,18 +293,27 @@ def label_names(config) -> list[str]:
     return [str(config.id2label[i]) for i in range(config.num_labels)]
 
 
+def outputs_of(logits: np.ndarray, config) -> np.ndarray:
+    """What a head's logits mean, along the last axis: the value (regression), per-label sigmoids (multi-label) or
+    class probabilities (softmax)."""
+    if config.problem_type == "regression":
+        return logits
+    if config.problem_type == "multi_label_classification":
+        return 1 / (1 + np.exp(-logits))
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
 def prediction_row(piece: Piece, logits: np.ndarray, config) -> list:
     """One output row: name, start, end, the prediction and per-class probabilities (or the regressed value)."""
     position = [piece.name, piece.start, piece.end]
+    values = outputs_of(logits, config)
     if config.problem_type == "regression":
-        return position + [f"{float(logits[0]):.6g}"]
+        return position + [f"{float(values[0]):.6g}"]
     names = label_names(config)
     if config.problem_type == "multi_label_classification":
-        probabilities = 1 / (1 + np.exp(-logits))
-        return position + [";".join(n for n, p in zip(names, probabilities) if p > 0.5)] + [f"{p:.6f}" for p in probabilities]
-    probabilities = np.exp(logits - logits.max())
-    probabilities /= probabilities.sum()
-    return position + [names[int(probabilities.argmax())]] + [f"{p:.6f}" for p in probabilities]
+        return position + [";".join(n for n, p in zip(names, values) if p > 0.5)] + [f"{p:.6f}" for p in values]
+    return position + [names[int(values.argmax())]] + [f"{p:.6f}" for p in values]
 
 
 def prediction_header(config) -> list[str]:

@@ -107,6 +107,8 @@ def load_fasta_sequences(train_files, validation_files=None, validation_species=
     """
     train_paths, held_paths = split_files(expand_paths(train_files), validation_species or ())
     held_paths += expand_paths(validation_files) if validation_files else []
+    held_out = {p.resolve() for p in held_paths}
+    train_paths = [p for p in train_paths if p.resolve() not in held_out]  # a validation file is never trained on
     percent = validation_split_percentage or 0.0
     if not train_paths:
         raise EmptySplitError("Every training file matches --validation_species: nothing is left to train on.")
@@ -146,6 +148,8 @@ def load_sequences(train_files, validation_files=None, validation_species=(), va
     if kind == "text":
         data = data.rename_column("text", "sequence")
     if "validation" not in data:
+        if not validation_split_percentage:
+            raise EmptySplitError("No held-out data: pass --validation_file, or a --validation_split_percentage above 0.")
         data = data["train"].train_test_split(test_size=validation_split_percentage / 100, seed=0)
         data = DatasetDict(train=data["train"], validation=data["test"])
     return data
@@ -201,9 +205,9 @@ class _SeededMasking:
         """Masks (and, streamed, the shuffle) of a new epoch; called at each epoch's start."""
         self.epoch = epoch
 
-    def _masked(self, input_ids, position: int) -> dict:
+    def _masked(self, input_ids, position: int, epoch: int | None = None) -> dict:
         ids = np.asarray(input_ids, dtype=np.int64)
-        rng = np.random.default_rng([self.seed, self.epoch, position])
+        rng = np.random.default_rng([self.seed, self.epoch if epoch is None else epoch, position])
         candidates = np.flatnonzero(~np.isin(ids, self.special_ids))
         selected = candidates[rng.random(len(candidates)) < self.mlm_probability]
         if len(selected) == 0 and len(candidates):
@@ -232,16 +236,25 @@ class MaskedWindows(_SeededMasking, torch.utils.data.Dataset):
 
 
 class StreamedMaskedWindows(_SeededMasking, torch.utils.data.IterableDataset):
-    """A stream of token windows (a ``datasets.IterableDataset``) with seeded masks keyed by position in the epoch.
+    """An endless stream of token windows: the ``datasets.IterableDataset`` read epoch after epoch, each epoch
+    shuffled by its number, masks keyed by (seed, epoch, position in the epoch).
 
-    The stream's shuffle follows the epoch too, so a resumed run (which replays the stream up to where it stopped)
-    sees the same windows with the same masks.
+    The stream counts its own epochs (the Trainer, which sees no length, never meets an epoch boundary and stops
+    at --max_steps), so a resumed run, which replays the stream up to where it stopped, sees the same windows with
+    the same masks, also past the end of the first epoch.
     """
 
     def __iter__(self):
-        self.windows.set_epoch(self.epoch)
-        for position, window in enumerate(self.windows):
-            yield self._masked(window["input_ids"], position)
+        epoch = 0
+        while True:
+            self.windows.set_epoch(epoch)
+            empty = True
+            for position, window in enumerate(self.windows):
+                empty = False
+                yield self._masked(window["input_ids"], position, epoch)
+            if empty:
+                return
+            epoch += 1
 
 
 class MaskEpochCallback(TrainerCallback):

@@ -220,7 +220,7 @@ def main(argv=None):
         data_collator=DataCollatorForTokenClassification(tokenizer),
         compute_metrics=masked_lm_metrics(baselines),
         preprocess_logits_for_metrics=label_log_probability_and_prediction,
-        callbacks=[MaskEpochCallback(train_dataset)],
+        callbacks=[] if data_args.streaming else [MaskEpochCallback(train_dataset)],  # a stream counts its own
     )
 
     args = training_args
@@ -247,8 +247,8 @@ def main(argv=None):
     metrics["eval_perplexity"] = math.exp(min(metrics["eval_loss"], 50))
     trainer.log_metrics("all", metrics)
 
+    trainer.save_model()  # on every rank: a collective under ZeRO-3 / FSDP; only the main process writes
     if trainer.is_world_process_zero():
-        trainer.save_model()
         tokenizer.save_pretrained(training_args.output_dir)
         write_results(os.path.join(training_args.output_dir, "all_results.json"), metrics)
         recipe = {

@@ -25,6 +25,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from dnabert2.train.prediction import outputs_of
+
 COLUMNS = ["CHROM", "POS", "ID", "REF", "ALT", "embedding_distance", "llr", "llr_tokens"]
 SYMBOLIC = re.compile(r"^<.*>$|[\[\]]|^\*$|^\.$")
 
@@ -97,7 +99,8 @@ class Reference:
 
     def contig(self, name: str) -> str:
         """The FASTA's name for a VCF contig name; VariantError when absent under both namings."""
-        for candidate in (name, name[3:] if name.startswith("chr") else f"chr{name}"):
+        bare = name[3:] if name.startswith("chr") else name
+        for candidate in (name, bare, f"chr{bare}", *(("MT", "chrMT", "chrM", "M") if bare in ("M", "MT") else ())):
             if candidate in self.lengths:
                 return candidate
         raise VariantError(f"contig {name!r} is not in the reference (which has e.g. {list(self.lengths)[:3]}).")
@@ -143,8 +146,8 @@ def allele_log_likelihoods(mlm, tokenizer, windows: list[tuple[str, int, int]]) 
     """Sum of log p(own token) over the masked tokens overlapping each window's allele [start, end), and their
     count; one batch for all windows."""
     rows = [_masked_for_allele(tokenizer, sequence, start, end) for sequence, start, end in windows]
-    batch = tokenizer.pad([{"input_ids": ids} for ids, _, _ in rows], return_tensors="pt")
-    log_probs = torch.log_softmax(mlm(**batch).logits.float(), dim=-1)
+    batch = tokenizer.pad([{"input_ids": ids} for ids, _, _ in rows], return_tensors="pt").to(mlm.device)
+    log_probs = torch.log_softmax(mlm(**batch).logits.float(), dim=-1).cpu()
     scores = [float(sum(log_probs[i, p, t] for p, t in zip(positions, original)))
               for i, (_, positions, original) in enumerate(rows)]
     return np.array(scores), [len(positions) for _, positions, _ in rows]
@@ -153,8 +156,8 @@ def allele_log_likelihoods(mlm, tokenizer, windows: list[tuple[str, int, int]]) 
 @torch.no_grad()
 def window_embeddings(encoder, tokenizer, sequences: list[str]) -> np.ndarray:
     """Mean-pooled last-layer embeddings of the windows, (n, hidden)."""
-    batch = tokenizer(sequences, padding=True, return_tensors="pt")
-    return encoder.encode_packed(**batch).mean().float().numpy()
+    batch = tokenizer(sequences, padding=True, return_tensors="pt").to(encoder.device)
+    return encoder.encode_packed(**batch).mean().float().cpu().numpy()
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -167,7 +170,8 @@ def score_variants(variants, reference: Reference, mlm, tokenizer, window: int =
                    ) -> Iterator[dict]:
     """Rows (CHROM, POS, ID, REF, ALT, embedding_distance, llr, llr_tokens[, delta_<label>...]) in input order.
 
-    ``on_ref_mismatch``: "error" (VariantError naming the variant) or "skip" (counted in ``counts``).
+    ``on_ref_mismatch``: "error" (VariantError naming the variant) or "skip" (counted in ``counts``); it covers
+    REF bases that differ from the FASTA and contigs the FASTA lacks.
     ``classifier`` is a fine-tuned sequence classifier (with the same tokenizer) for the ``delta_*`` columns.
     """
     if on_ref_mismatch not in ("error", "skip"):
@@ -185,10 +189,10 @@ def score_variants(variants, reference: Reference, mlm, tokenizer, window: int =
         deltas = None
         if classifier is not None:
             with torch.no_grad():
-                probabilities = [torch.softmax(classifier(**tokenizer([w for w, _, _ in side], padding=True,
-                                                                       return_tensors="pt")).logits, -1).numpy()
-                                 for side in (references, alternates)]
-            deltas = probabilities[1] - probabilities[0]
+                outputs = [outputs_of(classifier(**tokenizer([w for w, _, _ in side], padding=True, return_tensors="pt"
+                                                             ).to(classifier.device)).logits.float().cpu().numpy(),
+                                      classifier.config) for side in (references, alternates)]
+            deltas = outputs[1] - outputs[0]
         for i, (variant, _, _, _) in enumerate(pending):
             row = {"CHROM": variant.chrom, "POS": variant.pos, "ID": variant.id, "REF": variant.ref,
                    "ALT": variant.alt, "embedding_distance": float(distance[i]),
@@ -204,9 +208,9 @@ def score_variants(variants, reference: Reference, mlm, tokenizer, window: int =
             pending.append((variant, *reference.windows(variant, window)))
             counts.with_n += "N" in pending[-1][1] or "N" in pending[-1][2]
         except VariantError as error:
-            if on_ref_mismatch == "error" or "does not match" not in str(error):
+            if on_ref_mismatch == "error":
                 raise
-            counts.skip("REF mismatches")
+            counts.skip("REF mismatches" if "does not match" in str(error) else "contigs not in the reference")
             continue
         if len(pending) == batch_size:
             yield from flush()
