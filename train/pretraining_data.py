@@ -18,7 +18,7 @@ import torch
 from datasets import Dataset, DatasetDict, Features, IterableDataset, Value, concatenate_datasets, load_dataset
 from transformers import TrainerCallback
 
-from dnabert2.train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta
+from dnabert2.train.fasta import expand_paths, read_segments
 
 # Sequence is tokenized in pieces of this many bp before being cut into windows of max_seq_length tokens.
 PIECE_BP = 20_000
@@ -30,13 +30,10 @@ EVAL_MASK_SEED = 20240101
 
 
 def _fasta_pieces(paths, split, held_out_percent):
-    for path in paths:
-        for record in read_fasta(path):
-            if is_held_out(path.name, record.name, held_out_percent) != (split == "validation"):
-                continue
-            for segment in acgt_segments(record.sequence, min_length=MIN_SEGMENT_BP):
-                for start in range(0, len(segment), PIECE_BP):
-                    yield {"sequence": segment[start : start + PIECE_BP]}
+    which = "held_out" if split == "validation" else "train"
+    for segment in read_segments(paths, which, held_out_percent, min_length=MIN_SEGMENT_BP):
+        for start in range(0, len(segment), PIECE_BP):
+            yield {"sequence": segment[start : start + PIECE_BP]}
 
 
 def split_files(paths, validation_species) -> tuple[list[Path], list[Path]]:
