@@ -573,7 +573,7 @@ def run_benchmark(args: GueArguments, tasks: list[str], seeds: list[int], comman
 def main(argv=None):
     (args,) = HfArgumentParser(GueArguments).parse_args_into_dataclasses(argv)
     configure_logging()
-    command = "python benchmarks/gue.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    command = " ".join(["python benchmarks/gue.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     if args.ablation and (args.from_scratch or args.compare_with):
         raise ValueError("--ablation runs both sides itself: leave out --from_scratch and --compare_with.")
     check_model(args.model_name_or_path)
