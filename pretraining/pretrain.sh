@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The shipped model's pretraining run (4 layers x 256, from scratch, three species held out whole).
 # Run from the repository root, in the background on a CPU: nohup bash pretraining/pretrain.sh > runs/pretrain.log &
-# Rerunning resumes exactly from the newest runs/pretrain-v2/checkpoint-N. To continue from the committed
-# checkpoint on a new machine first: mkdir -p runs/pretrain-v2 && cp -r pretraining/checkpoint-* runs/pretrain-v2/
+# Rerunning resumes exactly from the newest runs/pretrain-v2/checkpoint-N (see pretraining/README.md to continue
+# from the shipped weights on a new machine).
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 exec nice -n 5 python train/run_mlm.py --config_name train/configs/dnabert2-small.json \

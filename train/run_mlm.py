@@ -66,7 +66,9 @@ class ModelArguments:
     model_name_or_path: str | None = field(default=None, metadata={"help": "Checkpoint to continue from."})
     config_name: str | None = field(default=None, metadata={"help": "Config file or folder for a new model."})
     config_overrides: str | None = field(
-        default=None, metadata={"help": "Override config values of a new model, e.g. 'num_hidden_layers=4,hidden_size=256'."}
+        default=None,
+        metadata={"help": "Override config values, e.g. 'num_hidden_layers=4,hidden_size=256' (new model) or "
+                  "'hidden_dropout_prob=0.0' (checkpoint)."}
     )
     tokenizer_name: str | None = field(default=None, metadata={"help": "Tokenizer folder (default: the model's)."})
     cache_dir: str | None = field(default=None, metadata={"help": "Where tokenized windows are cached."})
@@ -139,12 +141,14 @@ class MLMTrainingArguments(TrainingArguments):
 
 
 def build_model(model_args: ModelArguments, tokenizer):
-    """A new model from ``config_name`` (+ overrides) or a checkpoint from ``model_name_or_path``."""
-    if model_args.model_name_or_path:
-        return DNABert2ForMaskedLM.from_pretrained(model_args.model_name_or_path, cache_dir=model_args.cache_dir)
-    config = DNABert2Config.from_pretrained(model_args.config_name) if model_args.config_name else DNABert2Config()
+    """A new model from ``config_name``, or a checkpoint from ``model_name_or_path``; ``config_overrides`` apply to
+    either (e.g. the dropout of a checkpoint shipped with fine-tuning settings)."""
+    source = model_args.model_name_or_path or model_args.config_name
+    config = DNABert2Config.from_pretrained(source, cache_dir=model_args.cache_dir) if source else DNABert2Config()
     if model_args.config_overrides:
         config.update_from_string(model_args.config_overrides)
+    if model_args.model_name_or_path:
+        return DNABert2ForMaskedLM.from_pretrained(source, config=config, cache_dir=model_args.cache_dir)
     config.vocab_size = len(tokenizer)
     config.pad_token_id = tokenizer.pad_token_id
     return DNABert2ForMaskedLM(config)
