@@ -22,6 +22,7 @@ compares this run with an earlier one of the opposite --from_scratch.
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -142,10 +143,14 @@ def run_settings(args: GueArguments) -> dict:
 def weights_digest(folder: Path) -> str | None:
     """SHA-256 (first 16 hex digits) of a model folder's weight files: new weights at the same path are a new model."""
     files = sorted(p for pattern in ("*.safetensors", "*.bin") for p in folder.glob(pattern))
-    if not files:
-        return None
+    return _digest(tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)) if files else None
+
+
+@functools.lru_cache(maxsize=None)
+def _digest(files: tuple) -> str:
+    """Hash of the files, computed once per (path, mtime, size): a run asks for it several times."""
     digest = hashlib.sha256()
-    for path in files:
+    for path, _, _ in files:
         with open(path, "rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)

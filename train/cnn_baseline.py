@@ -8,7 +8,6 @@ global max
 and the global mean over real positions, concatenated, dropout 0.1 and a linear layer (about 300k parameters).
 """
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -65,8 +64,3 @@ class OneHotCNN(nn.Module):
             else:
                 loss = F.cross_entropy(logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
-
-
-def parameter_count(model: nn.Module) -> int:
-    """Trainable parameters."""
-    return int(np.sum([p.numel() for p in model.parameters() if p.requires_grad]))

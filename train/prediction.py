@@ -175,6 +175,8 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
     are the mean of those of its sequence(s) and their reverse complement(s): the prediction of both strands.
     """
     limit = limit or LengthLimit(None)
+    classifier = hasattr(model, "logits_from")  # else an encoder (DNABert2Model): embeddings only
+    device = next(model.parameters()).device
     bar = tqdm(unit="bp", unit_scale=True, desc="Predicting", disable=not progress)
     pieces = iter(pieces)
     while batch_pieces := list(itertools.islice(pieces, chunk)):
@@ -191,13 +193,11 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
                     )
         ids_types = [limit.apply(batch_pieces[i % len(batch_pieces)], ids, types, count=i < len(batch_pieces))
                      for i, (ids, types) in enumerate(zip(encoded["input_ids"], encoded["token_type_ids"]))]
-        device = next(model.parameters()).device
         results = [None] * len(texts)
         for batch in token_budget_batches([len(ids) for ids, _ in ids_types], max_tokens_per_batch):
             features = tokenizer.pad(
                 [{"input_ids": ids_types[i][0], "token_type_ids": ids_types[i][1]} for i in batch], return_tensors="pt"
             ).to(device)
-            classifier = hasattr(model, "logits_from")  # else an encoder (DNABert2Model): embeddings only
             encoding = (model.bert if classifier else model).encode_packed(**features)
             logits = model.logits_from(encoding).float().cpu().numpy() if classifier else np.zeros((len(batch), 0), "f4")
             pooled = encoding.mean().float().cpu().numpy() if with_embeddings else None
