@@ -16,9 +16,11 @@ strand augmentation, architecture); a rerun with the same
 settings skips the finished (task, seed) pairs, one with other settings is refused.
 
 Pretraining ablation: ``--from_scratch True`` fine-tunes a randomly initialised model of the same config (same
-tokenizer, budgets and seeds). ``--ablation True`` runs both, and the one-hot CNN baseline, into
-<output_dir>/pretrained, /from_scratch and /cnn and writes comparison.{md,json,png}; ``--compare_with <folder>``
-compares this run with an earlier one of the opposite --from_scratch.
+tokenizer, budgets and seeds). ``--ablation True`` runs the pretrained model, the same fine-tuned on a random strand
+per example (--rc_augment), random weights, and the one-hot CNN baseline, into <output_dir>/pretrained,
+/pretrained_rc_augment, /from_scratch and /cnn and writes comparison.{md,json,png}; with ``--rc_average True`` the
+strand table also scores each test sequence as the mean of both strands. ``--compare_with <folder>`` compares this
+run with an earlier one of the opposite --from_scratch.
 """
 
 import dataclasses
@@ -68,6 +70,9 @@ FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024
     ("CPD", "prom_core_", 70.52),
     ("SSP", "splice_", 84.99),
 ]
+# --ablation's runs, each in <output_dir>/<side>: the pretrained model, the same fine-tuned on a random strand per
+# example, random weights of its config, and the one-hot CNN baseline.
+ABLATION_SIDES = ("pretrained", "pretrained_rc_augment", "from_scratch", "cnn")
 # Arguments that change the scores; results.json records them and a folder serves only one set of them.
 SETTINGS = ("model", "model_weights", "learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "from_scratch",
             "rc_augment", "architecture")
@@ -75,6 +80,10 @@ METRIC_NOTE = "Metric: MCC x100 for every task but virus_covid, macro F1 x100 fo
 COLLAPSE_RULE = (
     "collapsed: the test predictions fell into one class (MCC exactly 0 with accuracy equal to one class's share of "
     "the test labels; MCC exactly 0 for results stored without those shares); left out of means and averages."
+)
+STRANDS_NOTE = (
+    "Strands averaged at test: the same fine-tuned models, each test sequence scored as the mean of its own and its "
+    "reverse complement's logits (--rc_average)."
 )
 NOISE_RULE = (
     "within seed noise: |mean difference| < the larger of the two sample standard deviations over seeds "
@@ -109,8 +118,8 @@ class GueArguments:
     )
     ablation: bool = field(
         default=False,
-        metadata={"help": "Run pretrained, from scratch and the CNN baseline (<output_dir>/pretrained, /from_scratch, "
-                  "/cnn) and compare them."},
+        metadata={"help": "Run pretrained, pretrained on both strands (--rc_augment), from scratch and the CNN "
+                  "baseline (<output_dir>/<side>) and compare them."},
     )
     compare_with: str | None = field(
         default=None,
@@ -136,7 +145,8 @@ def run_settings(args: GueArguments) -> dict:
     model = Path(args.model_name_or_path).expanduser()
     values = dataclasses.asdict(args)
     values["model"] = str(model.resolve()) if model.is_dir() else args.model_name_or_path
-    values["model_weights"] = weights_digest(model) if model.is_dir() else None
+    uses_weights = model.is_dir() and not args.from_scratch and args.architecture != "cnn"
+    values["model_weights"] = weights_digest(model) if uses_weights else None  # random init: any weights will do
     return {name: values[name] for name in SETTINGS}
 
 
@@ -295,9 +305,16 @@ def _mean(values):
     return statistics.fmean(values) if values else None
 
 
-def task_summary(task: str, by_seed: dict) -> dict:
-    """Mean and sample sd (x100) of a task's score over its non-collapsed seeds; collapsed seeds listed apart."""
+def task_summary(task: str, by_seed: dict, strands_averaged: bool = False) -> dict | None:
+    """Mean and sample sd (x100) of a task's score over its non-collapsed seeds; collapsed seeds listed apart.
+
+    ``strands_averaged``: the score of the same models with each test sequence scored as the mean of both strands
+    (``--rc_average``; seeds whose plain predictions collapsed stay out); None when a seed did not record it."""
     key, label = metric_of(task)
+    if strands_averaged:
+        key = key.replace("eval_", "eval_rc_average_", 1)
+        if not by_seed or any(key not in m for m in by_seed.values()):
+            return None
     scores = {seed: 100 * m[key] for seed, m in by_seed.items() if not is_collapsed(m)}
     values = list(scores.values())
     return {
@@ -345,23 +362,30 @@ def report_paths(output_dir: Path, stem: str) -> list[Path]:
 def write_reports(results: dict, output_dir: Path, command: str, settings: dict | None = None) -> str:
     """Write results.json/.csv/.md and results.png; returns the markdown table."""
     rows, families = summarize(results)
+    averaged = {task: task_summary(task, by_seed, strands_averaged=True) for task, by_seed in results.items()}
+    with_averages = any(averaged.values())
     payload = {"command": command, "settings": settings, "results": results, "summary": rows, "families": families,
                "collapse_rule": COLLAPSE_RULE}
     (output_dir / "results.json").write_text(json.dumps(payload, indent=2))
     with open(output_dir / "results.csv", "w") as handle:
-        handle.write("task,family,metric,score,std,seeds,collapsed_seeds\n")
+        handle.write("task,family,metric,score,std,seeds,collapsed_seeds,score_strands_averaged\n")
         handle.writelines(f"{r['task']},{r['family']},{r['metric']},{'collapsed' if r['mean'] is None else _fmt(r['mean'])},"
-                          f"{_fmt(r['std'])},{r['seeds']},{len(r['collapsed_seeds'])}\n" for r in rows)
+                          f"{_fmt(r['std'])},{r['seeds']},{len(r['collapsed_seeds'])},"
+                          f"{_fmt((averaged[r['task']] or {}).get('mean'))}\n" for r in rows)
+    extra = " strands averaged at test |" if with_averages else ""
     lines = [
         f"Command: `{command}`",
         "",
-        "| task | family | metric | score x100 (mean ± sd over seeds) | seeds | collapsed seeds |",
-        "|---|---|---|---|---|---|",
+        "| task | family | metric | score x100 (mean ± sd over seeds) | seeds | collapsed seeds |" + extra,
+        "|---|---|---|---|---|---|" + "---|" * with_averages,
         *[f"| {r['task']} | {r['family']} | {r['metric']} | {score_cell(r)} | {r['seeds']} | {collapsed_cell(r)} |"
+          + (f" {score_cell(averaged[r['task']]) if averaged[r['task']] else '-'} |" if with_averages else "")
           for r in rows],
         "",
         METRIC_NOTE,
     ]
+    if with_averages:
+        lines += ["", STRANDS_NOTE]
     if any(r["collapsed_seeds"] for r in rows):
         lines += ["", COLLAPSE_RULE[0].upper() + COLLAPSE_RULE[1:]]
     scored = [r["mean"] for r in rows if r["mean"] is not None]
@@ -434,9 +458,10 @@ def plot(rows, families, path):
     plt.close(fig)
 
 
-def compare(pretrained: dict, scratch: dict, cnn: dict | None = None) -> dict:
+def compare(pretrained: dict, scratch: dict, cnn: dict | None = None, augmented: dict | None = None) -> dict:
     """Per task and family: pretrained and from-scratch scores, their difference and whether it is within seed noise,
-    and the CNN baseline's score where its results are given."""
+    the CNN baseline's score where its results are given, and the strand variants of the pretrained model (test-time
+    averaging; ``augmented``: fine-tuned on a random strand per example) where recorded; all over the shared seeds."""
     rows = []
     for task in sorted(set(pretrained) & set(scratch)):
         seeds = sorted(set(pretrained[task]) & set(scratch[task]), key=int)
@@ -448,9 +473,13 @@ def compare(pretrained: dict, scratch: dict, cnn: dict | None = None) -> dict:
         noise = max(a["std"], b["std"]) if a["std"] is not None and b["std"] is not None else None
         within = None if difference is None or noise is None else abs(difference) < noise
         baseline = {s: cnn[task][s] for s in seeds if s in (cnn or {}).get(task, {})}
+        both_strands = {s: augmented[task][s] for s in seeds if s in (augmented or {}).get(task, {})}
+        strands = {"averaged_at_test": task_summary(task, {s: pretrained[task][s] for s in seeds}, True),
+                   "augmented": task_summary(task, both_strands) if both_strands else None,
+                   "augmented_averaged_at_test": task_summary(task, both_strands, True) if both_strands else None}
         rows.append({"task": task, "family": a["family"], "metric": a["metric"], "seeds": seeds, "pretrained": a,
                      "from_scratch": b, "difference": difference, "noise": noise, "within_seed_noise": within,
-                     "cnn": task_summary(task, baseline) if baseline else None})
+                     "cnn": task_summary(task, baseline) if baseline else None, "strands": strands})
     families = []
     for label, _, _ in FAMILIES:
         members = [row for row in rows if row["family"] == label]
@@ -461,9 +490,13 @@ def compare(pretrained: dict, scratch: dict, cnn: dict | None = None) -> dict:
             families.append({"family": label, "pretrained": p, "from_scratch": s, "difference": p - s, "tasks": len(both),
                              "collapsed_tasks": len(members) - len(both),
                              "cnn": _mean(cnn_means) if len(cnn_means) == len(both) else None})
+    both = [row for row in rows if row["difference"] is not None]
+    overall = {"tasks": len(both), "pretrained": _mean([r["pretrained"]["mean"] for r in both]),
+               "from_scratch": _mean([r["from_scratch"]["mean"] for r in both]),
+               "difference": _mean([r["difference"] for r in both])}
     unmatched = sorted(set(pretrained) ^ set(scratch))
     return {"metric_note": METRIC_NOTE, "noise_rule": NOISE_RULE, "collapse_rule": COLLAPSE_RULE, "tasks": rows,
-            "families": families, "tasks_on_one_side_only": unmatched}
+            "families": families, "all_tasks": overall, "tasks_on_one_side_only": unmatched}
 
 
 def verdict(row: dict) -> str:
@@ -475,14 +508,16 @@ def verdict(row: dict) -> str:
     return "within seed noise" if row["within_seed_noise"] else "beyond seed noise"
 
 
-def write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir=None) -> str:
-    """Write comparison.json/.md/.png (pretrained vs from scratch, and the CNN baseline when ``cnn_dir``) to
-    output_dir; returns the markdown table."""
+def write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir=None, augmented_dir=None) -> str:
+    """Write comparison.json/.md/.png (pretrained vs from scratch, the CNN baseline when ``cnn_dir``, the strand
+    table when test-time averages or ``augmented_dir`` are there) to output_dir; returns the markdown tables."""
     output_dir = Path(output_dir)
     (_, pretrained), (_, scratch) = read_results(pretrained_dir), read_results(scratch_dir)
-    report = compare(pretrained, scratch, read_results(cnn_dir)[1] if cnn_dir else None)
+    report = compare(pretrained, scratch, read_results(cnn_dir)[1] if cnn_dir else None,
+                     read_results(augmented_dir)[1] if augmented_dir else None)
     report["pretrained_results"], report["from_scratch_results"] = str(pretrained_dir), str(scratch_dir)
     report["cnn_results"] = str(cnn_dir) if cnn_dir else None
+    report["augmented_results"] = str(augmented_dir) if augmented_dir else None
     (output_dir / "comparison.json").write_text(json.dumps(report, indent=2))
     lines = [
         f"Pretrained: `{pretrained_dir}`; from scratch (random init of the same config): `{scratch_dir}`.",
@@ -503,6 +538,10 @@ def write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir=None) -> s
                   "CNN baseline |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {f['family']} | {f['pretrained']:.2f} | {f['from_scratch']:.2f} | {f['difference']:+.2f} | "
                   f"{f['tasks']} | {f['collapsed_tasks']} | {_fmt(f['cnn'])} |" for f in report["families"]]
+        overall = report["all_tasks"]
+        lines += [f"| all tasks | {overall['pretrained']:.2f} | {overall['from_scratch']:.2f} | "
+                  f"{overall['difference']:+.2f} | {overall['tasks']} | - | - |"]
+    lines += strand_table(report["tasks"])
     lines += ["", "Scores x100, mean ± sample sd over the seeds both runs share. " + METRIC_NOTE,
               "", "Difference: pretrained minus from scratch. " + NOISE_RULE[0].upper() + NOISE_RULE[1:],
               "", COLLAPSE_RULE[0].upper() + COLLAPSE_RULE[1:]]
@@ -512,6 +551,26 @@ def write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir=None) -> s
     (output_dir / "comparison.md").write_text(table)
     plot_comparison(report, output_dir / "comparison.png")
     return table
+
+
+def strand_table(rows: list) -> list[str]:
+    """Markdown lines of the pretrained model's strand variants per task, with their mean over tasks; none when no
+    variant was recorded."""
+    columns = [("averaged_at_test", "strands averaged at test"), ("augmented", "fine-tuned on both strands"),
+               ("augmented_averaged_at_test", "both strands, averaged at test")]
+    columns = [(key, title) for key, title in columns if any(r["strands"][key] for r in rows)]
+    if not columns:
+        return []
+    lines = ["", "Strands (pretrained model): " + STRANDS_NOTE[len("Strands averaged at test: "):].rstrip(".")
+             + "; fine-tuned on both strands: --rc_augment (a random strand per training example).", "",
+             "| task | metric | pretrained | " + " | ".join(title for _, title in columns) + " |",
+             "|---|---|---|" + "---|" * len(columns)]
+    summaries = [[r["pretrained"], *(r["strands"][key] for key, _ in columns)] for r in rows]
+    for r, row_summaries in zip(rows, summaries):
+        lines.append(f"| {r['task']} | {r['metric']} | "
+                     + " | ".join(score_cell(summary) if summary else "-" for summary in row_summaries) + " |")
+    means = [[(summary or {}).get("mean") for summary in column] for column in zip(*summaries)]
+    return lines + ["| mean over tasks | | " + " | ".join(_fmt(_mean(v)) if None not in v else "-" for v in means) + " |"]
 
 
 def plot_comparison(report: dict, path):
@@ -551,7 +610,7 @@ def check_comparable(args: GueArguments, other_dir):
     if settings.get("from_scratch") == wanted["from_scratch"]:
         raise ValueError(f"--compare_with {other_dir}: both runs have from_scratch={wanted['from_scratch']}; "
                          "compare a pretrained run with a from-scratch one.")
-    different = settings_difference(settings, wanted, ignore=("from_scratch",))
+    different = settings_difference(settings, wanted, ignore=("from_scratch", "model_weights"))
     if different:
         raise ValueError(f"--compare_with {other_dir}: other settings there ({'; '.join(different)}); the ablation "
                          "needs the same model config, budgets and seeds.")
@@ -579,15 +638,16 @@ def main(argv=None):
     (args,) = HfArgumentParser(GueArguments).parse_args_into_dataclasses(argv)
     configure_logging()
     command = " ".join(["python benchmarks/gue.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
-    if args.ablation and (args.from_scratch or args.compare_with):
-        raise ValueError("--ablation runs both sides itself: leave out --from_scratch and --compare_with.")
+    if args.ablation and (args.from_scratch or args.compare_with or args.rc_augment):
+        raise ValueError("--ablation runs every side itself: leave out --from_scratch, --compare_with and --rc_augment.")
     check_model(args.model_name_or_path)
     tasks, seeds = selected_tasks(args), [int(s) for s in args.seeds.split(",")]
     output_dir = Path(args.output_dir)
     if args.ablation:
         runs = [dataclasses.replace(args, output_dir=str(output_dir / side), from_scratch=side == "from_scratch",
-                                    architecture="cnn" if side == "cnn" else args.architecture, ablation=False)
-                for side in ("pretrained", "from_scratch", "cnn")]
+                                    architecture="cnn" if side == "cnn" else args.architecture, ablation=False,
+                                    rc_augment=side == "pretrained_rc_augment")
+                for side in ABLATION_SIDES]
     else:
         runs = [args]
     for run in runs:  # every refusal before any training
@@ -600,14 +660,14 @@ def main(argv=None):
         folders.append(Path(run.output_dir))
     paths = [path for folder in folders for path in report_paths(folder, "results")]
     if args.ablation or args.compare_with:
-        cnn_dir = None
+        cnn_dir = augmented_dir = None
         if args.ablation:
-            pretrained_dir, scratch_dir, cnn_dir = folders
+            pretrained_dir, augmented_dir, scratch_dir, cnn_dir = folders
         elif args.from_scratch:
             pretrained_dir, scratch_dir = Path(args.compare_with), output_dir
         else:
             pretrained_dir, scratch_dir = output_dir, Path(args.compare_with)
-        print(write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir))
+        print(write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir, augmented_dir))
         paths += report_paths(output_dir, "comparison")
     print("Outputs written:\n" + "\n".join(f"  {path}" for path in paths))
 

@@ -9,6 +9,9 @@ composition baselines of that set:
 
     python benchmarks/pretraining_curve.py --run_dir runs/pretrain-v2
     # -> benchmarks/results/pretraining_curve.{json,png,md}
+
+A rerun scores only the checkpoints it has not scored before: rows of the earlier report are kept when the held-out
+sets are the same (same baselines) and the checkpoint's weights are the same (digest).
 """
 
 import json
@@ -27,6 +30,7 @@ from tqdm.auto import tqdm  # noqa: E402
 from transformers import DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments  # noqa: E402
 
 from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
+from dnabert2.benchmarks.gue import weights_digest  # noqa: E402
 from dnabert2.benchmarks.report import write_report  # noqa: E402
 from dnabert2.train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta  # noqa: E402
 from dnabert2.train.gue_dataset import resolve_task  # noqa: E402
@@ -98,6 +102,16 @@ def checkpoints(run_dir: Path, every: int) -> list[tuple[int, Path]]:
     return sorted((step, p) for step, p in found if step % every == 0)
 
 
+def earlier_rows(report: Path, baselines: dict) -> dict:
+    """(step, weights digest, set) -> row of an earlier report scored on the same held-out sets."""
+    if not report.exists():
+        return {}
+    earlier = json.loads(report.read_text())
+    if earlier["baselines"] != json.loads(json.dumps(baselines)):
+        return {}
+    return {(r["step"], r.get("weights"), r["set"]): r for r in earlier["rows"]}
+
+
 def score(model, masked: MaskedWindows, baselines: dict, tokenizer, workdir: str) -> dict:
     """Masked-only loss/accuracy of ``model`` on ``masked`` through the run's own evaluation path."""
     trainer = MaskedLMTrainer(
@@ -153,13 +167,17 @@ def main():
     sets = {name: MaskedWindows(w, tokenizer, 0.15, EVAL_MASK_SEED, replace_all=True)
             for name, w in held_out_sets(args, tokenizer).items()}
     baselines = {name: baseline_metrics(m, unigram, bases, tokenizer.mask_token_id) for name, m in sets.items()}
-    rows = []
+    rows, known = [], earlier_rows(Path(args.output_dir) / "pretraining_curve.json", baselines)
     with tempfile.TemporaryDirectory() as workdir:
         for step, folder in tqdm(selected, desc="checkpoints"):
+            weights = weights_digest(folder)
+            if all((step, weights, name) in known for name in sets):
+                rows += [known[step, weights, name] for name in sets]
+                continue
             model = DNABert2ForMaskedLM.from_pretrained(folder).eval()
             for name, masked in sets.items():
                 metrics = score(model, masked, baselines[name], tokenizer, workdir)
-                rows.append({"step": step, "tokens": step * tokens_per_step, "set": name,
+                rows.append({"step": step, "tokens": step * tokens_per_step, "set": name, "weights": weights,
                              "loss": metrics["eval_loss"], "accuracy": metrics["eval_accuracy"]})
                 print(rows[-1], flush=True)
     last = max(r["step"] for r in rows)

@@ -3,6 +3,7 @@ collapsed runs, the from-scratch ablation and its comparison), unknown task name
 
 import csv
 import json
+import shutil
 
 import pytest
 from conftest import SHARED
@@ -215,6 +216,47 @@ def test_comparison_table_has_both_columns_difference_noise_and_collapse(tmp_pat
     assert (tmp_path / "comparison.png").stat().st_size > 1000
 
 
+def test_strand_table_shows_test_time_averaging_and_augmentation_over_shared_seeds(tmp_path):
+    def with_averages(plain, averaged):
+        results = scores(plain)
+        for metrics, value in zip(results.values(), averaged):
+            metrics["eval_rc_average_matthews_correlation"] = value
+        return results
+
+    pretrained = {"tf_0": with_averages([0.50, 0.52, 0.48], [0.54, 0.56, 0.52]), "tf_1": with_averages([0.3], [0.4])}
+    augmented = {"tf_0": with_averages([0.60, 0.62], [0.61, 0.63]), "tf_1": with_averages([0.2], [0.1])}
+    scratch = {"tf_0": scores([0.1, 0.1, 0.1]), "tf_1": scores([0.1])}
+    folders = [results_folder(tmp_path / name, results) for name, results in
+               (("p", pretrained), ("s", scratch), ("a", augmented))]
+    assert "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 3 | - | 54.00 ± 2.00 |" in (tmp_path / "p" / "results.md").read_text()
+    assert "strands averaged at test" not in (tmp_path / "s" / "results.md").read_text()  # not recorded there
+    table = gue.write_comparison(folders[0], folders[1], tmp_path, augmented_dir=folders[2])
+    assert ("| task | metric | pretrained | strands averaged at test | fine-tuned on both strands | both strands, "
+            "averaged at test |") in table
+    # tf_0: seeds 1-3 on the plain sides, the augmented run has seeds 1 and 2 only
+    assert "| tf_0 | MCC | 50.00 ± 2.00 | 54.00 ± 2.00 | 61.00 ± 1.41 | 62.00 ± 1.41 |" in table
+    assert "| tf_1 | MCC | 30.00 | 40.00 | 20.00 | 10.00 |" in table
+    assert "| mean over tasks | | 40.00 | 47.00 | 40.50 | 36.00 |" in table
+    assert "| all tasks | 40.00 | 10.00 | +30.00 | 2 | - | - |" in table
+    strands = json.loads((tmp_path / "comparison.json").read_text())["tasks"][0]["strands"]
+    assert strands["augmented"]["scores"] == {"1": 60.0, "2": 62.0}
+
+
+def test_from_scratch_results_do_not_depend_on_the_folder_weights(tmp_path, tiny_pretrained):  # noqa: F811
+    model = tmp_path / "model"
+    shutil.copytree(tiny_pretrained, model)
+    settings = {flags: gue.run_settings(gue.GueArguments(model_name_or_path=str(model), from_scratch=flags[0],
+                                                         architecture=flags[1]))
+                for flags in ((False, "dnabert2"), (True, "dnabert2"), (False, "cnn"))}
+    (model / "model.safetensors").write_bytes(b"other weights")
+    again = {flags: gue.run_settings(gue.GueArguments(model_name_or_path=str(model), from_scratch=flags[0],
+                                                      architecture=flags[1]))
+             for flags in settings}
+    assert again[(False, "dnabert2")]["model_weights"] != settings[(False, "dnabert2")]["model_weights"]
+    assert again[(True, "dnabert2")] == settings[(True, "dnabert2")] and settings[(True, "dnabert2")]["model_weights"] is None
+    assert again[(False, "cnn")] == settings[(False, "cnn")]
+
+
 def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pretrained, monkeypatch, capsys):  # noqa: F811
     import torch
     from safetensors.torch import load_file
@@ -235,15 +277,17 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
             "--output_dir", str(out), "--max_steps", "2", "--learning_rate", "1e-3", "--batch_size", "16"]
     gue.main(args + ["--ablation", "True"])
     saved = {k.removeprefix("bert."): v for k, v in load_file(tiny_pretrained / "model.safetensors").items()}
-    (pretrained_flag, pretrained), (scratch_flag, scratch) = built
-    assert (pretrained_flag, scratch_flag) == (False, True)
+    (pretrained_flag, pretrained), (augmented_flag, _), (scratch_flag, scratch) = built
+    assert (pretrained_flag, augmented_flag, scratch_flag) == (False, False, True)
     name = "embeddings.word_embeddings.weight"
     assert torch.equal(pretrained[name], saved[name].float())
     assert scratch[name].shape == saved[name].shape and not torch.allclose(scratch[name], saved[name].float())
     assert abs(scratch[name].std().item() - 0.02) < 0.002  # the model's own init (initializer_range)
     assert set(scratch) == set(pretrained)  # the same architecture and config
-    for side, flag in (("pretrained", False), ("from_scratch", True)):
-        assert json.loads((out / side / "results.json").read_text())["settings"]["from_scratch"] is flag
+    for side, flag, both_strands in (("pretrained", False, False), ("pretrained_rc_augment", False, True),
+                                     ("from_scratch", True, False)):
+        settings = json.loads((out / side / "results.json").read_text())["settings"]
+        assert settings["from_scratch"] is flag and settings["rc_augment"] is both_strands
     report = json.loads((out / "comparison.json").read_text())
     row = report["tasks"][0]
     assert row["task"] == "tf_0" and row["seeds"] == ["42"] and "within_seed_noise" in row
@@ -261,9 +305,11 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
     # --compare_with: the same comparison from two finished folders, nothing rerun
     gue.main(args[:-6] + ["--output_dir", str(out / "from_scratch"), "--from_scratch", "True", "--max_steps", "2",
                           "--learning_rate", "1e-3", "--batch_size", "16", "--compare_with", str(out / "pretrained")])
-    assert len(built) == 2
+    assert len(built) == 3
     again = json.loads((out / "from_scratch" / "comparison.json").read_text())
-    assert again["tasks"] == [{**r, "cnn": None} for r in report["tasks"]]  # no CNN results named here
+    no_augmented = {"augmented": None, "augmented_averaged_at_test": None}
+    assert again["tasks"] == [{**r, "cnn": None, "strands": {**r["strands"], **no_augmented}}  # neither named here
+                              for r in report["tasks"]]
     with pytest.raises(ValueError, match="both runs have from_scratch=False"):
         gue.main(args[:-6] + ["--output_dir", str(out / "pretrained"), "--max_steps", "2", "--learning_rate", "1e-3",
                               "--batch_size", "16", "--compare_with", str(out / "pretrained")])

@@ -1,0 +1,45 @@
+"""Ship a pretraining checkpoint as the repository's model: its weights, in float16, become the root
+model.safetensors; the root config.json stays (it must describe the same architecture; it keeps dropout 0.1 for
+fine-tuning where the run trained with 0).
+
+    python pretraining/ship.py runs/pretrain-v2/checkpoint-8000
+"""
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+ROOT = Path(__file__).resolve().parent.parent
+# Config entries a checkpoint may differ in from the shipped config without being another architecture.
+NOT_ARCHITECTURE = {"hidden_dropout_prob", "attention_probs_dropout_prob", "transformers_version", "_name_or_path",
+                    "dtype", "torch_dtype"}
+
+
+def architecture(config: dict) -> dict:
+    return {key: value for key, value in config.items() if key not in NOT_ARCHITECTURE}
+
+
+def ship(checkpoint: Path, root: Path = ROOT) -> Path:
+    """Write the checkpoint's weights as float16 to ``root``/model.safetensors; refuses another architecture or
+    another set of weight names."""
+    shipped, trained = (json.loads((folder / "config.json").read_text()) for folder in (root, checkpoint))
+    if architecture(shipped) != architecture(trained):
+        different = sorted(k for k in architecture(shipped).keys() | architecture(trained).keys()
+                           if shipped.get(k) != trained.get(k))
+        raise ValueError(f"{checkpoint}: another architecture than the shipped config ({', '.join(different)}).")
+    weights = load_file(checkpoint / "model.safetensors")
+    target = root / "model.safetensors"
+    if set(weights) != set(load_file(target)):
+        raise ValueError(f"{checkpoint}: its weight names differ from the shipped model's.")
+    save_file({name: tensor.to(torch.float16).contiguous() for name, tensor in weights.items()}, target,
+              metadata={"format": "pt"})
+    return target
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path, help="A checkpoint-N folder of a run_mlm.py run.")
+    print(f"Wrote {ship(parser.parse_args().checkpoint)}")
