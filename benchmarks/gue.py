@@ -494,6 +494,8 @@ def compare(pretrained: dict, scratch: dict, cnn: dict | None = None, augmented:
     overall = {"tasks": len(both), "pretrained": _mean([r["pretrained"]["mean"] for r in both]),
                "from_scratch": _mean([r["from_scratch"]["mean"] for r in both]),
                "difference": _mean([r["difference"] for r in both])}
+    cnn_means = [r["cnn"]["mean"] for r in both if r["cnn"] and r["cnn"]["mean"] is not None]
+    overall["cnn"] = _mean(cnn_means) if both and len(cnn_means) == len(both) else None
     unmatched = sorted(set(pretrained) ^ set(scratch))
     return {"metric_note": METRIC_NOTE, "noise_rule": NOISE_RULE, "collapse_rule": COLLAPSE_RULE, "tasks": rows,
             "families": families, "all_tasks": overall, "tasks_on_one_side_only": unmatched}
@@ -540,7 +542,7 @@ def write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir=None, augm
                   f"{f['tasks']} | {f['collapsed_tasks']} | {_fmt(f['cnn'])} |" for f in report["families"]]
         overall = report["all_tasks"]
         lines += [f"| all tasks | {overall['pretrained']:.2f} | {overall['from_scratch']:.2f} | "
-                  f"{overall['difference']:+.2f} | {overall['tasks']} | - | - |"]
+                  f"{overall['difference']:+.2f} | {overall['tasks']} | - | {_fmt(overall['cnn'])} |"]
     lines += strand_table(report["tasks"])
     lines += ["", "Scores x100, mean ± sample sd over the seeds both runs share. " + METRIC_NOTE,
               "", "Difference: pretrained minus from scratch. " + NOISE_RULE[0].upper() + NOISE_RULE[1:],

@@ -30,3 +30,17 @@ def test_original_design_baselines_compute_the_same_model(tiny_config):
     torch.testing.assert_close(original_design_forward(model.bert, ids, mask, unpad=False), ours, atol=1e-5, rtol=1e-5)
     labels = ids.masked_fill(mask == 0, -100)
     torch.testing.assert_close(original_design_mlm_loss(model, ids, mask, labels), model(ids, mask, labels=labels).loss)
+
+
+def test_learning_curve_reuses_rows_of_the_same_checkpoint_weights_and_held_out_sets(tmp_path):
+    import json
+
+    from dnabert2.benchmarks.pretraining_curve import earlier_rows
+
+    baselines = {"set A": {"composition_loss": 7.1, "masked_tokens": 10}}
+    rows = [{"step": 500, "weights": "aaa", "set": "set A", "loss": 7.2}, {"step": 1000, "set": "set A", "loss": 7.0}]
+    report = tmp_path / "pretraining_curve.json"
+    assert earlier_rows(report, baselines) == {}  # no earlier report
+    report.write_text(json.dumps({"run": "runs/x", "rows": rows, "baselines": baselines}))
+    assert earlier_rows(report, baselines) == {(500, "aaa", "set A"): rows[0], (1000, None, "set A"): rows[1]}
+    assert earlier_rows(report, {"set A": {"composition_loss": 7.0, "masked_tokens": 10}}) == {}  # other sets

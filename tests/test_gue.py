@@ -226,18 +226,19 @@ def test_strand_table_shows_test_time_averaging_and_augmentation_over_shared_see
     pretrained = {"tf_0": with_averages([0.50, 0.52, 0.48], [0.54, 0.56, 0.52]), "tf_1": with_averages([0.3], [0.4])}
     augmented = {"tf_0": with_averages([0.60, 0.62], [0.61, 0.63]), "tf_1": with_averages([0.2], [0.1])}
     scratch = {"tf_0": scores([0.1, 0.1, 0.1]), "tf_1": scores([0.1])}
+    cnn = {"tf_0": scores([0.2, 0.2, 0.2]), "tf_1": scores([0.3])}
     folders = [results_folder(tmp_path / name, results) for name, results in
-               (("p", pretrained), ("s", scratch), ("a", augmented))]
+               (("p", pretrained), ("s", scratch), ("a", augmented), ("c", cnn))]
     assert "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 3 | - | 54.00 ± 2.00 |" in (tmp_path / "p" / "results.md").read_text()
     assert "strands averaged at test" not in (tmp_path / "s" / "results.md").read_text()  # not recorded there
-    table = gue.write_comparison(folders[0], folders[1], tmp_path, augmented_dir=folders[2])
+    table = gue.write_comparison(folders[0], folders[1], tmp_path, cnn_dir=folders[3], augmented_dir=folders[2])
     assert ("| task | metric | pretrained | strands averaged at test | fine-tuned on both strands | both strands, "
             "averaged at test |") in table
     # tf_0: seeds 1-3 on the plain sides, the augmented run has seeds 1 and 2 only
     assert "| tf_0 | MCC | 50.00 ± 2.00 | 54.00 ± 2.00 | 61.00 ± 1.41 | 62.00 ± 1.41 |" in table
     assert "| tf_1 | MCC | 30.00 | 40.00 | 20.00 | 10.00 |" in table
     assert "| mean over tasks | | 40.00 | 47.00 | 40.50 | 36.00 |" in table
-    assert "| all tasks | 40.00 | 10.00 | +30.00 | 2 | - | - |" in table
+    assert "| all tasks | 40.00 | 10.00 | +30.00 | 2 | - | 25.00 |" in table
     strands = json.loads((tmp_path / "comparison.json").read_text())["tasks"][0]["strands"]
     assert strands["augmented"]["scores"] == {"1": 60.0, "2": 62.0}
 
