@@ -115,6 +115,17 @@ def test_save_steps_follow_eval_steps_unless_given(tmp_path):
     assert (follows.save_steps, given.save_steps) == (400, 800)  # load_best_model_at_end needs a multiple
 
 
+@pytest.mark.parametrize(("flags", "metric", "greater_is_better"),
+                         [([], "eval_loss", False), (["--metric_for_best_model", "matthews_correlation"],
+                                                     "eval_matthews_correlation", True)])
+def test_kept_checkpoint_is_chosen_by_validation_loss_unless_a_metric_is_named(tmp_path, flags, metric,
+                                                                                greater_is_better):
+    parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneTrainingArguments))
+    *_, training_args = parser.parse_args_into_dataclasses(["--output_dir", str(tmp_path), *flags])
+    assert training_args.load_best_model_at_end
+    assert (f"eval_{training_args.metric_for_best_model}", training_args.greater_is_better) == (metric, greater_is_better)
+
+
 def test_lora_adapter_from_a_relative_base_loads_from_anywhere(tmp_path, tiny_pretrained, monkeypatch):
     data = write_task(tmp_path / "task")
     monkeypatch.chdir(tiny_pretrained)

@@ -104,7 +104,11 @@ class FinetuneTrainingArguments(TrainingArguments):
     )
     save_total_limit: int | None = field(default=1)
     load_best_model_at_end: bool = field(default=True)
-    metric_for_best_model: str | None = field(default=None, metadata={"help": "Default: MCC (Pearson for regression)."})
+    metric_for_best_model: str | None = field(
+        default="loss",
+        metadata={"help": "Validation metric that picks the checkpoint kept at the end: loss (lowest; as DNABERT-2's "
+                  "own scripts) or a metric name, e.g. matthews_correlation (highest)."},
+    )
     logging_steps: float = field(default=50)
     dataloader_pin_memory: bool = field(default=torch.cuda.is_available())
 
@@ -218,8 +222,6 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
         model_columns = {"input_ids", "token_type_ids", "attention_mask", "labels"}
         data = data.remove_columns([c for c in data["train"].column_names
                                     if c not in model_columns and not c.startswith("rc_")])
-    if training_args.metric_for_best_model is None:
-        training_args.metric_for_best_model = "pearson" if info.problem_type == "regression" else "matthews_correlation"
     if "validation" not in data:
         training_args.eval_strategy = training_args.save_strategy = "no"
         training_args.load_best_model_at_end = False
@@ -239,6 +241,9 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
     results = {}
     if training_args.eval_and_save_results:
         test = data.get("test", data.get("validation"))
+        if "test" not in data:
+            logger.warning("No test split: the metrics below are on the validation split, which also picked the "
+                           "checkpoint, so they are optimistic.")
         results = trainer.evaluate(eval_dataset=strand(test, reverse=False) if both_strands else test)
         if training_args.rc_average:  # the same model on both strands, logits averaged
             outputs = [trainer.predict(strand(test, reverse)) for reverse in (False, True)]
