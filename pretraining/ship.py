@@ -1,8 +1,9 @@
 """Ship a pretraining checkpoint as the repository's model: its weights, in float16, become the root
 model.safetensors; the root config.json stays (it must describe the same architecture; it keeps dropout 0.1 for
-fine-tuning where the run trained with 0).
+fine-tuning where the run trained with 0); its training and evaluation log becomes
+benchmarks/results/pretraining_log.json, with the command that made it.
 
-    python pretraining/ship.py runs/pretrain-v2/checkpoint-8000
+    python pretraining/ship.py runs/pretrain-v2/checkpoint-7000 --command "bash pretraining/pretrain.sh ..."
 """
 
 import argparse
@@ -22,9 +23,9 @@ def architecture(config: dict) -> dict:
     return {key: value for key, value in config.items() if key not in NOT_ARCHITECTURE}
 
 
-def ship(checkpoint: Path, root: Path = ROOT) -> Path:
-    """Write the checkpoint's weights as float16 to ``root``/model.safetensors; refuses another architecture or
-    another set of weight names."""
+def ship(checkpoint: Path, command: str, root: Path = ROOT) -> Path:
+    """Write the checkpoint's weights as float16 to ``root``/model.safetensors and its log to
+    ``root``/benchmarks/results/pretraining_log.json; refuses another architecture or another set of weight names."""
     shipped, trained = (json.loads((folder / "config.json").read_text()) for folder in (root, checkpoint))
     if architecture(shipped) != architecture(trained):
         different = sorted(k for k in architecture(shipped).keys() | architecture(trained).keys()
@@ -36,10 +37,15 @@ def ship(checkpoint: Path, root: Path = ROOT) -> Path:
         raise ValueError(f"{checkpoint}: its weight names differ from the shipped model's.")
     save_file({name: tensor.to(torch.float16).contiguous() for name, tensor in weights.items()}, target,
               metadata={"format": "pt"})
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    log = {"command": command, "global_step": state["global_step"], "log_history": state["log_history"]}
+    (root / "benchmarks" / "results" / "pretraining_log.json").write_text(json.dumps(log, indent=2))
     return target
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path, help="A checkpoint-N folder of a run_mlm.py run.")
-    print(f"Wrote {ship(parser.parse_args().checkpoint)}")
+    parser.add_argument("--command", required=True, help="The command(s) that trained it, for the log.")
+    args = parser.parse_args()
+    print(f"Wrote {ship(args.checkpoint, args.command)} and benchmarks/results/pretraining_log.json")
