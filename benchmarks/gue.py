@@ -320,7 +320,7 @@ def task_summary(task: str, by_seed: dict, strands_averaged: bool = False) -> di
     return {
         "task": task, "family": family_of(task) or "-", "metric": label,
         "mean": _mean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
-        "seeds": len(by_seed), "scores": scores,
+        "seeds": len(by_seed), "seeds_run": sorted(by_seed, key=int), "scores": scores,
         "collapsed_seeds": sorted((seed for seed, m in by_seed.items() if is_collapsed(m)), key=int),
         "status": "ok" if values else "collapsed",
     }
@@ -572,7 +572,13 @@ def strand_table(rows: list) -> list[str]:
         lines.append(f"| {r['task']} | {r['metric']} | "
                      + " | ".join(score_cell(summary) if summary else "-" for summary in row_summaries) + " |")
     means = [[(summary or {}).get("mean") for summary in column] for column in zip(*summaries)]
-    return lines + ["| mean over tasks | | " + " | ".join(_fmt(_mean(v)) if None not in v else "-" for v in means) + " |"]
+    lines += ["| mean over tasks | | " + " | ".join(_fmt(_mean(v)) if None not in v else "-" for v in means) + " |"]
+    seeds = {title: sorted({seed for r in rows for seed in r[key]["seeds_run"]} if key == "pretrained" else
+                           {seed for r in rows if r["strands"][key] for seed in r["strands"][key]["seeds_run"]}, key=int)
+             for key, title in [("pretrained", "pretrained"), *columns]}
+    if len({tuple(v) for v in seeds.values()}) > 1:
+        lines += ["", "Seeds: " + "; ".join(f"{title} {', '.join(v)}" for title, v in seeds.items()) + "."]
+    return lines
 
 
 def plot_comparison(report: dict, path):

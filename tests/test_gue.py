@@ -238,6 +238,8 @@ def test_strand_table_shows_test_time_averaging_and_augmentation_over_shared_see
     assert "| tf_0 | MCC | 50.00 ± 2.00 | 54.00 ± 2.00 | 61.00 ± 1.41 | 62.00 ± 1.41 |" in table
     assert "| tf_1 | MCC | 30.00 | 40.00 | 20.00 | 10.00 |" in table
     assert "| mean over tasks | | 40.00 | 47.00 | 40.50 | 36.00 |" in table
+    assert ("Seeds: pretrained 1, 2, 3; strands averaged at test 1, 2, 3; fine-tuned on both strands 1, 2; "
+            "both strands, averaged at test 1, 2.") in table
     assert "| all tasks | 40.00 | 10.00 | +30.00 | 2 | - | 25.00 |" in table
     strands = json.loads((tmp_path / "comparison.json").read_text())["tasks"][0]["strands"]
     assert strands["augmented"]["scores"] == {"1": 60.0, "2": 62.0}
