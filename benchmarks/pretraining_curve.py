@@ -124,8 +124,9 @@ def score(model, masked: MaskedWindows, baselines: dict, tokenizer, workdir: str
     return trainer.evaluate(masked)
 
 
-def plot(rows, baselines, path: Path):
-    """One column per held-out set: loss and accuracy vs training tokens, baselines as dashed lines."""
+def plot(rows, baselines, path: Path, learning_rates: list[tuple[float, float]]):
+    """One column per held-out set: loss and accuracy vs training tokens, baselines as dashed lines, the run's
+    learning rate (tokens in M, rate) in grey on the loss panels."""
     names = list(baselines)
     fig, axes = plt.subplots(2, len(names), figsize=(3.6 * len(names), 6.5), squeeze=False)
     for column, name in enumerate(names):
@@ -142,6 +143,12 @@ def plot(rows, baselines, path: Path):
             ax.set_ylabel(label)
             if row == 0:
                 ax.set_title(name, fontsize=9)
+                rate = ax.twinx()
+                rate.plot(*zip(*learning_rates), color="grey", lw=0.8, alpha=0.6)
+                rate.set_ylim(bottom=0)
+                rate.tick_params(axis="y", labelsize=6, colors="grey")
+                if column == len(names) - 1:
+                    rate.set_ylabel("learning rate", color="grey", fontsize=8)
             ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=8)
     fig.suptitle("Masked-only scores on held-out data vs training tokens (every scored token is [MASK])")
@@ -191,7 +198,9 @@ def main():
                      f"{b['composition_accuracy']:.2%} | {b['unigram_accuracy']:.2%} |")
     table = write_report(args.output_dir, "pretraining_curve", lines,
                          {"run": str(run_dir), "rows": rows, "baselines": baselines})
-    plot(rows, baselines, table.with_suffix(".png"))
+    history = json.loads((selected[-1][1] / "trainer_state.json").read_text())["log_history"]
+    learning_rates = [(h["step"] * tokens_per_step / 1e6, h["learning_rate"]) for h in history if "learning_rate" in h]
+    plot(rows, baselines, table.with_suffix(".png"), learning_rates)
     print(f"and {table.with_suffix('.png')}")
 
 
