@@ -81,10 +81,9 @@ COLLAPSE_RULE = (
     "collapsed: the test predictions fell into one class (MCC exactly 0 with accuracy equal to one class's share of "
     "the test labels; MCC exactly 0 for results stored without those shares); left out of means and averages."
 )
-STRANDS_NOTE = (
-    "Strands averaged at test: the same fine-tuned models, each test sequence scored as the mean of its own and its "
-    "reverse complement's logits (--rc_average)."
-)
+RC_AVERAGE = ("the same fine-tuned models, each test sequence scored as the mean of its own and its reverse "
+              "complement's logits (--rc_average)")
+STRANDS_NOTE = f"Strands averaged at test: {RC_AVERAGE}."
 NOISE_RULE = (
     "within seed noise: |mean difference| < the larger of the two sample standard deviations over seeds "
     "(needs at least 2 scored seeds on each side; seeds paired: only seeds present on both sides are compared)."
@@ -563,8 +562,8 @@ def strand_table(rows: list) -> list[str]:
     columns = [(key, title) for key, title in columns if any(r["strands"][key] for r in rows)]
     if not columns:
         return []
-    lines = ["", "Strands (pretrained model): " + STRANDS_NOTE[len("Strands averaged at test: "):].rstrip(".")
-             + "; fine-tuned on both strands: --rc_augment (a random strand per training example).", "",
+    lines = ["", f"Strands (pretrained model): {RC_AVERAGE}; fine-tuned on both strands: --rc_augment (a random "
+             "strand per training example).", "",
              "| task | metric | pretrained | " + " | ".join(title for _, title in columns) + " |",
              "|---|---|---|" + "---|" * len(columns)]
     summaries = [[r["pretrained"], *(r["strands"][key] for key, _ in columns)] for r in rows]
@@ -573,9 +572,9 @@ def strand_table(rows: list) -> list[str]:
                      + " | ".join(score_cell(summary) if summary else "-" for summary in row_summaries) + " |")
     means = [[(summary or {}).get("mean") for summary in column] for column in zip(*summaries)]
     lines += ["| mean over tasks | | " + " | ".join(_fmt(_mean(v)) if None not in v else "-" for v in means) + " |"]
-    seeds = {title: sorted({seed for r in rows for seed in r[key]["seeds_run"]} if key == "pretrained" else
-                           {seed for r in rows if r["strands"][key] for seed in r["strands"][key]["seeds_run"]}, key=int)
-             for key, title in [("pretrained", "pretrained"), *columns]}
+    titles = ["pretrained", *(title for _, title in columns)]
+    seeds = {title: sorted({seed for summary in column if summary for seed in summary["seeds_run"]}, key=int)
+             for title, column in zip(titles, zip(*summaries))}
     if len({tuple(v) for v in seeds.values()}) > 1:
         lines += ["", "Seeds: " + "; ".join(f"{title} {', '.join(v)}" for title, v in seeds.items()) + "."]
     return lines
