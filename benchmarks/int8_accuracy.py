@@ -16,8 +16,9 @@ import torch
 from sklearn.metrics import matthews_corrcoef
 from transformers import HfArgumentParser
 
-from dnabert2.train.finetune_data import read_csv_split
-from dnabert2.train.prediction import load_classifier, load_tokenizer, predict
+from dnabert2.train.data.tasks import read_csv_split
+from dnabert2.train.inference.prediction import load_classifier, predict
+from dnabert2.train.data.tokenizer import load_tokenizer
 
 
 @dataclass

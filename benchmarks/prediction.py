@@ -18,7 +18,8 @@ import numpy as np
 from transformers import HfArgumentParser
 
 from dnabert2 import packaged
-from dnabert2.benchmarks.report import write_report
+from dnabert2.benchmarks.measure.reports import write_report
+from dnabert2.train.data.alphabet import ACGT
 
 CHILD = """
 import json, sys, time
@@ -61,7 +62,7 @@ def main():
     """Generate the inputs, measure each case, print and write the table."""
     args = HfArgumentParser(PredictionBenchArguments).parse_args_into_dataclasses()[0]
     rng = np.random.default_rng(0)
-    dna = lambda n: "".join(rng.choice(list("ACGT"), n))  # noqa: E731
+    dna = lambda n: "".join(rng.choice(list(ACGT), n))  # noqa: E731
     short = {f"short{i}": dna(int(rng.integers(100, 301))) for i in range(10_000)}
     long = {"long_100kb": dna(100_000)}
     cases = [("10,000 short (100-300 bp)", short, []), ("one 100-kb record, whole", long, []),

@@ -1,7 +1,7 @@
 """Learning curve of a pretraining run: masked-only loss and accuracy on held-out data vs training tokens.
 
 Each checkpoint of a ``train/run_mlm.py`` run is scored, with the run's own evaluation code (fixed masks, every
-scored token [MASK]; ``train/pretraining_metrics.py``), on each held-out set separately, beside the unigram and
+scored token [MASK]; ``train/pretraining/metrics.py``), on each held-out set separately, beside the unigram and
 composition baselines of that set:
 - every whole species file given by ``--species`` (files kept out of training with ``--validation_species``);
 - human regions not in training: records of ``--human_file`` held out by the run's record hashing;
@@ -30,13 +30,15 @@ from tqdm.auto import tqdm  # noqa: E402
 from transformers import DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments  # noqa: E402
 
 from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
-from dnabert2.benchmarks.gue import weights_digest  # noqa: E402
-from dnabert2.benchmarks.report import write_report  # noqa: E402
-from dnabert2.train.fasta import acgt_segments, expand_paths, is_held_out, read_fasta  # noqa: E402
-from dnabert2.train.gue_dataset import resolve_task  # noqa: E402
-from dnabert2.train.prediction import load_tokenizer  # noqa: E402
-from dnabert2.train.pretraining_data import EVAL_MASK_SEED, MaskedWindows, load_sequences, tokenize_windows  # noqa: E402
-from dnabert2.train.pretraining_metrics import (  # noqa: E402
+from dnabert2.train.runtime.weights import weights_digest  # noqa: E402
+from dnabert2.benchmarks.measure.reports import write_report  # noqa: E402
+from dnabert2.train.data.alphabet import acgt_segments  # noqa: E402
+from dnabert2.train.data.fasta import expand_paths, is_held_out, read_fasta  # noqa: E402
+from dnabert2.train.data.gue import resolve_task  # noqa: E402
+from dnabert2.train.data.tokenizer import load_tokenizer  # noqa: E402
+from dnabert2.train.data.windows import load_sequences, tokenize_windows  # noqa: E402
+from dnabert2.train.pretraining.masking import EVAL_MASK_SEED, MaskedWindows  # noqa: E402
+from dnabert2.train.pretraining.metrics import (  # noqa: E402
     MaskedLMTrainer,
     baseline_metrics,
     label_log_probability_and_prediction,

@@ -18,14 +18,14 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
-from dnabert2.benchmarks.report import write_report
-from dnabert2.train.fasta import expand_paths
+from dnabert2.benchmarks.measure.reports import write_report
+from dnabert2.train.data.fasta import expand_paths
 
 CHILD = """
 import json, sys, time
 from dnabert2 import packaged
-from dnabert2.train.pretraining_data import load_sequences, tokenize_windows
-from dnabert2.train.prediction import load_tokenizer
+from dnabert2.train.data.windows import load_sequences, tokenize_windows
+from dnabert2.train.data.tokenizer import load_tokenizer
 files, cache, streaming, workers = json.loads(sys.argv[1])
 tokenizer = load_tokenizer(packaged("model"))
 start = time.perf_counter()
@@ -54,7 +54,7 @@ def folder_megabytes(folder: Path) -> float:
 
 def fasta_bases(paths) -> int:
     """A/C/G/T/N bases in the FASTA files (header lines excluded)."""
-    from dnabert2.train.fasta import read_fasta
+    from dnabert2.train.data.fasta import read_fasta
 
     return sum(len(record.sequence) for path in paths for record in read_fasta(path))
 

@@ -21,11 +21,11 @@ import torch
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertForMaskedLM, HfArgumentParser
 
-from dnabert2.benchmarks.flops import Encoder, forward_flops, mlm_head_flops
-from dnabert2.benchmarks.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
+from dnabert2.benchmarks.measure.flops import Encoder, forward_flops, mlm_head_flops
+from dnabert2.benchmarks.measure.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForMaskedLM
-from dnabert2.train.prediction import quantize_int8
+from dnabert2.train.inference.prediction import quantize_int8
 
 VOCAB = 4096
 

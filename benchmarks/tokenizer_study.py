@@ -16,10 +16,10 @@ from pathlib import Path
 from transformers import HfArgumentParser
 
 from dnabert2 import packaged
-from dnabert2.benchmarks.flops import DNABERT2, forward_flops
-from dnabert2.train.fasta import read_segments
-from dnabert2.train.prediction import load_tokenizer
-from dnabert2.train.tokenization import chunked, train_bpe
+from dnabert2.benchmarks.measure.flops import DNABERT2, forward_flops
+from dnabert2.train.data.fasta import read_segments
+from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.train.data.tokenizer import chunked, train_bpe
 
 
 

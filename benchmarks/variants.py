@@ -18,9 +18,10 @@ from transformers import HfArgumentParser
 
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
-from dnabert2.benchmarks.report import write_report
-from dnabert2.train.prediction import load_tokenizer
-from dnabert2.train.variants import Reference, Variant, score_variants
+from dnabert2.benchmarks.measure.reports import write_report
+from dnabert2.train.data.alphabet import ACGT
+from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.train.inference.variants import Reference, Variant, score_variants
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
 
@@ -35,7 +36,7 @@ class VariantBenchArguments:
 def generated_inputs(folder: Path, count: int, seed: int = 0):
     """A 2-contig FASTA and ``count`` variants on it (70 % SNVs, 30 % 1-5 bp indels)."""
     rng = np.random.default_rng(seed)
-    contigs = {name: "".join(rng.choice(list("ACGT"), 200_000)) for name in ("chr1", "chr2")}
+    contigs = {name: "".join(rng.choice(list(ACGT), 200_000)) for name in ("chr1", "chr2")}
     (folder / "g.fa").write_text("".join(f">{n}\n{s}\n" for n, s in contigs.items()))
     variants = []
     for _ in range(count):
@@ -44,9 +45,9 @@ def generated_inputs(folder: Path, count: int, seed: int = 0):
         ref = contigs[name][pos - 1]
         kind = rng.random()
         if kind < 0.7:
-            alt = str(rng.choice([b for b in "ACGT" if b != ref]))
+            alt = str(rng.choice([b for b in ACGT if b != ref]))
         elif kind < 0.85:
-            alt = ref + "".join(rng.choice(list("ACGT"), int(rng.integers(1, 6))))
+            alt = ref + "".join(rng.choice(list(ACGT), int(rng.integers(1, 6))))
         else:
             ref = contigs[name][pos - 1 : pos + int(rng.integers(1, 6))]
             alt = ref[0]

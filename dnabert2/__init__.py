@@ -10,11 +10,11 @@ import importlib.resources
 from pathlib import Path
 
 # name -> where it lies in the repository (relative to its root); installed, it lies in dnabert2/<name>
-_REPOSITORY_LAYOUT = {"model": ".", "metrics": "metrics", "benchmarks/data": "benchmarks/data"}
+_REPOSITORY_LAYOUT = {"model": "."}
 
 
 def packaged(name: str) -> Path:
-    """The folder of a run-time resource: "model" (the shipped model), "metrics" or "benchmarks/data".
+    """The folder of a run-time resource: "model" (the shipped model; other resources lie beside their modules).
 
     In a clone or an editable install it is the repository's own folder; in a regular install, the copy that
     travelled as package data.

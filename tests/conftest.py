@@ -61,7 +61,7 @@ def uneven_batch(lengths, vocab_size=4096, extra_padding=0, seed=0):
 def tiny_pretrained(tmp_path_factory):
     """A small random DNABERT-2 MLM checkpoint with the shipped tokenizer."""
     from configuration_dnabert2 import DNABert2Config
-    from dnabert2.train.prediction import load_tokenizer
+    from dnabert2.train.data.tokenizer import load_tokenizer
     from modeling_dnabert2 import DNABert2ForMaskedLM
 
     folder = tmp_path_factory.mktemp("pretrained")

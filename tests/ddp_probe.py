@@ -12,8 +12,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dnabert2.train import run_mlm  # noqa: E402
-from dnabert2.train.pretraining_data import MaskedWindows  # noqa: E402
-from dnabert2.train.pretraining_metrics import MaskedLMTrainer  # noqa: E402
+from dnabert2.train.pretraining.masking import MaskedWindows  # noqa: E402
+from dnabert2.train.pretraining.metrics import MaskedLMTrainer  # noqa: E402
 
 SEEN = []
 _getitem, _train = MaskedWindows.__getitem__, MaskedLMTrainer.train

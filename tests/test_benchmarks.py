@@ -3,8 +3,8 @@
 import torch
 from conftest import uneven_batch
 
-from dnabert2.benchmarks.flops import DNABERT2, Encoder, forward_flops, token_counts
-from dnabert2.benchmarks.original_design import original_design_forward, original_design_mlm_loss
+from dnabert2.benchmarks.measure.flops import DNABERT2, Encoder, forward_flops, token_counts
+from dnabert2.benchmarks.measure.original_design import original_design_forward, original_design_mlm_loss
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
 

@@ -11,9 +11,10 @@ from conftest import ROOT, write_task
 from transformers import HfArgumentParser
 
 from dnabert2.train.finetune import main as finetune
-from dnabert2.train.finetune_data import TaskDataError, load_csv_task
-from dnabert2.train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
-from dnabert2.train.prediction import UntrainedHeadError, load_classifier, load_tokenizer, predict, read_inputs
+from dnabert2.train.data.tasks import TaskDataError, load_csv_task
+from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
+from dnabert2.train.inference.prediction import UntrainedHeadError, load_classifier, predict, read_inputs
+from dnabert2.train.data.tokenizer import load_tokenizer
 
 
 def original_command(model, data, output, extra=()):
@@ -65,7 +66,7 @@ def test_regression_and_pairs(tmp_path, tiny_pretrained):
 
 
 def test_pairs_keep_segment_ids(tiny_pretrained, tmp_path):
-    from dnabert2.train.finetune_data import tokenize_task
+    from dnabert2.train.data.tasks import tokenize_task
 
     dataset, info = load_csv_task(write_task(tmp_path / "pairs", pairs=True))
     encoded = tokenize_task(dataset, info, load_tokenizer(tiny_pretrained), 64)
@@ -78,7 +79,7 @@ def test_pairs_keep_segment_ids(tiny_pretrained, tmp_path):
         ("seq,label\nACGT,1\n", "needs a 'sequence' column"),
         ("sequence,label\nACGT,1\nACGT,yes\n", "line 3: label 'label' is not a number"),
         ("sequence,label\nACGT,1\n,0\n", "line 3: empty sequence"),
-        ("sequence,label\nACGT,1\nACXT,0\n", "line 3: sequence has a character outside ACGTN"),
+        ("sequence,label\nACGT,1\nACXT,0\n", "line 3: sequence has characters that are not nucleotides: 'X'"),
         ("sequence\nACGT\n", "no label column"),
     ],
 )
@@ -140,7 +141,7 @@ def test_lora_adapter_from_a_relative_base_loads_from_anywhere(tmp_path, tiny_pr
 def test_plain_peft_round_trip_is_exact(tmp_path, tiny_pretrained):
     from peft import AutoPeftModelForSequenceClassification, LoraConfig, TaskType, get_peft_model
 
-    from dnabert2.train.finetuning import DEFAULT_LORA_TARGETS
+    from dnabert2.train.finetuning.lora import DEFAULT_LORA_TARGETS
     from modeling_dnabert2 import DNABert2ForSequenceClassification
 
     base = DNABert2ForSequenceClassification.from_pretrained(tiny_pretrained, num_labels=2)
@@ -176,7 +177,7 @@ def test_reverse_complement_training_and_test_time_averaging(tmp_path, tiny_pret
 def test_random_strand_collator_picks_each_strand_about_half_the_time():
     from transformers import DataCollatorWithPadding
 
-    from dnabert2.train.finetune_data import RandomStrandCollator
+    from dnabert2.train.data.tasks import RandomStrandCollator
 
     tokenizer = load_tokenizer(ROOT)
     forward, reverse = tokenizer("AACCGGTTTA")["input_ids"], tokenizer("TAAACCGGTT")["input_ids"]
@@ -189,12 +190,16 @@ def test_random_strand_collator_picks_each_strand_about_half_the_time():
 
 
 def test_cnn_baseline_learns_the_task_and_ignores_padding(tmp_path):
-    from dnabert2.train.cnn_baseline import OneHotCNN, encode_bases
+    from dnabert2.benchmarks.gue_runner.cnn import OneHotCNN, cnn_for_task, encode_bases, encode_columns
+    from dnabert2.train.finetuning.trainer import run_finetune
 
     data = write_task(tmp_path / "task")
-    results = finetune(["--data_path", str(data), "--architecture", "cnn", "--output_dir", str(tmp_path / "out"),
-                        "--max_steps", "30", "--per_device_train_batch_size", "16", "--learning_rate", "1e-3",
-                        "--eval_strategy", "no", "--disable_tqdm", "True", "--seed", "0"])
+    (model_args, data_args, training_args) = HfArgumentParser(
+        (ModelArguments, DataArguments, FinetuneTrainingArguments)).parse_args_into_dataclasses(
+        ["--data_path", str(data), "--output_dir", str(tmp_path / "out"), "--max_steps", "30",
+         "--per_device_train_batch_size", "16", "--learning_rate", "1e-3", "--eval_strategy", "no",
+         "--disable_tqdm", "True", "--seed", "0"])
+    results = run_finetune(model_args, data_args, training_args, make_model=cnn_for_task, encode=encode_columns)
     assert results["eval_matthews_correlation"] > 0.5  # label 1 sequences carry a TATAAA box
     model = OneHotCNN(2, "single_label_classification").eval()
     encoded = encode_bases(["ACGTTAGCAGGCATCGATCGATCAG", "ACGTN" * 20])

@@ -11,7 +11,11 @@ from datasets import load_dataset
 from conftest import write_task
 
 from dnabert2.benchmarks import gue
-from dnabert2.train.gue_dataset import build_gue_dataset, find_tasks, resolve_task
+from dnabert2.benchmarks.gue_runner import runs
+from dnabert2.benchmarks.gue_runner.reports import write_comparison, write_reports
+from dnabert2.benchmarks.gue_runner.settings import SETTINGS, GueArguments
+from dnabert2.benchmarks.gue_runner.store import run_settings
+from dnabert2.train.data.gue import build_gue_dataset, find_tasks, resolve_task
 
 GUE = SHARED / "GUE"
 
@@ -63,7 +67,7 @@ def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch
         assert str(tmp_path / "results" / name) in printed
 
     calls = []
-    monkeypatch.setattr(gue, "run_task", lambda *a: calls.append(a) or {"eval_matthews_correlation": 0.5})
+    monkeypatch.setattr(runs, "run_task", lambda *a: calls.append(a) or {"eval_matthews_correlation": 0.5})
     gue.main(args)
     assert calls == []  # finished tasks are not rerun
     gue.main(args + ["--seeds", "42,7"])
@@ -90,7 +94,7 @@ def test_results_are_keyed_by_settings_and_bad_models_fail_before_training(tmp_p
 
     write_task(tmp_path / "GUE" / "tf" / "0")
     calls = []
-    monkeypatch.setattr(gue, "run_task", fake_run_task(calls))
+    monkeypatch.setattr(runs, "run_task", fake_run_task(calls))
     common = ["--gue_dir", str(tmp_path / "GUE"), "--max_steps", "4"]
     first = ["--model_name_or_path", str(tiny_pretrained), "--output_dir", str(tmp_path / "results"),
              "--learning_rate", "1e-3", *common]
@@ -130,7 +134,7 @@ def test_results_without_recorded_settings_are_keyed_by_their_command(tmp_path, 
     metrics = {"eval_matthews_correlation": 0.0, "eval_accuracy": 0.4997, "eval_f1": 0.33}  # the old mouse_4 run
     (tmp_path / "old" / "results.json").write_text(json.dumps({"command": command, "results": {"tf_0": {"42": metrics}}}))
     calls = []
-    monkeypatch.setattr(gue, "run_task", fake_run_task(calls))
+    monkeypatch.setattr(runs, "run_task", fake_run_task(calls))
     args = ["--gue_dir", str(tmp_path / "GUE"), "--output_dir", str(tmp_path / "old")]
     with pytest.raises(ValueError, match="max_steps: 300 there, None here"):
         gue.main(args)
@@ -145,7 +149,7 @@ def fake_finetune(predict):
     """run_finetune stand-in: real test labels, predictions from predict(labels), the real GUE metrics."""
     import numpy as np
 
-    from dnabert2.train.finetuning import load_task, metrics_function
+    from dnabert2.train.finetuning.trainer import load_task, metrics_function
 
     def run(model_args, data_args, training_args):
         data, info = load_task(data_args)
@@ -160,7 +164,7 @@ def test_collapsed_runs_are_flagged_not_scored(tmp_path, monkeypatch):
     write_task(tmp_path / "GUE" / "tf" / "0", rows_per_split=(16, 8, 10), labels=lambda i: int(i % 5 == 0))
     args = ["--gue_dir", str(tmp_path / "GUE"), "--output_dir", str(tmp_path / "out"), "--seeds", "1,2,3"]
     predictions = {1: lambda labels: labels * 0 + 1, 2: lambda labels: labels, 3: lambda labels: 1 - labels}
-    monkeypatch.setattr(gue, "run_finetune", lambda m, d, t: fake_finetune(predictions[t.seed])(m, d, t))
+    monkeypatch.setattr(runs, "run_finetune", lambda m, d, t: fake_finetune(predictions[t.seed])(m, d, t))
     gue.main(args)  # seed 1: every prediction the minority class; 2: perfect; 3: every one wrong (MCC -1)
     payload = json.loads((tmp_path / "out" / "results.json").read_text())
     by_seed = payload["results"]["tf_0"]
@@ -175,7 +179,7 @@ def test_collapsed_runs_are_flagged_not_scored(tmp_path, monkeypatch):
 
 def results_folder(folder, results, **settings):
     folder.mkdir(parents=True)
-    gue.write_reports(results, folder, "test", {name: settings.get(name) for name in gue.SETTINGS})
+    write_reports(results, folder, "test", {name: settings.get(name) for name in SETTINGS})
     return folder
 
 
@@ -194,7 +198,7 @@ def test_comparison_table_has_both_columns_difference_noise_and_collapse(tmp_pat
                "tf_4": scores([0.1])}
     for metrics in scratch["virus_covid"].values():
         metrics["eval_matthews_correlation"] = 0.3
-    gue.write_comparison(results_folder(tmp_path / "p", pretrained), results_folder(tmp_path / "s", scratch), tmp_path)
+    write_comparison(results_folder(tmp_path / "p", pretrained), results_folder(tmp_path / "s", scratch), tmp_path)
     report = json.loads((tmp_path / "comparison.json").read_text())
     rows = {row["task"]: row for row in report["tasks"]}
     assert set(rows) == {"tf_0", "tf_1", "tf_2", "virus_covid"} and report["tasks_on_one_side_only"] == ["tf_3", "tf_4"]
@@ -231,7 +235,7 @@ def test_strand_table_shows_test_time_averaging_and_augmentation_over_shared_see
                (("p", pretrained), ("s", scratch), ("a", augmented), ("c", cnn))]
     assert "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 3 | - | 54.00 ± 2.00 |" in (tmp_path / "p" / "results.md").read_text()
     assert "strands averaged at test" not in (tmp_path / "s" / "results.md").read_text()  # not recorded there
-    table = gue.write_comparison(folders[0], folders[1], tmp_path, cnn_dir=folders[3], augmented_dir=folders[2])
+    table = write_comparison(folders[0], folders[1], tmp_path, cnn_dir=folders[3], augmented_dir=folders[2])
     assert ("| task | metric | pretrained | strands averaged at test | fine-tuned on both strands | both strands, "
             "averaged at test |") in table
     # tf_0: seeds 1-3 on the plain sides, the augmented run has seeds 1 and 2 only
@@ -248,11 +252,11 @@ def test_strand_table_shows_test_time_averaging_and_augmentation_over_shared_see
 def test_from_scratch_results_do_not_depend_on_the_folder_weights(tmp_path, tiny_pretrained):  # noqa: F811
     model = tmp_path / "model"
     shutil.copytree(tiny_pretrained, model)
-    settings = {flags: gue.run_settings(gue.GueArguments(model_name_or_path=str(model), from_scratch=flags[0],
+    settings = {flags: run_settings(GueArguments(model_name_or_path=str(model), from_scratch=flags[0],
                                                          architecture=flags[1]))
                 for flags in ((False, "dnabert2"), (True, "dnabert2"), (False, "cnn"))}
     (model / "model.safetensors").write_bytes(b"other weights")
-    again = {flags: gue.run_settings(gue.GueArguments(model_name_or_path=str(model), from_scratch=flags[0],
+    again = {flags: run_settings(GueArguments(model_name_or_path=str(model), from_scratch=flags[0],
                                                       architecture=flags[1]))
              for flags in settings}
     assert again[(False, "dnabert2")]["model_weights"] != settings[(False, "dnabert2")]["model_weights"]
@@ -264,7 +268,7 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
     import torch
     from safetensors.torch import load_file
 
-    from dnabert2.train import finetuning
+    from dnabert2.train.finetuning import trainer as finetuning
 
     write_task(tmp_path / "GUE" / "tf" / "0", rows_per_split=(32, 16, 16))
     built, build_model = [], finetuning.build_model

@@ -10,19 +10,19 @@ import torch
 from conftest import ROOT
 
 from configuration_dnabert2 import DNABert2Config
-from dnabert2.train.fasta import reverse_complement
+from dnabert2.train.data.alphabet import reverse_complement
 from dnabert2.train.predict import main as predict_main
-from dnabert2.train.prediction import (
+from dnabert2.train.inference.prediction import (
     NpyRowWriter,
     Piece,
     embed_long_sequence,
     load_classifier,
-    load_tokenizer,
     outputs_of,
     predict,
     sliding_windows,
     token_budget_batches,
 )
+from dnabert2.train.data.tokenizer import load_tokenizer
 from modeling_dnabert2 import DNABert2ForSequenceClassification, DNABert2Model
 
 

@@ -16,9 +16,10 @@ import torch
 from conftest import FIXTURE_FASTA, ROOT
 
 from modeling_dnabert2 import DNABert2ForMaskedLM
-from dnabert2.train.pretraining_data import EVAL_MASK_SEED, EmptySplitError, MaskedWindows, load_sequences, tokenize_windows
-from dnabert2.train.pretraining_metrics import baseline_metrics
-from dnabert2.train.prediction import load_tokenizer
+from dnabert2.train.data.windows import EmptySplitError, load_sequences, tokenize_windows
+from dnabert2.train.pretraining.masking import EVAL_MASK_SEED, MaskedWindows
+from dnabert2.train.pretraining.metrics import baseline_metrics
+from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.run_mlm import main as run_mlm
 
 TINY = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64,hidden_dropout_prob=0.0"

@@ -8,9 +8,9 @@ import pysam
 import pytest
 import torch
 
-from dnabert2.train.prediction import load_tokenizer
+from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.score_variants import main as score_main
-from dnabert2.train.variants import Reference, SkipCounts, Variant, VariantError, score_variants
+from dnabert2.train.inference.variants import Reference, SkipCounts, Variant, VariantError, score_variants
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
 HEADER = "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n##contig=<ID=chr2>\n##contig=<ID=1>\n" \

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
-from dnabert2.train.gue_dataset import build_gue_dataset
-from dnabert2.train.hub import push_folder
+from dnabert2.train.data.gue import build_gue_dataset
+from dnabert2.train.hub.push import push_folder
 
 
 @dataclass

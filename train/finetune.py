@@ -11,10 +11,13 @@ import sys
 
 from transformers import HfArgumentParser
 
-from dnabert2.train.finetuning import DataArguments, FinetuneTrainingArguments, ModelArguments, configure_logging, legacy_argv, run_finetune
+from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
+from dnabert2.train.finetuning.trainer import run_finetune
+from dnabert2.train.runtime.logs import configure_logging
 
 
 def main(argv=None):
+    """Fine-tune with the command line's arguments, print and return the test metrics."""
     parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneTrainingArguments))
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(legacy_argv(sys.argv[1:] if argv is None else argv))
     configure_logging()

@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 
 from transformers import HfArgumentParser
 
-from dnabert2.train.prediction import (
+from dnabert2.train.inference.prediction import (
     LengthLimit,
     NpyRowWriter,
     iter_inputs,
     load_classifier,
-    load_tokenizer,
     predict_stream,
     prediction_header,
     prediction_row,
     sliding_windows,
     with_record_means,
 )
+from dnabert2.train.data.tokenizer import load_tokenizer
 
 logger = logging.getLogger("predict")
 

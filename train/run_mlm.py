@@ -17,7 +17,7 @@ With --eval_only, the model is only evaluated (eval_results.json in --output_dir
 
 Evaluation is masked-only: held-out windows get a fixed mask (the same at every evaluation and in every run), every
 selected token replaced by [MASK]; eval_loss / eval_accuracy are over those tokens, beside the unigram and
-base-composition baselines on the same tokens (train/pretraining_metrics.py). A run killed at any point and started
+base-composition baselines on the same tokens (train/pretraining/metrics.py). A run killed at any point and started
 again with the same command resumes from its last checkpoint and continues the same loss curve.
 """
 
@@ -33,19 +33,13 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForMaskedLM
-from dnabert2.train.cards import pretrained_model_card, write_results
-from dnabert2.train.distributed import data_parallel_on_cpu
-from dnabert2.train.hub import push_folder
-from dnabert2.train.prediction import load_tokenizer
-from dnabert2.train.pretraining_data import (
-    EVAL_MASK_SEED,
-    MaskedWindows,
-    MaskEpochCallback,
-    StreamedMaskedWindows,
-    load_sequences,
-    tokenize_windows,
-)
-from dnabert2.train.pretraining_metrics import (
+from dnabert2.train.hub.cards import pretrained_model_card, write_results
+from dnabert2.train.runtime.parallel import data_parallel_on_cpu
+from dnabert2.train.hub.push import push_folder
+from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.train.data.windows import load_sequences, tokenize_windows
+from dnabert2.train.pretraining.masking import EVAL_MASK_SEED, MaskedWindows, MaskEpochCallback, StreamedMaskedWindows
+from dnabert2.train.pretraining.metrics import (
     MaskedLMTrainer,
     baseline_metrics,
     label_log_probability_and_prediction,

@@ -4,7 +4,7 @@
     python train/score_variants.py --vcf v.vcf --fasta genome.fa.gz --classifier output --output scores.tsv
 
 Output: a TSV with CHROM, POS, ID, REF, ALT, embedding_distance, llr, llr_tokens (and delta_<label> with
---classifier), one row per ALT allele, written as computed. Definitions in train/variants.py.
+--classifier), one row per ALT allele, written as computed. Definitions in train/inference/variants.py.
 """
 
 import csv
@@ -15,8 +15,9 @@ from tqdm.auto import tqdm
 from transformers import HfArgumentParser
 
 from dnabert2 import packaged
-from dnabert2.train.prediction import load_classifier, load_tokenizer
-from dnabert2.train.variants import COLUMNS, Reference, SkipCounts, read_variants, score_variants
+from dnabert2.train.inference.prediction import load_classifier
+from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.train.inference.variants import COLUMNS, Reference, SkipCounts, read_variants, score_variants
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
 logger = logging.getLogger("score_variants")

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from transformers import HfArgumentParser
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
-from dnabert2.train.fasta import read_segments
-from dnabert2.train.tokenization import chunked, train_bpe
+from dnabert2.train.data.fasta import read_segments
+from dnabert2.train.data.tokenizer import chunked, train_bpe
 
 
 @dataclass

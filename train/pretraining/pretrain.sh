@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The shipped model's pretraining run (4 layers x 256, from scratch, three species held out whole).
-# Run from the repository root, in the background on a CPU: nohup bash pretraining/pretrain.sh > runs/pretrain.log &
-# Rerunning resumes exactly from the newest runs/pretrain-v2/checkpoint-N (see pretraining/README.md to continue
+# Run from the repository root, in the background on a CPU: nohup bash train/pretraining/pretrain.sh > runs/pretrain.log &
+# Rerunning resumes exactly from the newest runs/pretrain-v2/checkpoint-N (see train/pretraining/README.md to continue
 # from the shipped weights on a new machine). Arguments are appended (a repeated flag takes the last value): the
-# shipped model is steps 0-5,000 of this schedule, then `bash pretraining/pretrain.sh --max_steps 7000` (README).
+# shipped model is steps 0-5,000 of this schedule, then `bash train/pretraining/pretrain.sh --max_steps 7000` (README).
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 exec nice -n 5 python train/run_mlm.py --config_name train/configs/dnabert2-small.json \

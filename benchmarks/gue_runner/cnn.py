@@ -13,7 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-BASE_CODES = {base: code for code, base in enumerate("ACGT")}  # anything else: code 4, an all-zero column
+from dnabert2.train.data.alphabet import ACGT
+
+BASE_CODES = {base: code for code, base in enumerate(ACGT)}  # anything else: code 4, an all-zero column
 PAIR_SPACER = "N" * 10
 
 
@@ -64,3 +66,13 @@ class OneHotCNN(nn.Module):
             else:
                 loss = F.cross_entropy(logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def encode_columns(columns) -> dict:
+    """``encode_bases`` of a task's sequence columns (one list per column; two columns are pairs)."""
+    return encode_bases(list(zip(*columns)) if len(columns) > 1 else columns[0])
+
+
+def cnn_for_task(info) -> OneHotCNN:
+    """A freshly initialised baseline sized for a task (its ``TaskInfo``)."""
+    return OneHotCNN(info.num_labels, info.problem_type)

@@ -1,11 +1,6 @@
 """FASTA reading shared by every script: plain or gzipped, multi-record, wrapped, any case, CRLF line endings.
 
-Policy for letters other than A/C/G/T:
-- lower case (soft-masked repeats) is upper-cased and U (RNA) becomes T;
-- N and the other IUPAC ambiguity codes (R Y K M S W B D H V) are valid in a record; ``acgt_segments`` splits a
-  sequence at them, so models and tokenizers only ever train on unambiguous bases;
-- gaps ('-', '.') and '*' are dropped (aligned FASTA);
-- anything else is an error naming the file and line.
+Letters follow the one DNA alphabet (``train/data/alphabet.py``); anything else is an error naming the file and line.
 """
 
 import glob
@@ -16,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-IUPAC = frozenset("ACGTNRYKMSWBDHV")
-_DROPPED = str.maketrans("", "", "-.*")
-_NON_ACGT = re.compile(r"[^ACGT]+")
+from dnabert2.train.data.alphabet import acgt_segments, clean_bases, invalid_characters
 
 
 class FastaError(ValueError):
@@ -76,27 +69,14 @@ def read_fasta(path) -> Iterator[FastaRecord]:
             continue
         if name is None:
             raise FastaError(f"{path}, line {number}: sequence before the first '>' header; is this FASTA?")
-        chunk = line.strip().upper().replace("U", "T").translate(_DROPPED)
-        bad = set(chunk) - IUPAC
+        chunk = clean_bases(line)
+        bad = invalid_characters(chunk)
         if bad:
-            raise FastaError(f"{path}, line {number}: characters that are not nucleotides: {''.join(sorted(bad))!r}.")
+            raise FastaError(f"{path}, line {number}: characters that are not nucleotides: {bad!r}.")
         chunks.append(chunk)
     if not seen_any:
         raise FastaError(f"{path}: empty file or no FASTA record.")
     yield FastaRecord(name, "".join(chunks))
-
-
-_COMPLEMENT = str.maketrans("ACGTNRYKMSWBDHVacgtnrykmswbdhv", "TGCANYRMKSWVHDBtgcanyrmkswvhdb")
-
-
-def reverse_complement(sequence: str) -> str:
-    """The other strand, read 5' to 3' (IUPAC codes complemented: R<->Y, K<->M, B<->V, D<->H; S, W, N kept)."""
-    return sequence.translate(_COMPLEMENT)[::-1]
-
-
-def acgt_segments(sequence: str, min_length: int = 1) -> list[str]:
-    """Split at runs of N and other ambiguity codes; keep pieces of at least ``min_length`` bases."""
-    return [piece for piece in _NON_ACGT.split(sequence) if len(piece) >= min_length]
 
 
 def is_held_out(file_name: str, record_name: str, percent: float) -> bool:

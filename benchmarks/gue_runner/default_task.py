@@ -8,10 +8,10 @@ runs on a machine with nothing but this repository. Each record is cut into thre
 import csv
 from pathlib import Path
 
-from dnabert2 import packaged
-from dnabert2.train.fasta import read_fasta
+from dnabert2.train.data.alphabet import is_acgt
+from dnabert2.train.data.fasta import read_fasta
 
-DEFAULT_FASTA = packaged("benchmarks/data") / "multispecies_mini.fa"
+DEFAULT_FASTA = Path(__file__).resolve().parents[1] / "data" / "multispecies_mini.fa"  # package data
 FRAGMENT_BP = 100
 TRAIN_STRIDE_BP = 50
 
@@ -28,7 +28,7 @@ def write_species_task(output_dir, fasta=DEFAULT_FASTA) -> Path:
         for split, (start, end, stride) in regions.items():
             for offset in range(start, end - FRAGMENT_BP + 1, stride):
                 fragment = sequence[offset : offset + FRAGMENT_BP]
-                if set(fragment) <= set("ACGTN"):
+                if is_acgt(fragment):
                     rows[split].append((fragment, label))
     for split, split_rows in rows.items():
         with open(output_dir / f"{split}.csv", "w", newline="") as handle:

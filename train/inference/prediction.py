@@ -10,12 +10,12 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 from tqdm.auto import tqdm
-from transformers import PreTrainedTokenizerFast
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForSequenceClassification
-from dnabert2.train.fasta import expand_paths, read_fasta, reverse_complement
-from dnabert2.train.finetune_data import read_csv_split
+from dnabert2.train.data.alphabet import reverse_complement
+from dnabert2.train.data.fasta import expand_paths, read_fasta
+from dnabert2.train.data.tasks import read_csv_split, sequence_columns_of
 
 
 class UntrainedHeadError(ValueError):
@@ -82,7 +82,7 @@ def iter_inputs(path) -> Iterator[Piece]:
     path = Path(path)
     if path.suffix == ".csv":
         columns = read_csv_split(path, require_labels=False)
-        keys = [c for c in ("sequence", "sequence1", "sequence2") if c in columns]
+        keys = sequence_columns_of(columns)
         for row, sequences in enumerate(zip(*(columns[k] for k in keys))):
             yield Piece(str(row), tuple(sequences), 0, len(sequences[0]))
         return
@@ -321,8 +321,3 @@ def prediction_header(config) -> list[str]:
     if config.problem_type == "regression":
         return ["name", "start", "end", "prediction"]
     return ["name", "start", "end", "prediction"] + [f"prob_{name}" for name in label_names(config)]
-
-
-def load_tokenizer(model_dir):
-    """The tokenizer saved in a model folder (read directly: no config, so no remote-code question)."""
-    return PreTrainedTokenizerFast.from_pretrained(model_dir)

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 from datasets import ClassLabel, Dataset, Features, Value
 
-from dnabert2.train.cards import CITATION_SECTION
-from dnabert2.train.finetune_data import SPLIT_FILES, read_csv_split
+from dnabert2.train.hub.cards import CITATION_SECTION
+from dnabert2.train.data.tasks import SPLIT_FILES, read_csv_split
 
 FAMILY_INFO = {
     "EMP": ("Epigenetic marks prediction (yeast): does the nucleosome-bound sequence carry the histone mark?", ["no_mark", "mark"]),

@@ -3,27 +3,26 @@ model.safetensors; the root config.json stays (it must describe the same archite
 fine-tuning where the run trained with 0); its training and evaluation log becomes
 benchmarks/results/pretraining_log.json, with the command that made it.
 
-    python pretraining/ship.py runs/pretrain-v2/checkpoint-7000 --command "bash pretraining/pretrain.sh ..."
+The command line is ``python train/ship_model.py``.
 """
 
-import argparse
 import json
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-ROOT = Path(__file__).resolve().parent.parent
 # Config entries a checkpoint may differ in from the shipped config without being another architecture.
 NOT_ARCHITECTURE = {"hidden_dropout_prob", "attention_probs_dropout_prob", "transformers_version", "_name_or_path",
                     "dtype", "torch_dtype"}
 
 
 def architecture(config: dict) -> dict:
+    """The config entries that define the architecture."""
     return {key: value for key, value in config.items() if key not in NOT_ARCHITECTURE}
 
 
-def ship(checkpoint: Path, command: str, root: Path = ROOT) -> Path:
+def ship(checkpoint: Path, command: str, root: Path) -> Path:
     """Write the checkpoint's weights as float16 to ``root``/model.safetensors and its log to
     ``root``/benchmarks/results/pretraining_log.json; refuses another architecture or another set of weight names."""
     shipped, trained = (json.loads((folder / "config.json").read_text()) for folder in (root, checkpoint))
@@ -42,10 +41,3 @@ def ship(checkpoint: Path, command: str, root: Path = ROOT) -> Path:
     (root / "benchmarks" / "results" / "pretraining_log.json").write_text(json.dumps(log, indent=2))
     return target
 
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", type=Path, help="A checkpoint-N folder of a run_mlm.py run.")
-    parser.add_argument("--command", required=True, help="The command(s) that trained it, for the log.")
-    args = parser.parse_args()
-    print(f"Wrote {ship(args.checkpoint, args.command)} and benchmarks/results/pretraining_log.json")

@@ -1,4 +1,5 @@
-"""Building and training the DNA BPE tokenizer (HF ``tokenizers``), with the published special-token ids."""
+"""The DNA BPE tokenizer (HF ``tokenizers``): loading it from a model folder, building and training it with the
+published special-token ids."""
 
 import random
 from typing import Iterable, Iterator
@@ -7,14 +8,16 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 from transformers import PreTrainedTokenizerFast
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
+from dnabert2.train.data.alphabet import ACGT, NUCLEOTIDES
+
 SPECIAL_TOKENS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]  # ids 0..4, as in the published tokenizer
 
 
 def dna_normalizer() -> normalizers.Normalizer:
     """Upper-case nucleotide letters, U -> T, remove all whitespace (so 'acgt', 'ACGT' and 'AC GT\\n' agree)."""
     rules = [normalizers.Replace(Regex(r"\s+"), "")]
-    rules += [normalizers.Replace(letter, letter.upper()) for letter in "acgnrykmswbdhv"]
-    rules += [normalizers.Replace("t", "T"), normalizers.Replace("u", "T"), normalizers.Replace("U", "T")]
+    rules += [normalizers.Replace(letter.lower(), letter) for letter in sorted(NUCLEOTIDES)]
+    rules += [normalizers.Replace("u", "T"), normalizers.Replace("U", "T")]
     return normalizers.Sequence(rules)
 
 
@@ -43,7 +46,7 @@ def train_bpe(chunks: Iterable[str], vocab_size: int, model_max_length: int = VE
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=list("ACGT"),
+        initial_alphabet=list(ACGT),
         limit_alphabet=4,
         show_progress=show_progress,
     )
@@ -65,3 +68,8 @@ def train_bpe(chunks: Iterable[str], vocab_size: int, model_max_length: int = VE
         padding_side="right",
         model_input_names=["input_ids", "token_type_ids", "attention_mask"],
     )
+
+
+def load_tokenizer(model_dir):
+    """The tokenizer saved in a model folder (read directly: no config, so no remote-code question)."""
+    return PreTrainedTokenizerFast.from_pretrained(model_dir)

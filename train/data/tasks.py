@@ -13,10 +13,16 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 
-from dnabert2.train.fasta import reverse_complement
+from dnabert2.train.data.alphabet import clean_bases, invalid_characters, reverse_complement
 
 SPLIT_FILES = {"train": "train.csv", "validation": "dev.csv", "test": "test.csv"}
-_BAD_BASES = re.compile(r"[^ACGTNacgtn]")
+# The sequence columns a task may have: one sequence, or a pair.
+SEQUENCE_LAYOUTS = (("sequence",), ("sequence1", "sequence2"))
+
+
+def sequence_columns_of(names) -> tuple:
+    """The sequence columns among ``names``, in layout order (empty or partial when the layout is not valid)."""
+    return tuple(c for layout in SEQUENCE_LAYOUTS for c in layout if c in names)
 
 
 class TaskDataError(ValueError):
@@ -49,8 +55,8 @@ def read_csv_split(path, require_labels=True) -> dict:
         if not header:
             raise TaskDataError(f"{path}: empty file.")
         header = [name.strip() for name in header]
-        sequence_columns = [c for c in ("sequence", "sequence1", "sequence2") if c in header]
-        if sequence_columns not in (["sequence"], ["sequence1", "sequence2"]):
+        sequence_columns = sequence_columns_of(header)
+        if sequence_columns not in SEQUENCE_LAYOUTS:
             raise TaskDataError(f"{path}: needs a 'sequence' column (or 'sequence1' and 'sequence2'); header is {header}.")
         label_columns = [c for c in header if c not in sequence_columns]
         if require_labels and not label_columns:
@@ -63,13 +69,14 @@ def read_csv_split(path, require_labels=True) -> dict:
                 raise TaskDataError(f"{path}, line {line}: {len(row)} fields, expected {len(header)}.")
             for name, value in zip(header, row):
                 if name in sequence_columns:
-                    value = value.strip()
+                    value = clean_bases(value)
                     if not value:
                         raise TaskDataError(f"{path}, line {line}: empty {name}.")
-                    bad = _BAD_BASES.search(value)
+                    bad = invalid_characters(value)
                     if bad:
-                        raise TaskDataError(f"{path}, line {line}: {name} has a character outside ACGTN: {bad.group()!r}.")
-                    columns[name].append(value.upper())
+                        raise TaskDataError(f"{path}, line {line}: {name} has characters that are not nucleotides: "
+                                            f"{bad!r}.")
+                    columns[name].append(value)
                 else:
                     columns[name].append(_parse_label(value, path, line, name))
     if not columns[header[0]]:
@@ -79,7 +86,7 @@ def read_csv_split(path, require_labels=True) -> dict:
 
 def _task_info(splits: dict) -> TaskInfo:
     first = next(iter(splits.values()))
-    sequence_columns = tuple(c for c in ("sequence", "sequence1", "sequence2") if c in first)
+    sequence_columns = sequence_columns_of(first)
     label_columns = [c for c in first if c not in sequence_columns]
     values = [v for split in splits.values() for c in label_columns for v in split[c]]
     if len(label_columns) > 1:
@@ -130,7 +137,7 @@ def load_hub_task(dataset_name, config_name=None) -> tuple[DatasetDict, TaskInfo
     if "label" in data["train"].column_names:
         data = data.rename_column("label", "labels")
     feature = data["train"].features.get("labels")
-    sequence_columns = tuple(c for c in ("sequence", "sequence1", "sequence2") if c in data["train"].column_names)
+    sequence_columns = sequence_columns_of(data["train"].column_names)
     if not sequence_columns or feature is None:
         raise TaskDataError(f"{dataset_name} ({config_name}): needs 'sequence' and 'label' columns.")
     if isinstance(feature, ClassLabel):

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from transformers import Trainer
 
+from dnabert2.train.data.alphabet import ACGT
+
 COMPOSITION_ALPHAS = (4.0, 16.0, 64.0, 256.0, 1024.0, 1e9)
 
 
@@ -25,7 +27,7 @@ def token_base_counts(tokenizer) -> np.ndarray:
     special = set(tokenizer.all_special_ids)
     for token, token_id in tokenizer.get_vocab().items():
         if token_id not in special:
-            counts[token_id] = [token.count(base) for base in "ACGT"]
+            counts[token_id] = [token.count(base) for base in ACGT]
     return counts
 
 

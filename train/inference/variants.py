@@ -25,7 +25,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from dnabert2.train.prediction import outputs_of
+from dnabert2.train.data.alphabet import clean_bases, invalid_characters
+from dnabert2.train.inference.prediction import outputs_of
 
 COLUMNS = ["CHROM", "POS", "ID", "REF", "ALT", "embedding_distance", "llr", "llr_tokens"]
 SYMBOLIC = re.compile(r"^<.*>$|[\[\]]|^\*$|^\.$")
@@ -76,10 +77,10 @@ def read_variants(vcf_path, counts: SkipCounts) -> Iterator[Variant]:
         for record in vcf:
             for alt in record.alts or ():
                 counts.read += 1
-                if SYMBOLIC.search(alt) or not re.fullmatch(r"[ACGTNacgtn]+", record.ref):
+                if SYMBOLIC.search(alt) or invalid_characters(clean_bases(record.ref)) or not record.ref:
                     counts.skip("symbolic or structural alleles")
                     continue
-                yield Variant(record.chrom, record.pos, record.id or ".", record.ref.upper(), alt.upper())
+                yield Variant(record.chrom, record.pos, record.id or ".", clean_bases(record.ref), clean_bases(alt))
 
 
 class Reference:
@@ -116,15 +117,15 @@ class Reference:
         contig = self.contig(variant.chrom)
         length = self.lengths[contig]
         start0, end0 = variant.pos - 1, variant.pos - 1 + len(variant.ref)
-        found = self.fasta.fetch(contig, start0, end0).upper()
+        found = clean_bases(self.fasta.fetch(contig, start0, end0))
         if found != variant.ref:
             raise VariantError(f"{variant}: REF {variant.ref!r} does not match the reference ({found!r} there).")
         flanks = max(0, window - max(len(variant.ref), len(variant.alt)))
         left = min(flanks // 2, start0)
         right = min(flanks - left, length - end0)
         left = min(flanks - right, start0)
-        left_flank = self.fasta.fetch(contig, start0 - left, start0).upper()
-        right_flank = self.fasta.fetch(contig, end0, end0 + right).upper()
+        left_flank = clean_bases(self.fasta.fetch(contig, start0 - left, start0))
+        right_flank = clean_bases(self.fasta.fetch(contig, end0, end0 + right))
         return left_flank + variant.ref + right_flank, left_flank + variant.alt + right_flank, left
 
 

@@ -1,0 +1,106 @@
+"""Running GUE: which tasks, one fine-tuning run per (task, seed) with the paper's settings, and the loop that
+records each result as it comes (an interrupted run loses at most the run in progress)."""
+
+import logging
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from dnabert2.benchmarks.gue_runner.cnn import cnn_for_task, encode_columns
+from dnabert2.benchmarks.gue_runner.default_task import write_species_task
+from dnabert2.benchmarks.gue_runner.reports import write_reports
+from dnabert2.benchmarks.gue_runner.settings import GueArguments, settings_for
+from dnabert2.benchmarks.gue_runner.statistics import is_collapsed
+from dnabert2.benchmarks.gue_runner.store import open_results, run_settings
+from dnabert2.train.data.gue import find_tasks, resolve_task
+from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
+from dnabert2.train.finetuning.trainer import load_task, run_finetune
+
+logger = logging.getLogger("gue")
+
+
+def selected_tasks(args: GueArguments) -> list[str]:
+    """The config names to run; the embedded default task when no GUE source is given."""
+    if not args.gue_dir and not args.dataset_name:
+        return ["species"]
+    if args.tasks in ("complete", "all"):
+        if not args.gue_dir:
+            raise ValueError("--tasks complete/all needs --gue_dir; with --dataset_name list the tasks by name.")
+        return [t.config_name for t in find_tasks(args.gue_dir) if args.tasks == "all" or t.complete]
+    names = [name.strip() for name in args.tasks.split(",") if name.strip()]
+    if args.gue_dir:
+        for name in names:
+            resolve_task(args.gue_dir, name)  # unknown names fail here, before any training
+    return names
+
+
+def label_shares(data: DataArguments) -> list[float] | None:
+    """Share of each class among the test labels (the split run_finetune scores); None unless single-label."""
+    splits, info = load_task(data)
+    if info.problem_type != "single_label_classification":
+        return None
+    labels = splits["test" if "test" in splits else "validation"]["labels"]
+    counts = Counter(labels)
+    return [counts.get(label, 0) / len(labels) for label in range(info.num_labels)]
+
+
+def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
+    """Fine-tune on one task with one seed; returns the test metrics, with test_class_shares and collapsed."""
+    max_length, epochs, cap = settings_for(task)
+    data = DataArguments()
+    if task == "species":
+        data.data_path = str(write_species_task(workdir / "species_data"))
+    elif args.gue_dir:
+        data.data_path = str(resolve_task(args.gue_dir, task).folder)
+    else:
+        data.dataset_name, data.dataset_config_name = args.dataset_name, task
+    max_steps = min(s for s in (cap, args.max_steps) if s) if (cap or args.max_steps) else -1
+    training = FinetuneTrainingArguments(
+        output_dir=str(workdir / f"{task}_seed{seed}"),
+        run_name=f"{task}_seed{seed}",
+        model_max_length=max_length,
+        num_train_epochs=epochs * args.epochs_scale,
+        max_steps=max_steps,
+        learning_rate=args.learning_rate,
+        per_device_train_batch_size=args.batch_size,
+        seed=seed,
+        eval_strategy="steps" if max_steps > 0 else "epoch",
+        save_strategy="steps" if max_steps > 0 else "epoch",
+        eval_steps=max(1, max_steps // 4) if max_steps > 0 else None,
+        save_steps=max(1, max_steps // 4) if max_steps > 0 else None,
+        disable_tqdm=True,
+        rc_augment=args.rc_augment,
+        rc_average=args.rc_average,
+    )
+    model = ModelArguments(args.model_name_or_path, use_lora=args.use_lora, from_scratch=args.from_scratch)
+    if args.architecture == "cnn":  # the baseline: the same data, budget and seeds, one-hot bases, trained from scratch
+        metrics = dict(run_finetune(model, data, training, make_model=cnn_for_task, encode=encode_columns))
+    elif args.architecture == "dnabert2":
+        metrics = dict(run_finetune(model, data, training))
+    else:
+        raise ValueError(f"--architecture must be 'dnabert2' or 'cnn', got {args.architecture!r}.")
+    shutil.rmtree(training.output_dir, ignore_errors=True)
+    metrics["test_class_shares"] = label_shares(data)
+    metrics["collapsed"] = is_collapsed(metrics)
+    if metrics["collapsed"]:
+        logger.warning("%s seed %d collapsed: every test prediction is one class.", task, seed)
+    return metrics
+
+
+def run_benchmark(args: GueArguments, tasks: list[str], seeds: list[int], command: str) -> str:
+    """Run every (task, seed) not yet in --output_dir; write and return the report table."""
+    output_dir = Path(args.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    results, settings = open_results(args), run_settings(args)
+    with tempfile.TemporaryDirectory(prefix="gue_") as workdir:
+        for number, task in enumerate(tasks, start=1):
+            for seed in seeds:
+                if str(seed) in results.get(task, {}):
+                    logger.info("[%d/%d] %s seed %d: already done", number, len(tasks), task, seed)
+                    continue
+                logger.info("[%d/%d] %s seed %d%s", number, len(tasks), task, seed, " (from scratch)" * args.from_scratch)
+                metrics = run_task(args, task, seed, Path(workdir))
+                results.setdefault(task, {})[str(seed)] = metrics
+                write_reports(results, output_dir, command, settings)  # after every task: an interruption loses little
+    return write_reports(results, output_dir, command, settings)

@@ -1,0 +1,94 @@
+"""What a GUE run is: the paper's per-task settings, task families, the command-line arguments and the settings
+that results depend on."""
+
+from dataclasses import dataclass, field
+
+from dnabert2 import packaged
+
+# Paper settings (lr 3e-5, warmup 50, batch 32): config name prefix -> (model_max_length, epochs, max_steps).
+TASK_SETTINGS = [
+    ("EMP_", (128, 3, None)),
+    ("prom_core_tata", (20, 10, None)),
+    ("prom_core_", (20, 4, None)),
+    ("prom_300_tata", (70, 10, None)),
+    ("prom_300_", (70, 4, None)),
+    ("splice_", (80, 5, None)),
+    ("virus_covid", (256, 8, None)),
+    ("mouse_", (30, 5, 1000)),
+    ("tf_", (30, 3, None)),
+    ("species", (32, 3, None)),
+]
+
+FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024, Table 3)
+    ("EMP", "EMP_", 55.98),
+    ("TF-M", "mouse_", 67.99),
+    ("CVC", "virus_", 71.02),
+    ("TF-H", "tf_", 70.10),
+    ("PD", "prom_300_", 84.21),
+    ("CPD", "prom_core_", 70.52),
+    ("SSP", "splice_", 84.99),
+]
+
+# --ablation's runs, each in <output_dir>/<side>: the pretrained model, the same fine-tuned on a random strand per
+# example, random weights of its config, and the one-hot CNN baseline.
+ABLATION_SIDES = ("pretrained", "pretrained_rc_augment", "from_scratch", "cnn")
+
+# Arguments that change the scores; results.json records them and a folder serves only one set of them.
+SETTINGS = ("model", "model_weights", "learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "from_scratch",
+            "rc_augment", "architecture")
+
+
+@dataclass
+
+
+class GueArguments:
+    model_name_or_path: str = field(default=str(packaged("model")), metadata={"help": "Model to test (default: shipped)."})
+    gue_dir: str | None = field(default=None, metadata={"help": "GUE root in the official CSV layout."})
+    dataset_name: str | None = field(default=None, metadata={"help": "GUE as a Hub dataset (repo id or folder)."})
+    tasks: str = field(default="complete", metadata={"help": "'complete', 'all' or comma-separated config names."})
+    seeds: str = field(default="42", metadata={"help": "Comma-separated seeds; one fine-tuning run per task and seed."})
+    output_dir: str = field(default="outputs/gue", metadata={"help": "Results folder (one set of settings per folder)."})
+    use_lora: bool = field(default=False, metadata={"help": "Fine-tune LoRA adapters instead of all weights."})
+    learning_rate: float = field(default=3e-5, metadata={"help": "Peak learning rate (paper: 3e-5)."})
+    batch_size: int = field(default=32, metadata={"help": "Training batch size per device (paper: 32)."})
+    max_steps: int | None = field(default=None, metadata={"help": "Cap on steps per task (for CPU budgets)."})
+    epochs_scale: float = field(default=1.0, metadata={"help": "Multiply the paper's epochs (e.g. 0.5)."})
+    architecture: str = field(
+        default="dnabert2", metadata={"help": "'dnabert2', or 'cnn': the one-hot CNN baseline, trained from scratch."}
+    )
+    rc_augment: bool = field(
+        default=False, metadata={"help": "Fine-tune on a random strand per example (sequence or reverse complement)."}
+    )
+    rc_average: bool = field(
+        default=False, metadata={"help": "Also score each test sequence as the mean of both strands (rc_average_*)."}
+    )
+    from_scratch: bool = field(
+        default=False, metadata={"help": "Fine-tune random weights of the model's config (same tokenizer): the ablation."}
+    )
+    ablation: bool = field(
+        default=False,
+        metadata={"help": "Run pretrained, pretrained on both strands (--rc_augment), from scratch and the CNN "
+                  "baseline (<output_dir>/<side>) and compare them."},
+    )
+    compare_with: str | None = field(
+        default=None,
+        metadata={"help": "Results folder of the opposite --from_scratch (same settings) to compare this run with."},
+    )
+
+
+def settings_for(config_name):
+    """(model_max_length, epochs, max_steps) of the paper for a task."""
+    for prefix, values in TASK_SETTINGS:
+        if config_name.startswith(prefix):
+            return values
+    raise ValueError(f"No paper settings for task {config_name!r}.")
+
+
+def metric_of(task) -> tuple[str, str]:
+    """(metrics key, label) of the score reported for a task: F1 for virus_covid, MCC for every other task."""
+    return ("eval_f1", "F1") if task.startswith("virus_covid") else ("eval_matthews_correlation", "MCC")
+
+
+def family_of(task):
+    """The GUE family label of a task (None for tasks outside the paper's families)."""
+    return next((label for label, prefix, _ in FAMILIES if task.startswith(prefix)), None)

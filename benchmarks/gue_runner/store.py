@@ -1,0 +1,93 @@
+"""The results store: one results.json per folder, keyed by the settings its results depend on (a rerun with the
+same settings skips what is done; one with other settings is refused)."""
+
+import dataclasses
+import json
+import shlex
+from pathlib import Path
+
+from transformers import HfArgumentParser
+
+from dnabert2.benchmarks.gue_runner.settings import SETTINGS, GueArguments
+from dnabert2.train.runtime.weights import weights_digest
+
+
+def run_settings(args: GueArguments) -> dict:
+    """The settings that results of this run depend on (a local model as its absolute path)."""
+    model = Path(args.model_name_or_path).expanduser()
+    values = dataclasses.asdict(args)
+    values["model"] = str(model.resolve()) if model.is_dir() else args.model_name_or_path
+    uses_weights = model.is_dir() and not args.from_scratch and args.architecture != "cnn"
+    values["model_weights"] = weights_digest(model) if uses_weights else None  # random init: any weights will do
+    return {name: values[name] for name in SETTINGS}
+
+
+def check_model(name_or_path: str):
+    """Fail before any training when the model is neither a model folder nor a loadable Hub model."""
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"--model_name_or_path {name_or_path}: this folder holds no config.json (not a model).")
+        return
+    if path.exists() or name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1:
+        raise ValueError(f"--model_name_or_path {name_or_path}: no such model folder.")
+    from transformers.utils import cached_file
+
+    try:
+        cached_file(name_or_path, "config.json")
+    except Exception as error:
+        raise ValueError(f"--model_name_or_path {name_or_path}: not a model folder, and not loadable from the Hub "
+                         f"({type(error).__name__}: {error}).") from error
+
+
+def settings_from_command(command: str) -> dict | None:
+    """Settings of a results.json written before settings were recorded, parsed from its command; None if unparsable."""
+    try:
+        (args,) = HfArgumentParser(GueArguments).parse_args_into_dataclasses(shlex.split(command)[2:])
+    except (SystemExit, ValueError):
+        return None
+    return run_settings(args)
+
+
+def read_results(folder) -> tuple[dict | None, dict]:
+    """(settings, results) of a results folder; ({}, {}) when it holds no results.json."""
+    file = Path(folder) / "results.json"
+    if not file.exists():
+        return {}, {}
+    payload = json.loads(file.read_text())
+    settings = payload.get("settings") or settings_from_command(payload.get("command", ""))
+    return settings, payload.get("results", {})
+
+
+def settings_difference(stored: dict, wanted: dict, ignore=()) -> list[str]:
+    """'name: stored there, wanted here' for every setting that differs."""
+    return [f"{name}: {stored.get(name)!r} there, {wanted[name]!r} here"
+            for name in SETTINGS if name not in ignore and stored.get(name) != wanted[name]]
+
+
+def open_results(args: GueArguments) -> dict:
+    """The finished results of --output_dir; a clear error if that folder was made with other settings."""
+    settings, results = read_results(args.output_dir)
+    if settings is None:
+        raise ValueError(f"{Path(args.output_dir) / 'results.json'}: its settings are unknown (neither recorded nor "
+                         "readable from its command); pass another --output_dir or move the file away.")
+    if results and settings_difference(settings, run_settings(args)):
+        raise ValueError(f"{Path(args.output_dir) / 'results.json'} holds results made with other settings ("
+                         + "; ".join(settings_difference(settings, run_settings(args)))
+                         + "); pass another --output_dir, or the settings of those results.")
+    return results
+
+
+def check_comparable(args: GueArguments, other_dir):
+    """--compare_with must name results of the same settings and the opposite --from_scratch."""
+    settings, results = read_results(other_dir)
+    if not results or settings is None:
+        raise ValueError(f"--compare_with {other_dir}: no results.json with known settings there.")
+    wanted = run_settings(args)
+    if settings.get("from_scratch") == wanted["from_scratch"]:
+        raise ValueError(f"--compare_with {other_dir}: both runs have from_scratch={wanted['from_scratch']}; "
+                         "compare a pretrained run with a from-scratch one.")
+    different = settings_difference(settings, wanted, ignore=("from_scratch", "model_weights"))
+    if different:
+        raise ValueError(f"--compare_with {other_dir}: other settings there ({'; '.join(different)}); the ablation "
+                         "needs the same model config, budgets and seeds.")

@@ -1,0 +1,60 @@
+"""Forward FLOPs of BERT-style encoders from architecture facts, and the DNABERT-2 paper's FLOPs comparison.
+
+Counts matrix multiplications only (2 FLOPs per multiply-add): per token and layer the QKV, output, and MLP
+projections, plus 4 * L * hidden for attention scores and the weighted sum. Embedding lookups, norms and softmax
+are ignored (a few percent).
+
+The paper's comparison on GUE is ``python benchmarks/flops.py``.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Encoder:
+    """What the FLOPs of an encoder depend on."""
+
+    name: str
+    hidden: int
+    layers: int
+    intermediate: int
+    gated_mlp: bool
+
+
+# Architecture facts: DNABERT-2 (REFERENCE.md); DNABERT = BERT-base; NT-2500M-multi (Dalla-Torre et al. 2023):
+# 32 layers, hidden 2560, FFN 10240, ungated.
+DNABERT2 = Encoder("DNABERT-2 117M", 768, 12, 3072, True)
+DNABERT = Encoder("DNABERT (6-mer)", 768, 12, 3072, False)
+NT_2500M = Encoder("NT-2500M-multi", 2560, 32, 10240, False)
+
+
+def forward_flops(encoder: Encoder, seq_len: int) -> float:
+    """Matmul FLOPs of one forward pass over one sequence of ``seq_len`` tokens (no MLM head)."""
+    h, i = encoder.hidden, encoder.intermediate
+    per_token = 2 * (h * 3 * h + h * h + h * (2 * i if encoder.gated_mlp else i) + i * h) + 4 * seq_len * h
+    return float(encoder.layers * seq_len * per_token)
+
+
+def mlm_head_flops(hidden: int, vocab: int, tokens: int) -> float:
+    """FLOPs of the MLM head (dense + decoder) at ``tokens`` positions."""
+    return 2.0 * tokens * (hidden * hidden + hidden * vocab)
+
+
+def token_counts(sequence_bp: int, bpe_tokens: int) -> dict:
+    """Tokens (with [CLS]/[SEP]) for each model's tokenization of one sequence."""
+    return {
+        DNABERT2.name: bpe_tokens + 2,
+        DNABERT.name: max(sequence_bp - 5, 1) + 2,  # overlapping 6-mers
+        NT_2500M.name: -(-sequence_bp // 6) + 1,  # non-overlapping 6-mers and a [CLS]
+    }
+
+
+def relative_flops(sequences, tokenizer) -> dict:
+    """Total forward FLOPs over ``sequences`` for each model, relative to DNABERT-2."""
+    lengths = [len(ids) for ids in tokenizer(sequences, add_special_tokens=False)["input_ids"]]
+    totals = {m.name: 0.0 for m in (DNABERT2, DNABERT, NT_2500M)}
+    models = {m.name: m for m in (DNABERT2, DNABERT, NT_2500M)}
+    for sequence, n_tokens in zip(sequences, lengths):
+        for name, tokens in token_counts(len(sequence), n_tokens).items():
+            totals[name] += forward_flops(models[name], tokens)
+    return {name: total / totals[DNABERT2.name] for name, total in totals.items()}

@@ -1,0 +1,1 @@
+"""Fine-tuning: arguments, LoRA, the Trainer run, and the evaluate metric modules (metrics/, loaded by path)."""

@@ -1,0 +1,133 @@
+"""Fine-tuning DNABERT-2 for sequence classification / regression: the task, the model (LoRA or full), the
+Trainer run and its metrics."""
+
+import json
+import logging
+from pathlib import Path
+
+import evaluate
+import numpy as np
+from transformers import DataCollatorWithPadding, EvalPrediction, Trainer, set_seed
+
+from configuration_dnabert2 import DNABert2Config
+from dnabert2.train.data.tasks import (
+    RandomStrandCollator,
+    TaskInfo,
+    load_csv_task,
+    load_hub_task,
+    strand,
+    tokenize_task,
+)
+from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
+from dnabert2.train.finetuning.lora import with_lora
+from modeling_dnabert2 import DNABert2ForSequenceClassification
+
+logger = logging.getLogger(__name__)
+METRICS = Path(__file__).resolve().parent / "metrics"  # evaluate modules, loaded by path (they travel as package data)
+
+
+def load_task(data_args: DataArguments):
+    """The task's DatasetDict and TaskInfo from ``--data_path`` or ``--dataset_name``."""
+    if data_args.kmer != -1:
+        raise ValueError("--kmer is for DNABERT (k-mer tokens); DNABERT-2 uses BPE: pass --kmer -1 or leave it out.")
+    if data_args.data_path:
+        return load_csv_task(data_args.data_path)
+    if data_args.dataset_name:
+        return load_hub_task(data_args.dataset_name, data_args.dataset_config_name)
+    raise ValueError("Pass --data_path (a folder of CSV files) or --dataset_name (a Hub dataset or folder).")
+
+
+def metrics_function(info: TaskInfo):
+    """compute_metrics for the Trainer: GUE classification metrics, or correlations for regression."""
+    name = "regression" if info.problem_type == "regression" else "classification"
+    metric = evaluate.load(str(METRICS / name))
+
+    def compute(eval_pred):
+        logits, labels = eval_pred
+        if info.problem_type == "regression":
+            return metric.compute(predictions=logits.reshape(-1), references=labels.reshape(-1))
+        if info.problem_type == "multi_label_classification":  # every (sequence, label) decision counts
+            return metric.compute(predictions=(logits > 0).astype(int).ravel(), references=labels.astype(int).ravel())
+        return metric.compute(predictions=np.argmax(logits, axis=-1), references=labels)
+
+    return compute
+
+
+def build_model(model_args: ModelArguments, info: TaskInfo):
+    """The pretrained encoder with a new head sized for the task, wrapped in LoRA when asked."""
+    overrides = {"num_labels": info.num_labels, "problem_type": info.problem_type}
+    if info.label_names and info.problem_type != "regression":
+        overrides["id2label"] = dict(enumerate(map(str, info.label_names)))
+        overrides["label2id"] = {str(name): i for i, name in enumerate(info.label_names)}
+    if model_args.classifier_pooling:
+        overrides["classifier_pooling"] = model_args.classifier_pooling
+    # a local folder by its absolute path, so that a saved LoRA adapter finds its base from any directory
+    source = model_args.model_name_or_path
+    source = str(Path(source).resolve()) if Path(source).is_dir() else source
+    config = DNABert2Config.from_pretrained(source, **overrides)
+    if model_args.from_scratch:  # the pretraining ablation: same config and tokenizer, the model's own random init
+        model = DNABert2ForSequenceClassification(config)
+    else:
+        model = DNABert2ForSequenceClassification.from_pretrained(source, config=config)
+    if not model_args.use_lora:
+        return model
+    return with_lora(model, model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout,
+                     [name.strip() for name in model_args.lora_target_modules.split(",")])
+
+
+def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_args: FinetuneTrainingArguments,
+                 make_model=None, encode=None):
+    """Fine-tune, evaluate on the test split and write ``results/<run_name>/eval_results.json``; returns the metrics.
+
+    The model is DNABERT-2 (``build_model``) unless the caller hands in another: ``make_model(info) -> model`` (a
+    Trainer-compatible module for the task's TaskInfo) with ``encode(columns) -> dict``, its input encoding (see
+    ``tokenize_task``; default: the model folder's BPE tokenizer).
+    """
+    set_seed(training_args.seed)
+    data, info = load_task(data_args)
+    tokenizer = load_tokenizer(model_args.model_name_or_path)
+    both_strands = training_args.rc_augment or training_args.rc_average
+    data = tokenize_task(data, info, tokenizer, training_args.model_max_length, both_strands, encoder=encode)
+    if training_args.rc_augment:  # the collator picks a strand per example; keep the rc_* columns until then
+        training_args.remove_unused_columns = False
+        model_columns = {"input_ids", "token_type_ids", "attention_mask", "labels"}
+        data = data.remove_columns([c for c in data["train"].column_names
+                                    if c not in model_columns and not c.startswith("rc_")])
+    if "validation" not in data:
+        training_args.eval_strategy = training_args.save_strategy = "no"
+        training_args.load_best_model_at_end = False
+    model = make_model(info) if make_model else build_model(model_args, info)
+    pad = DataCollatorWithPadding(tokenizer)  # for a handed-in model too: padding is masked, whatever its id
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=data["train"],
+        eval_dataset=strand(data["validation"], reverse=False) if "validation" in data and both_strands else data.get(
+            "validation"),
+        processing_class=tokenizer,
+        data_collator=RandomStrandCollator(pad, training_args.seed) if training_args.rc_augment else pad,
+        compute_metrics=metrics_function(info),
+    )
+    trainer.train()
+    results = {}
+    if training_args.eval_and_save_results:
+        test = data.get("test", data.get("validation"))
+        if "test" not in data:
+            logger.warning("No test split: the metrics below are on the validation split, which also picked the "
+                           "checkpoint, so they are optimistic.")
+        results = trainer.evaluate(eval_dataset=strand(test, reverse=False) if both_strands else test)
+        if training_args.rc_average:  # the same model on both strands, logits averaged
+            outputs = [trainer.predict(strand(test, reverse)) for reverse in (False, True)]
+            averaged = metrics_function(info)(EvalPrediction(
+                predictions=np.mean([o.predictions for o in outputs], axis=0), label_ids=outputs[0].label_ids))
+            results.update({f"eval_rc_average_{key}": value for key, value in averaged.items()})
+        folder = Path(training_args.output_dir) / "results" / (training_args.run_name or "run")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "eval_results.json").write_text(json.dumps(results, indent=2))
+    if training_args.save_model:
+        trainer.save_model(training_args.output_dir)  # with LoRA: the adapter (+ classifier and pooler)
+        if model_args.use_lora:  # the head's config, so that predict.py can rebuild the model around the adapter
+            model.get_base_model().config.save_pretrained(training_args.output_dir)
+        tokenizer.save_pretrained(training_args.output_dir)
+    return results

@@ -1,0 +1,1 @@
+"""Inference: prediction with fine-tuned classifiers and variant-effect scoring."""

@@ -1,0 +1,1 @@
+"""Pretraining: seeded MLM masks, held-out metrics beside their baselines, shipping a checkpoint, the recipe."""
