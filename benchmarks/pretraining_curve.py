@@ -83,7 +83,7 @@ def held_out_sets(args: CurveArguments, tokenizer) -> dict:
         pieces = [s for r in read_fasta(path) for s in acgt_segments(r.sequence, 10)]
         sets[re.sub(r"\.(fa|fasta|fna)(\.gz)?$", "", path.name)] = windows_of(pieces, tokenizer, args.windows_per_set)
     human = Path(args.human_file)
-    pieces = [s for r in read_fasta(human) if is_held_out(human.name, r.name, args.validation_split_percentage)
+    pieces = [s for r in read_fasta(human) if is_held_out(human.name, r.header, args.validation_split_percentage)
               for s in acgt_segments(r.sequence, 10)]
     sets["human chrX, held-out regions"] = windows_of(pieces, tokenizer, args.windows_per_set)
     if Path(args.gue_dir).is_dir():

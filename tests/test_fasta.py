@@ -15,7 +15,8 @@ def test_multi_record_wrapped_lower_case_crlf_and_gzip(tmp_path):
         handle.write(text.encode())
     for name in ("a.fa", "b.fa.gz"):
         records = list(read_fasta(tmp_path / name))
-        assert [(r.name, r.sequence) for r in records] == [("one desc", "ACGTNNNTT"), ("two", "GGCC")]
+        assert [(r.header, r.sequence) for r in records] == [("one desc", "ACGTNNNTT"), ("two", "GGCC")]
+        assert [(r.name, r.description) for r in records] == [("one", "desc"), ("two", "")]
 
 
 def test_n_runs_split_segments():

@@ -20,10 +20,21 @@ class FastaError(ValueError):
 
 @dataclass
 class FastaRecord:
-    """One FASTA record: its header (without '>') and its upper-case sequence."""
+    """One FASTA record: its header line (without '>') and its cleaned sequence (``alphabet.clean_bases``)."""
 
-    name: str
+    header: str
     sequence: str
+
+    @property
+    def name(self) -> str:
+        """The record's ID: the header's first word, as FASTA tools take it."""
+        return self.header.split(maxsplit=1)[0] if self.header.strip() else ""
+
+    @property
+    def description(self) -> str:
+        """The rest of the header after the ID ('' when there is none)."""
+        parts = self.header.split(maxsplit=1)
+        return parts[1] if len(parts) > 1 else ""
 
 
 def expand_paths(patterns) -> list[Path]:
@@ -88,6 +99,6 @@ def read_segments(paths, split: str = "all", held_out_percent: float = 5.0, min_
     """A/C/G/T segments of every record in ``paths``; ``split`` is "train", "held_out" or "all"."""
     for path in expand_paths(paths):
         for record in read_fasta(path):
-            if split != "all" and is_held_out(path.name, record.name, held_out_percent) != (split == "held_out"):
+            if split != "all" and is_held_out(path.name, record.header, held_out_percent) != (split == "held_out"):
                 continue
             yield from acgt_segments(record.sequence, min_length)
