@@ -77,9 +77,9 @@ def test_pairs_keep_segment_ids(tiny_pretrained, tmp_path):
     "content, message",
     [
         ("seq,label\nACGT,1\n", "needs a 'sequence' column"),
-        ("sequence,label\nACGT,1\nACGT,yes\n", "line 3: label 'label' is not a number"),
-        ("sequence,label\nACGT,1\n,0\n", "line 3: empty sequence"),
-        ("sequence,label\nACGT,1\nACXT,0\n", "line 3: sequence has characters that are not nucleotides: 'X'"),
+        ("sequence,label\nACGT,1\nACGT,yes\n", ":3: label 'label' is not a number"),
+        ("sequence,label\nACGT,1\n,0\n", ":3: empty sequence"),
+        ("sequence,label\nACGT,1\nACXT,0\n", ":3: sequence has characters that are not nucleotides: 'X'"),
         ("sequence\nACGT\n", "no label column"),
     ],
 )
@@ -211,3 +211,42 @@ def test_cnn_baseline_learns_the_task_and_ignores_padding(tmp_path):
     model.dropout.p = 0.0
     torch.testing.assert_close(model(ids, mask).logits[:1], model(ids[:1, :25], mask[:1, :25]).logits, atol=1e-5,
                                rtol=1e-5)
+
+
+def write_labels(folder, labels_by_split):
+    """A task folder whose CSV labels are written exactly as given (strings)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, labels in labels_by_split.items():
+        rows = "".join(f"{'ACGT' * (3 + i % 4)},{label}\n" for i, label in enumerate(labels))
+        (folder / f"{split}.csv").write_text("sequence,label\n" + rows)
+    return folder
+
+
+@pytest.mark.parametrize("written, classes, ids", [
+    (["0.0", "1.0", "1.0", "0.0"], ["0", "1"], [0, 1, 1, 0]),  # as pandas writes integer labels after a NaN
+    (["1", "2", "2", "1"], ["1", "2"], [0, 1, 1, 0]),  # no never-seen class 0
+    (["-1", "1", "1", "-1"], ["-1", "1"], [0, 1, 1, 0]),
+])
+def test_whole_number_labels_are_classes_named_as_written(tmp_path, written, classes, ids):
+    data, info = load_csv_task(write_labels(tmp_path / "t", {"train": written, "dev": written[:2]}))
+    assert info.problem_type == "single_label_classification" and info.num_labels == len(classes)
+    assert info.label_names == classes and data["train"]["labels"] == ids and data["validation"]["labels"] == ids[:2]
+
+
+def test_regression_only_for_fractions_or_when_asked(tmp_path):
+    _, info = load_csv_task(write_labels(tmp_path / "a", {"train": ["0.37", "1", "2.5"]}))
+    assert info.problem_type == "regression"
+    data, info = load_csv_task(write_labels(tmp_path / "b", {"train": ["0", "1", "3"]}), problem_type="regression")
+    assert info.problem_type == "regression" and data["train"]["labels"] == [0.0, 1.0, 3.0]
+
+
+def test_a_test_label_that_train_lacks_is_an_error(tmp_path):
+    folder = write_labels(tmp_path / "t", {"train": ["0", "1"], "test": ["0", "2"]})
+    with pytest.raises(TaskDataError, match=r"test\.csv:3: label '2' does not occur in train\.csv"):
+        load_csv_task(folder)
+
+
+@pytest.mark.parametrize("label", ["", "nan", "inf"])
+def test_missing_labels_are_named(tmp_path, label):
+    with pytest.raises(TaskDataError, match=r"train\.csv:3: label 'label' is not a number"):
+        load_csv_task(write_labels(tmp_path / "t", {"train": ["0", label]}))

@@ -12,7 +12,7 @@ import sys
 from transformers import HfArgumentParser
 
 from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
-from dnabert2.train.finetuning.trainer import run_finetune
+from dnabert2.train.finetuning.trainer import outputs_summary, run_finetune
 from dnabert2.train.runtime.logs import configure_logging
 
 
@@ -22,8 +22,7 @@ def main(argv=None):
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(legacy_argv(sys.argv[1:] if argv is None else argv))
     configure_logging()
     results = run_finetune(model_args, data_args, training_args)
-    for key, value in results.items():
-        print(f"{key}: {value}")
+    print("\n".join(outputs_summary(results, training_args)))
     return results
 
 

@@ -79,11 +79,11 @@ def read_fasta(path) -> Iterator[FastaRecord]:
             name, chunks, seen_any = line[1:].strip(), [], True
             continue
         if name is None:
-            raise FastaError(f"{path}, line {number}: sequence before the first '>' header; is this FASTA?")
+            raise FastaError(f"{path}:{number}: sequence before the first '>' header; is this FASTA?")
         chunk = clean_bases(line)
         bad = invalid_characters(chunk)
         if bad:
-            raise FastaError(f"{path}, line {number}: characters that are not nucleotides: {bad!r}.")
+            raise FastaError(f"{path}:{number}: characters that are not nucleotides: {bad!r}.")
         chunks.append(chunk)
     if not seen_any:
         raise FastaError(f"{path}: empty file or no FASTA record.")

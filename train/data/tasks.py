@@ -6,6 +6,8 @@ regression. Every bad row is reported with its file and line.
 """
 
 import csv
+import logging
+import math
 import random
 import re
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 
 from dnabert2.train.data.alphabet import clean_bases, invalid_characters, reverse_complement
 
+logger = logging.getLogger(__name__)
 SPLIT_FILES = {"train": "train.csv", "validation": "dev.csv", "test": "test.csv"}
 # The sequence columns a task may have: one sequence, or a pair.
 SEQUENCE_LAYOUTS = (("sequence",), ("sequence1", "sequence2"))
@@ -41,9 +44,13 @@ class TaskInfo:
 
 def _parse_label(text, path, line, column):
     try:
-        return float(text) if not re.fullmatch(r"-?\d+", text.strip()) else int(text)
+        value = float(text) if not re.fullmatch(r"-?\d+", text.strip()) else int(text)
     except ValueError:
-        raise TaskDataError(f"{path}, line {line}: label {column!r} is not a number: {text!r}.") from None
+        value = None
+    if value is None or not math.isfinite(value):
+        raise TaskDataError(f"{path}:{line}: label {column!r} is not a number: {text!r} (every row needs a label: "
+                            "a whole number for classes, any number for regression).")
+    return value
 
 
 def read_csv_split(path, require_labels=True) -> dict:
@@ -66,15 +73,15 @@ def read_csv_split(path, require_labels=True) -> dict:
             if not row:
                 continue
             if len(row) != len(header):
-                raise TaskDataError(f"{path}, line {line}: {len(row)} fields, expected {len(header)}.")
+                raise TaskDataError(f"{path}:{line}: {len(row)} fields, expected {len(header)}.")
             for name, value in zip(header, row):
                 if name in sequence_columns:
                     value = clean_bases(value)
                     if not value:
-                        raise TaskDataError(f"{path}, line {line}: empty {name}.")
+                        raise TaskDataError(f"{path}:{line}: empty {name}.")
                     bad = invalid_characters(value)
                     if bad:
-                        raise TaskDataError(f"{path}, line {line}: {name} has characters that are not nucleotides: "
+                        raise TaskDataError(f"{path}:{line}: {name} has characters that are not nucleotides: "
                                             f"{bad!r}.")
                     columns[name].append(value)
                 else:
@@ -84,22 +91,48 @@ def read_csv_split(path, require_labels=True) -> dict:
     return columns
 
 
-def _task_info(splits: dict) -> TaskInfo:
-    first = next(iter(splits.values()))
+def _is_whole(value) -> bool:
+    return float(value).is_integer()
+
+
+def _class_name(value) -> str:
+    """A class's name as the CSV writes it, without a float's '.0' (0.0 and 0 are class "0")."""
+    return str(int(value)) if _is_whole(value) else str(value)
+
+
+def _task_info(splits: dict, problem_type: str | None = None) -> TaskInfo:
+    """Single-label classification when every label is a whole number (1, 2 or 1.0, 2.0), its classes the sorted
+    values of the training split; regression for other numbers or when ``problem_type`` says so."""
+    first = splits["train"]
     sequence_columns = sequence_columns_of(first)
     label_columns = [c for c in first if c not in sequence_columns]
-    values = [v for split in splits.values() for c in label_columns for v in split[c]]
     if len(label_columns) > 1:
         return TaskInfo("multi_label_classification", len(label_columns), sequence_columns, label_columns)
-    if all(isinstance(v, int) for v in values):
-        # class names are the labels as written in the CSV (0, 1, ...), not LABEL_0, LABEL_1
-        return TaskInfo("single_label_classification", max(values) + 1, sequence_columns,
-                        [str(v) for v in range(max(values) + 1)])
-    return TaskInfo("regression", 1, sequence_columns)
+    values = [v for split in splits.values() for v in split[label_columns[0]]]
+    if problem_type not in (None, "regression", "single_label_classification"):
+        raise TaskDataError(f"--problem_type {problem_type!r}: use 'regression' or 'single_label_classification'.")
+    if problem_type == "regression":
+        logger.info("Labels: regression (--problem_type regression).")
+        return TaskInfo("regression", 1, sequence_columns)
+    fractional = next((v for v in values if not _is_whole(v)), None)
+    if fractional is not None:
+        if problem_type == "single_label_classification":
+            raise TaskDataError(f"--problem_type single_label_classification, but label {fractional!r} is not a "
+                                "whole number (classes are written 0, 1, 2, ... or any whole numbers).")
+        logger.info("Labels: regression (non-integer labels such as %r; pass --problem_type regression to say so).",
+                    fractional)
+        return TaskInfo("regression", 1, sequence_columns)
+    names = [_class_name(v) for v in sorted({float(v) for v in first[label_columns[0]]})]
+    logger.info("Labels: classification into %d classes, the CSV's values %s as class ids 0..%d.", len(names),
+                ", ".join(names), len(names) - 1)
+    return TaskInfo("single_label_classification", len(names), sequence_columns, names)
 
 
-def load_csv_task(data_path) -> tuple[DatasetDict, TaskInfo]:
-    """A GUE-style folder (train.csv, dev.csv, test.csv) as DatasetDict(train, validation, test) with a "labels" column."""
+def load_csv_task(data_path, problem_type: str | None = None) -> tuple[DatasetDict, TaskInfo]:
+    """A GUE-style folder (train.csv, dev.csv, test.csv) as DatasetDict(train, validation, test) with a "labels" column.
+
+    Classes are the distinct labels of train.csv, mapped in sorted order to ids 0..K-1 (``TaskInfo.label_names``
+    keeps the CSV's values); a dev or test label that train.csv lacks is an error."""
     folder = Path(data_path)
     if not folder.is_dir():
         raise TaskDataError(f"{folder}: no such folder (expected train.csv, dev.csv, test.csv).")
@@ -112,7 +145,7 @@ def load_csv_task(data_path) -> tuple[DatasetDict, TaskInfo]:
     headers = {tuple(columns) for columns in splits.values()}
     if len(headers) > 1:
         raise TaskDataError(f"{folder}: the CSV files have different headers: {sorted(headers)}.")
-    info = _task_info(splits)
+    info = _task_info(splits, problem_type)
     data = DatasetDict()
     for split, columns in splits.items():
         label_columns = [c for c in columns if c not in info.sequence_columns]
@@ -121,10 +154,14 @@ def load_csv_task(data_path) -> tuple[DatasetDict, TaskInfo]:
         elif info.problem_type == "regression":
             labels = [float(v) for v in columns[label_columns[0]]]
         else:
-            labels = columns[label_columns[0]]
-            negative = next((i for i, v in enumerate(labels) if v < 0), None)
-            if negative is not None:
-                raise TaskDataError(f"{folder / SPLIT_FILES[split]}, line {negative + 2}: negative class label.")
+            ids = {name: i for i, name in enumerate(info.label_names)}
+            labels = []
+            for line, value in enumerate(columns[label_columns[0]], start=2):
+                if _class_name(value) not in ids:
+                    raise TaskDataError(f"{folder / SPLIT_FILES[split]}:{line}: label {_class_name(value)!r} does not "
+                                        f"occur in train.csv, whose classes are {', '.join(info.label_names)} (a class "
+                                        "the model never trains on cannot be predicted).")
+                labels.append(ids[_class_name(value)])
         data[split] = Dataset.from_dict({**{c: columns[c] for c in info.sequence_columns}, "labels": labels})
     return data, info
 

@@ -43,6 +43,11 @@ class DataArguments:
     kmer: int = field(default=-1, metadata={"help": "-1 (BPE). k-mers belong to DNABERT 1 and are refused."})
     dataset_name: str | None = field(default=None, metadata={"help": "Hub dataset id or local dataset folder."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "e.g. a GUE task such as 'tf_0'."})
+    problem_type: str | None = field(
+        default=None,
+        metadata={"help": "'regression' to regress whole-number labels (default: whole numbers are classes, other "
+                  "numbers a regression)."},
+    )
 
 
 @dataclass

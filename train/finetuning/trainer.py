@@ -32,7 +32,7 @@ def load_task(data_args: DataArguments):
     if data_args.kmer != -1:
         raise ValueError("--kmer is for DNABERT (k-mer tokens); DNABERT-2 uses BPE: pass --kmer -1 or leave it out.")
     if data_args.data_path:
-        return load_csv_task(data_args.data_path)
+        return load_csv_task(data_args.data_path, data_args.problem_type)
     if data_args.dataset_name:
         return load_hub_task(data_args.dataset_name, data_args.dataset_config_name)
     raise ValueError("Pass --data_path (a folder of CSV files) or --dataset_name (a Hub dataset or folder).")
@@ -122,6 +122,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
             averaged = metrics_function(info)(EvalPrediction(
                 predictions=np.mean([o.predictions for o in outputs], axis=0), label_ids=outputs[0].label_ids))
             results.update({f"eval_rc_average_{key}": value for key, value in averaged.items()})
+        results["scored_split"] = "test" if "test" in data else "validation"
         folder = Path(training_args.output_dir) / "results" / (training_args.run_name or "run")
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "eval_results.json").write_text(json.dumps(results, indent=2))
@@ -131,3 +132,19 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
             model.get_base_model().config.save_pretrained(training_args.output_dir)
         tokenizer.save_pretrained(training_args.output_dir)
     return results
+
+
+def outputs_summary(results: dict, training_args: FinetuneTrainingArguments) -> list[str]:
+    """What a fine-tuning run leaves behind, for the end of its log: the scored split's metrics (named after that
+    split, not eval_*), and where the results, the model (or why there is none) and the checkpoints are."""
+    output_dir = Path(training_args.output_dir)
+    split = results.get("scored_split", "test")
+    lines = [f"{split}_{key.removeprefix('eval_')}: {value}" for key, value in results.items() if key != "scored_split"]
+    if results:
+        lines.append(f"Results ({split} split): {output_dir / 'results' / (training_args.run_name or 'run') / 'eval_results.json'}")
+    lines.append(f"Model: {output_dir}" if training_args.save_model else
+                 "Model: not saved (pass --save_model True to keep the fine-tuned model for dnabert2-predict)")
+    checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    if checkpoints:
+        lines.append("Checkpoints: " + ", ".join(str(p) for p in checkpoints))
+    return lines
