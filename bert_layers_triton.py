@@ -101,9 +101,15 @@ if triton is not None:
         return tl.load(ptrs, mask=mask, other=0.0)
 
     @triton.jit
+    def _dot(a, b):
+        """a @ b accumulated in fp32; fp32 operands multiply in IEEE fp32, not TF32 (Triton's default on Ampere+
+        GPUs). fp16 and bf16 operands are unaffected (the precision option applies to fp32 only)."""
+        return tl.dot(a, b, input_precision="ieee")
+
+    @triton.jit
     def _scores(q, k, slope, offs_m, offs_n, seqlen, scale):
         """Scaled scores plus ALiBi for one (query block, key block), keys past the sequence at -inf."""
-        s = tl.dot(q, tl.trans(k)) * scale
+        s = _dot(q, tl.trans(k)) * scale
         distance = tl.abs(offs_m[:, None] - offs_n[None, :]).to(tl.float32)
         s = s - slope * distance
         return tl.where(offs_n[None, :] < seqlen, s, float("-inf"))
@@ -130,7 +136,7 @@ if triton is not None:
             p = tl.exp(s - new_max[:, None])
             correction = tl.exp(row_max - new_max)
             row_sum = row_sum * correction + tl.sum(p, axis=1)
-            acc = acc * correction[:, None] + tl.dot(p.to(v.dtype), v)
+            acc = acc * correction[:, None] + _dot(p.to(v.dtype), v)
             row_max = new_max
         acc = acc / row_sum[:, None]
         _store_tile(Out, acc, stride_ot, stride_oh, start, head, offs_m, seqlen, head_dim, BLOCK_D)
@@ -160,10 +166,10 @@ if triton is not None:
             s = _scores(q, k, slope, offs_m, offs_n, seqlen, scale)
             # Query rows past the sequence have finite scores (q = 0) and must not add to dK, dV.
             p = tl.where(offs_m[:, None] < seqlen, tl.exp(s - lse[:, None]), 0.0)
-            dv += tl.dot(tl.trans(p.to(do.dtype)), do)
-            dp = tl.dot(do, tl.trans(v))
+            dv += _dot(tl.trans(p.to(do.dtype)), do)
+            dp = _dot(do, tl.trans(v))
             ds = p * (dp - delta[:, None])
-            dk += tl.dot(tl.trans(ds.to(q.dtype)), q)
+            dk += _dot(tl.trans(ds.to(q.dtype)), q)
         dk = dk * scale
         _store_tile(dK, dk, stride_dkt, stride_dkh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
         _store_tile(dV, dv, stride_dvt, stride_dvh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
@@ -189,9 +195,9 @@ if triton is not None:
             v = _load_tile(V, stride_vt, stride_vh, start, head, offs_n, seqlen, head_dim, BLOCK_D)
             s = _scores(q, k, slope, offs_m, offs_n, seqlen, scale)
             p = tl.exp(s - lse[:, None])
-            dp = tl.dot(do, tl.trans(v))
+            dp = _dot(do, tl.trans(v))
             ds = p * (dp - delta[:, None])
-            dq += tl.dot(ds.to(k.dtype), k)
+            dq += _dot(ds.to(k.dtype), k)
         dq = dq * scale
         _store_tile(dQ, dq, stride_dqt, stride_dqh, start, head, offs_m, seqlen, head_dim, BLOCK_D)
 
@@ -204,19 +210,40 @@ def _blocks(head_dim: int, max_seqlen: int):
     return block, block, block_d
 
 
-def _check(q, k, v, cu_seqlens, alibi_slopes):
+def _check(q, k, v, cu_seqlens, max_seqlen, alibi_slopes):
+    """Raise TypeError (dtypes) or ValueError (shapes, devices, layout, lengths) for arguments the kernel would
+    turn into wrong numbers instead of an error. Reads cu_seqlens back once: one device sync per call."""
     if triton is None:
         raise RuntimeError(triton_unavailable_reason())
     if q.dim() != 3 or q.shape != k.shape or q.shape != v.shape:
         raise ValueError(f"q, k, v must share a (total_tokens, heads, head_dim) shape, got {q.shape}, {k.shape}, {v.shape}.")
     if not HEAD_DIM_RANGE[0] <= q.shape[-1] <= HEAD_DIM_RANGE[1]:
         raise ValueError(f"head_dim must lie in {list(HEAD_DIM_RANGE)}, got {q.shape[-1]}.")
+    if q.dtype not in (torch.float16, torch.bfloat16, torch.float32) or not q.dtype == k.dtype == v.dtype:
+        raise TypeError(f"q, k, v must have the same dtype, float16, bfloat16 or float32; got {q.dtype}, {k.dtype}, "
+                        f"{v.dtype}.")
+    if cu_seqlens.dtype != torch.int32:
+        raise TypeError(f"cu_seqlens must be int32, got {cu_seqlens.dtype}.")
+    if alibi_slopes.dtype != torch.float32:
+        raise TypeError(f"alibi_slopes must be float32, got {alibi_slopes.dtype}.")
+    devices = [t.device for t in (q, k, v, cu_seqlens, alibi_slopes)]
+    if len(set(devices)) > 1:
+        raise ValueError(f"q, k, v, cu_seqlens and alibi_slopes must be on one device, got {devices}.")
     if q.stride(-1) != 1 or k.stride(-1) != 1 or v.stride(-1) != 1:
         raise ValueError("q, k, v must be contiguous in their last dimension.")
-    if cu_seqlens.dtype != torch.int32 or cu_seqlens.dim() != 1:
-        raise ValueError("cu_seqlens must be a 1-D int32 tensor of batch + 1 cumulative lengths.")
-    if alibi_slopes.shape != (q.shape[1],) or alibi_slopes.dtype != torch.float32:
-        raise ValueError(f"alibi_slopes must be float32 of shape ({q.shape[1]},).")
+    if cu_seqlens.dim() != 1 or cu_seqlens.numel() < 2 or not cu_seqlens.is_contiguous():
+        raise ValueError("cu_seqlens must be a contiguous 1-D tensor of batch + 1 cumulative lengths (batch >= 1).")
+    if alibi_slopes.shape != (q.shape[1],) or not alibi_slopes.is_contiguous():
+        raise ValueError(f"alibi_slopes must be a contiguous tensor of shape ({q.shape[1]},), got "
+                         f"{tuple(alibi_slopes.shape)}.")
+    lengths = cu_seqlens[1:] - cu_seqlens[:-1]
+    first, last, shortest, longest = torch.stack([cu_seqlens[0], cu_seqlens[-1], lengths.min(), lengths.max()]).tolist()
+    if first != 0 or last != q.shape[0] or shortest < 0:
+        raise ValueError(f"cu_seqlens must rise from 0 to total_tokens ({q.shape[0]}) without decreasing, got "
+                         f"{cu_seqlens.tolist()}.")
+    if max_seqlen < longest:
+        raise ValueError(f"max_seqlen {max_seqlen} is below the longest sequence in cu_seqlens ({longest}): rows past "
+                         "it would be left uncomputed.")
 
 
 class _FlashAttnVarlenAlibi(torch.autograd.Function):
@@ -266,14 +293,17 @@ def flash_attn_varlen_alibi(q, k, v, cu_seqlens, max_seqlen, alibi_slopes, softm
     """Bidirectional ALiBi attention over a packed batch; differentiable in q, k and v.
 
     Args:
-        q, k, v: (total_tokens, heads, head_dim) fp16, bf16 or fp32 (fp32 accumulation), head_dim 16..128.
-        cu_seqlens: int32 (batch + 1,) cumulative sequence lengths starting at 0.
-        max_seqlen: length of the longest sequence.
+        q, k, v: (total_tokens, heads, head_dim), one dtype: fp16, bf16 or fp32 (fp32 products in IEEE fp32, not
+            TF32; fp32 accumulation for all), head_dim 16..128, contiguous in the last dimension, one device.
+        cu_seqlens: int32 (batch + 1,) cumulative sequence lengths from 0 to total_tokens.
+        max_seqlen: at least the length of the longest sequence (checked: reading cu_seqlens back costs one device
+            sync per call); the grid is sized by it.
         alibi_slopes: float32 (heads,).
         softmax_scale: defaults to 1 / sqrt(head_dim).
     Returns:
         (total_tokens, heads, head_dim), the dtype of q.
     """
-    _check(q, k, v, cu_seqlens, alibi_slopes)
+    max_seqlen = int(max_seqlen)
+    _check(q, k, v, cu_seqlens, max_seqlen, alibi_slopes)
     scale = softmax_scale if softmax_scale is not None else 1.0 / math.sqrt(q.shape[-1])
-    return _FlashAttnVarlenAlibi.apply(q, k, v, cu_seqlens, int(max_seqlen), alibi_slopes, float(scale))
+    return _FlashAttnVarlenAlibi.apply(q, k, v, cu_seqlens, max_seqlen, alibi_slopes, float(scale))

@@ -560,6 +560,8 @@ class DNABert2PreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     # Trainer must not rescale the loss by the number of processes: forward averages over labelled tokens.
     accepts_loss_kwargs = False
+    # Not reported missing on load: checkpoints without a pooler get the identity pooler of _init_weights on purpose.
+    _keys_to_ignore_on_load_missing = [r"(^|\.)pooler\.dense\.(weight|bias)$"]
 
     def get_correct_attn_implementation(self, requested_attention, is_init_check=False):
         """Accept "eager", "sdpa", "triton" or None/"auto" (decided at forward time from device and dtype)."""

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import warnings
 
 import numpy as np
 from sklearn import metrics
@@ -63,6 +64,31 @@ def test_regression_and_pairs(tmp_path, tiny_pretrained):
     finetune(original_command(tiny_pretrained, data, output))
     results = json.loads((output / "results" / "run" / "eval_results.json").read_text())
     assert {"eval_pearson", "eval_spearman", "eval_mse"} <= set(results)
+
+
+@pytest.mark.parametrize(
+    "predictions, references, constant",
+    [([0.5, 0.5, 0.5, 0.5], [0.1, 0.7, 0.3, 0.9], "the predictions are constant"),
+     ([0.2, 0.1, 0.8, 0.4], [1.0, 1.0, 1.0, 1.0], "the references are constant"),
+     ([0.2, 0.1, 0.8, 0.4], [0.3, 0.7, 0.5, 0.1], None)],
+)
+def test_regression_correlations_are_nan_with_one_warning_for_constant_inputs(predictions, references, constant):
+    import evaluate
+
+    metric = evaluate.load(str(ROOT / "metrics" / "regression"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = metric.compute(predictions=predictions, references=references)
+    messages = [str(w.message) for w in caught if "constant" in str(w.message).lower()]
+    assert results["mse"] == pytest.approx(np.mean((np.array(predictions) - np.array(references)) ** 2))
+    if constant:
+        assert np.isnan(results["pearson"]) and np.isnan(results["spearman"])
+        assert len(messages) == 1 and constant in messages[0], messages
+    else:
+        ranks = [np.argsort(np.argsort(values)) for values in (predictions, references)]  # no ties here
+        assert results["pearson"] == pytest.approx(np.corrcoef(predictions, references)[0, 1])
+        assert results["spearman"] == pytest.approx(np.corrcoef(*ranks)[0, 1])
+        assert messages == []
 
 
 def test_pairs_keep_segment_ids(tiny_pretrained, tmp_path):

@@ -1,6 +1,7 @@
 """The model against an independent padded reference, published-checkpoint loading, outputs, bad inputs."""
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -205,6 +206,27 @@ def test_loads_official_checkpoint_layout(tmp_path, tiny_config):
     torch.testing.assert_close(
         classifier.bert.encoder.layer[1].mlp.wo.weight, sd["bert.encoder.layer.1.mlp.wo.weight"]
     )
+
+
+def test_load_report_names_untrained_heads_but_not_the_identity_pooler(tmp_path, tiny_config, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("transformers"), "propagate", True)  # else caplog never sees the report
+    DNABert2ForMaskedLM(tiny_config).save_pretrained(tmp_path / "mlm")  # an encoder checkpoint: no pooler, no head
+
+    def load_report(cls, folder, **kwargs):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="transformers"):
+            model = cls.from_pretrained(folder, **kwargs)
+        return model, "\n".join(r.getMessage() for r in caplog.records if "LOAD REPORT" in r.getMessage())
+
+    encoder, report = load_report(DNABert2Model, tmp_path / "mlm")
+    assert "pooler" not in report
+    assert torch.equal(encoder.pooler.dense.weight, torch.eye(tiny_config.hidden_size))  # initialised on purpose
+    classifier, report = load_report(DNABert2ForSequenceClassification, tmp_path / "mlm", num_labels=2)
+    missing = {line.split("|")[0].strip() for line in report.splitlines() if "| MISSING" in line}
+    assert missing == {"classifier.weight", "classifier.bias"}  # the untrained head is still reported
+    classifier.save_pretrained(tmp_path / "classifier")
+    _, report = load_report(DNABert2ForSequenceClassification, tmp_path / "classifier")
+    assert report == ""  # a full round trip reports nothing
 
 
 def test_save_load_round_trip_through_remote_code_in_fresh_process(tmp_path, tiny_config):

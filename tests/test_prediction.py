@@ -3,6 +3,7 @@ streamed .npy embeddings; each checked against the model's direct forward."""
 
 import csv
 import logging
+import warnings
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from dnabert2.train.predict import main as predict_main
 from dnabert2.train.inference.prediction import (
     NpyRowWriter,
     Piece,
+    UntrainedHeadError,
     embed_long_sequence,
     load_classifier,
     outputs_of,
@@ -96,6 +98,48 @@ def test_long_inputs_are_cut_with_a_warning_or_refused(tmp_path, classifier, cap
     assert "1 input(s) were longer than --max_length 64 tokens and were cut" in caplog.text
     with pytest.raises(ValueError, match="'long' is .* tokens long, over --max_length 64"):
         predict_main(arguments + ["--long_inputs", "refuse"])
+
+
+def lora_adapter(folder, base_folder, with_head):
+    """A LoRA adapter on an MLM checkpoint with trained-looking (random) LoRA and head weights, saved with its
+    config as fine-tuning saves it; ``with_head=False`` saves the LoRA matrices only. Returns the live model."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    from dnabert2.train.finetuning import DEFAULT_LORA_TARGETS
+
+    torch.manual_seed(1)
+    base = DNABert2ForSequenceClassification.from_pretrained(base_folder, num_labels=2)
+    task = dict(task_type=TaskType.SEQ_CLS, modules_to_save=["classifier", "pooler"]) if with_head else {}
+    model = get_peft_model(base, LoraConfig(target_modules=DEFAULT_LORA_TARGETS.split(","), **task))
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name or "modules_to_save" in name:
+                parameter.normal_(0, 0.1)
+    model.save_pretrained(folder)
+    base.config.save_pretrained(folder)
+    return model.eval()
+
+
+def test_lora_adapter_loads_quietly_and_refuses_an_adapter_without_head(tmp_path, tiny_pretrained, caplog, monkeypatch):
+    monkeypatch.setattr(logging.getLogger("transformers"), "propagate", True)  # else caplog never sees its reports
+    ids = torch.randint(5, 4096, (3, 17))
+    adapter = lora_adapter(tmp_path / "adapter", tiny_pretrained, with_head=True)
+    with torch.no_grad():
+        expected = adapter(input_ids=ids).logits
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_classifier(tmp_path / "adapter")
+    assert "LOAD REPORT" not in caplog.text and "classifier" not in caplog.text  # the adapter holds the head
+    assert not [w for w in caught if "newly initialised" in str(w.message)]
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids=ids).logits, expected, atol=1e-5, rtol=1e-5)
+
+    lora_adapter(tmp_path / "headless", tiny_pretrained, with_head=False)
+    with pytest.raises(UntrainedHeadError, match="no trained classification head"):
+        load_classifier(tmp_path / "headless")
+    with pytest.warns(UserWarning, match="holds classifier.bias, classifier.weight; these weights are newly init"):
+        load_classifier(tmp_path / "headless", allow_untrained_head=True)
 
 
 def test_token_budget_batches():

@@ -59,8 +59,64 @@ def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="head_dim"):
         flash_attn_varlen_alibi(q, q, q, torch.tensor([0, 10], dtype=torch.int32), 10, torch.ones(2))
     q = torch.randn(10, 2, 16)
-    with pytest.raises(ValueError, match="cu_seqlens"):
+    with pytest.raises(TypeError, match="cu_seqlens"):
         flash_attn_varlen_alibi(q, q, q, torch.tensor([0, 10]), 10, torch.ones(2))
+
+
+def _valid_arguments():
+    """Two sequences (4 and 6 tokens), 2 heads of 16: arguments the kernel accepts."""
+    q = torch.randn(10, 2, 16)
+    return dict(q=q, k=q.clone(), v=q.clone(), cu_seqlens=torch.tensor([0, 4, 10], dtype=torch.int32),
+                max_seqlen=6, alibi_slopes=torch.ones(2))
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        (dict(max_seqlen=5), ValueError, "max_seqlen 5 is below the longest sequence in cu_seqlens \\(6\\)"),
+        (dict(k=torch.randn(10, 2, 16).half()), TypeError, "same dtype"),
+        (dict(q=torch.randn(10, 2, 16).double(), k=torch.randn(10, 2, 16).double(),
+              v=torch.randn(10, 2, 16).double()), TypeError, "float16, bfloat16 or float32"),
+        (dict(cu_seqlens=torch.tensor([0, 4, 10], dtype=torch.int32, device="meta")), ValueError, "one device"),
+        (dict(alibi_slopes=torch.ones(2, device="meta")), ValueError, "one device"),
+        (dict(cu_seqlens=torch.tensor([1, 4, 10], dtype=torch.int32)), ValueError, "rise from 0"),
+        (dict(cu_seqlens=torch.tensor([0, 4, 9], dtype=torch.int32)), ValueError, "to total_tokens \\(10\\)"),
+        (dict(cu_seqlens=torch.tensor([0, 7, 4, 10], dtype=torch.int32), max_seqlen=7), ValueError, "decreasing"),
+        (dict(alibi_slopes=torch.ones(4)[::2]), ValueError, "contiguous"),
+    ],
+)
+def test_arguments_that_would_give_wrong_numbers_raise(change, error, match):
+    """Each of these used to run (or fail deep inside Triton), e.g. too small a max_seqlen left rows of the
+    output uninitialised; now each is refused up front with the reason."""
+    with pytest.raises(error, match=match):
+        flash_attn_varlen_alibi(**{**_valid_arguments(), **change})
+
+
+def test_max_seqlen_above_the_longest_is_accepted_and_exact():
+    arguments = _valid_arguments()
+    lengths = [4, 6]
+    want = reference_attention(arguments["q"], arguments["k"], arguments["v"], lengths, arguments["alibi_slopes"])
+    got = flash_attn_varlen_alibi(**{**arguments, "max_seqlen": 40})
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_fp32_products_are_ieee_fp32_not_tf32(monkeypatch):
+    """On Ampere+ GPUs Triton's default for an fp32 tl.dot is TF32 (10-bit mantissa); the kernel asks for IEEE.
+    The interpreter computes in fp32 either way, so what the kernel asks of every tl.dot is what is checked."""
+    from triton._C.libtriton import ir
+    from triton.runtime.interpreter import InterpreterBuilder
+
+    requested = []
+    create_dot = InterpreterBuilder.create_dot
+
+    def recording(self, a, b, d, input_precision, max_num_imprecise_acc):
+        requested.append(input_precision)
+        return create_dot(self, a, b, d, input_precision, max_num_imprecise_acc)
+
+    monkeypatch.setattr(InterpreterBuilder, "create_dot", recording)
+    arguments = {name: t.requires_grad_() if name in ("q", "k", "v") else t for name, t in _valid_arguments().items()}
+    flash_attn_varlen_alibi(**arguments).sum().backward()
+    assert len(requested) >= 6 and set(requested) == {ir.INPUT_PRECISION.IEEE}
 
 
 def test_model_with_triton_attention_matches_sdpa(tiny_config, monkeypatch):

@@ -1,5 +1,5 @@
-"""Variant scoring on a generated genome and VCF: antisymmetry, zero for identical alleles, REF checks, skipped
-alleles counted, chr naming, contig ends, bgzipped inputs."""
+"""Variant scoring on a generated genome and VCF: the llr against masked forward passes built by hand, antisymmetry,
+zero for identical alleles, REF checks, skipped alleles counted, chr naming, contig ends, bgzipped inputs."""
 
 import csv
 
@@ -61,6 +61,41 @@ def test_llr_is_antisymmetric_and_zero_for_identical_alleles(tmp_path, mlm):
         (tmp_path / "e.fa.fai").unlink()
     same = score([Variant("chr1", 1000, ".", contigs["chr1"][999], contigs["chr1"][999])], fasta, mlm)[0]
     assert same["llr"] == 0 and same["embedding_distance"] == pytest.approx(0, abs=1e-6)
+
+
+def test_llr_equals_masked_log_likelihoods_computed_by_hand(tmp_path, mlm):
+    """The llr of a SNV, an insertion and a deletion against the definition, built here independently: windows cut
+    from the genome string (equal flanks around the allele, adding up to the window minus the longer allele), the
+    tokens overlapping the allele found from the BPE token strings, masked all at once, one unpadded forward each."""
+    model, tokenizer = mlm
+    contigs = genome()
+    fasta = write_fasta(tmp_path / "g.fa", contigs)
+    chrom, window = contigs["chr1"], 200
+
+    def allele_score(left, allele, right):
+        ids = tokenizer(left + allele + right)["input_ids"]
+        pieces = tokenizer.convert_ids_to_tokens(ids)[1:-1]  # between [CLS] and [SEP]
+        assert "".join(pieces) == left + allele + right
+        ends = np.cumsum([len(piece) for piece in pieces])
+        masked = [1 + i for i, end in enumerate(ends)
+                  if end - len(pieces[i]) < len(left) + len(allele) and end > len(left)]
+        inputs = torch.tensor([ids])
+        inputs[0, masked] = tokenizer.mask_token_id
+        with torch.no_grad():
+            logits = model(input_ids=inputs, attention_mask=torch.ones_like(inputs)).logits[0]
+        log_probs = torch.log_softmax(logits.double(), dim=-1)
+        return sum(float(log_probs[p, ids[p]]) for p in masked), len(masked)
+
+    variants = [(1000, chrom[999], "A" if chrom[999] != "A" else "C"), (2500, chrom[2499], chrom[2499] + "GT"),
+                (4000, chrom[3999:4002], chrom[3999])]  # a SNV, an insertion, a deletion
+    for pos, ref, alt in variants:
+        flanks = window - max(len(ref), len(alt))
+        start, end = pos - 1, pos - 1 + len(ref)  # 0-based, end exclusive; far from the contig ends
+        left, right = chrom[start - flanks // 2 : start], chrom[end : end + flanks - flanks // 2]
+        (ref_score, ref_tokens), (alt_score, alt_tokens) = (allele_score(left, allele, right) for allele in (ref, alt))
+        row = score([Variant("chr1", pos, ".", ref, alt)], fasta, mlm)[0]
+        assert row["llr"] == pytest.approx(alt_score - ref_score, abs=1e-4), (pos, ref, alt)
+        assert row["llr_tokens"] == f"{ref_tokens}/{alt_tokens}"
 
 
 def test_ref_mismatch_names_the_variant_or_is_skipped_and_counted(tmp_path, mlm):

@@ -22,12 +22,23 @@ class UntrainedHeadError(ValueError):
     """A model folder without a trained classification head (e.g. a pretrained encoder)."""
 
 
+def _refuse_untrained_head(model_dir, missing_keys, allow_untrained_head: bool):
+    """UntrainedHeadError when the classifier's weights are among ``missing_keys``, unless allowed."""
+    if "classifier.weight" in missing_keys and not allow_untrained_head:
+        raise UntrainedHeadError(
+            f"{model_dir} holds no trained classification head (no classifier weights): its predictions would "
+            "be random. Fine-tune it first (dnabert2-finetune ... --save_model True), or pass "
+            "--allow_untrained_head True."
+        )
+
+
 def load_classifier(model_dir, quantize: str | None = None, base_model: str | None = None,
                     allow_untrained_head: bool = False):
     """A fine-tuned classifier from a saved folder; a LoRA adapter is merged into its base model.
 
-    The base model of an adapter is ``base_model`` if given, else the one recorded in adapter_config.json.
-    A folder whose checkpoint holds no classifier weights (a pretrained encoder) is refused with
+    The base model of an adapter is ``base_model`` if given, else the one recorded in adapter_config.json; its
+    load is silent, and what neither it nor the adapter holds is named in one warning.
+    A folder whose checkpoint (or adapter) holds no classifier weights (a pretrained encoder) is refused with
     ``UntrainedHeadError``, since its predictions would be random, unless ``allow_untrained_head``.
     ``quantize="int8"`` applies dynamic int8 quantization to the linear layers (CPU inference).
     """
@@ -35,6 +46,8 @@ def load_classifier(model_dir, quantize: str | None = None, base_model: str | No
     adapter = model_dir / "adapter_config.json"
     if adapter.exists():
         from peft import PeftModel
+        from peft.utils import load_peft_weights
+        from transformers.utils import logging as transformers_logging
 
         base_path = base_model or json.loads(adapter.read_text())["base_model_name_or_path"]
         if not Path(base_path).is_dir() and (Path(base_path).is_absolute() or base_path.startswith(".")):
@@ -43,16 +56,24 @@ def load_classifier(model_dir, quantize: str | None = None, base_model: str | No
                 "folder or Hub id with --base_model."
             )
         config = DNABert2Config.from_pretrained(model_dir)
-        base = DNABert2ForSequenceClassification.from_pretrained(base_path, config=config)
-        model = PeftModel.from_pretrained(base, model_dir).merge_and_unload()
+        verbosity = transformers_logging.get_verbosity()
+        transformers_logging.set_verbosity_error()  # its load report would list the classifier the adapter holds
+        try:
+            model, info = DNABert2ForSequenceClassification.from_pretrained(
+                base_path, config=config, output_loading_info=True
+            )
+        finally:
+            transformers_logging.set_verbosity(verbosity)
+        saved = load_peft_weights(str(model_dir))
+        missing = [key for key in info["missing_keys"] if not any(name.endswith(f".{key}") for name in saved)]
+        _refuse_untrained_head(model_dir, missing, allow_untrained_head)
+        if missing:
+            warnings.warn(f"{model_dir}: neither the adapter nor its base model {base_path} holds "
+                          f"{', '.join(sorted(missing))}; these weights are newly initialised.")
+        model = PeftModel.from_pretrained(model, model_dir).merge_and_unload()
     else:
         model, info = DNABert2ForSequenceClassification.from_pretrained(model_dir, output_loading_info=True)
-        if "classifier.weight" in info["missing_keys"] and not allow_untrained_head:
-            raise UntrainedHeadError(
-                f"{model_dir} holds no trained classification head (no classifier weights): its predictions would "
-                "be random. Fine-tune it first (dnabert2-finetune ... --save_model True), or pass "
-                "--allow_untrained_head True."
-            )
+        _refuse_untrained_head(model_dir, info["missing_keys"], allow_untrained_head)
     model.eval()
     if quantize == "int8":
         model = quantize_int8(model)

@@ -1,7 +1,10 @@
 """Regression metrics as an `evaluate` module: Pearson and Spearman correlation, mean squared error."""
 
+import warnings
+
 import datasets
 import evaluate
+import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 _DESCRIPTION = "Pearson r, Spearman rho and mean squared error for real-valued targets."
@@ -10,7 +13,8 @@ Args:
     predictions: predicted values.
     references: true values.
 Returns:
-    pearson, spearman, mse (floats).
+    pearson, spearman, mse (floats); the correlations are NaN, with one warning naming the constant input, when the
+    predictions or the references are constant.
 """
 
 
@@ -26,9 +30,15 @@ class Regression(evaluate.Metric):
         )
 
     def _compute(self, predictions, references):
+        """Pearson, Spearman and MSE; NaN correlations, with one warning saying why, for a constant input."""
         squared = [(p - r) ** 2 for p, r in zip(predictions, references)]
-        return {
+        constant = [name for name, values in (("predictions", predictions), ("references", references))
+                    if np.ptp(values) == 0]
+        if constant:
+            warnings.warn(f"Pearson and Spearman correlations are NaN (undefined): the {' and the '.join(constant)} "
+                          "are constant.", RuntimeWarning)
+        correlations = {"pearson": float("nan"), "spearman": float("nan")} if constant else {
             "pearson": float(pearsonr(predictions, references)[0]),
             "spearman": float(spearmanr(predictions, references)[0]),
-            "mse": float(sum(squared) / len(squared)),
         }
+        return {**correlations, "mse": float(sum(squared) / len(squared))}
