@@ -35,6 +35,7 @@ from dnabert2.benchmarks.gue_runner.runs import run_benchmark, selected_tasks
 from dnabert2.benchmarks.gue_runner.settings import ABLATION_SIDES, GueArguments
 from dnabert2.benchmarks.gue_runner.store import check_comparable, check_model, open_results
 from dnabert2.train.runtime.logs import configure_logging
+from dnabert2.train.runtime.errors import run_command
 
 
 def ablation_runs(args: GueArguments) -> list[GueArguments]:
@@ -81,4 +82,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

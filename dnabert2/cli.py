@@ -1,7 +1,8 @@
 """Console entry points (``dnabert2-*``, declared in setup.cfg).
 
 Each runs a script's ``main`` and exits 0: ``main`` returns its results (metrics, paths) to Python callers, and a
-console entry point would print a returned value as an error and exit 1.
+console entry point would print a returned value as an error and exit 1. Expected errors end as one ``error:`` line
+and exit code 2 (``run_command``).
 """
 
 from importlib import import_module
@@ -9,7 +10,9 @@ from importlib import import_module
 
 def _entry_point(module: str):
     def run():
-        import_module(module).main()
+        from dnabert2.train.runtime.errors import run_command
+
+        run_command(import_module(module).main)
 
     run.__doc__ = f"Run {module}.main()."
     return run

@@ -10,6 +10,7 @@ from transformers import HfArgumentParser
 
 from dnabert2.train.data.gue import build_gue_dataset
 from dnabert2.train.hub.push import push_folder
+from dnabert2.train.runtime.errors import run_command
 
 
 @dataclass
@@ -32,4 +33,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

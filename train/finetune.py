@@ -14,6 +14,7 @@ from transformers import HfArgumentParser
 from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
 from dnabert2.train.finetuning.trainer import outputs_summary, run_finetune
 from dnabert2.train.runtime.logs import configure_logging
+from dnabert2.train.runtime.errors import run_command
 
 
 def main(argv=None):
@@ -27,4 +28,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -26,6 +26,7 @@ from dnabert2.train.inference.prediction import (
     with_record_means,
 )
 from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.train.runtime.errors import run_command
 
 logger = logging.getLogger("predict")
 
@@ -94,4 +95,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

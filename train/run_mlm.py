@@ -47,6 +47,7 @@ from dnabert2.train.pretraining.metrics import (
     token_base_counts,
     unigram_counts,
 )
+from dnabert2.train.runtime.errors import run_command
 
 logger = logging.getLogger(__name__)
 UNIGRAM_STREAM_SAMPLE = 50_000
@@ -285,4 +286,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

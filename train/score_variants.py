@@ -19,6 +19,7 @@ from dnabert2.train.inference.prediction import load_classifier
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.inference.variants import COLUMNS, Reference, SkipCounts, read_variants, score_variants
 from modeling_dnabert2 import DNABert2ForMaskedLM
+from dnabert2.train.runtime.errors import run_command
 
 logger = logging.getLogger("score_variants")
 
@@ -65,4 +66,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

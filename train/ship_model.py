@@ -10,6 +10,7 @@ from pathlib import Path
 from transformers import HfArgumentParser
 
 from dnabert2.train.pretraining.shipping import ship
+from dnabert2.train.runtime.errors import run_command
 
 
 @dataclass
@@ -29,4 +30,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -10,6 +10,7 @@ from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
 from dnabert2.train.data.fasta import read_segments
 from dnabert2.train.data.tokenizer import chunked, train_bpe
+from dnabert2.train.runtime.errors import run_command
 
 
 @dataclass
@@ -40,4 +41,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Iterator
 
 from dnabert2.train.data.alphabet import acgt_segments, clean_bases, invalid_characters
+from dnabert2.train.runtime.errors import InputError
 
 
-class FastaError(ValueError):
+class FastaError(InputError):
     """A file that is not valid FASTA; the message names the file (and line where known)."""
 
 
@@ -57,11 +58,11 @@ def _lines(path: Path) -> Iterator[str]:
         opener = gzip.open if handle.read(2) == b"\x1f\x8b" else open
     try:
         with opener(path, "rb") as handle:
-            for raw in handle:
-                try:
-                    yield raw.decode("ascii").rstrip("\r\n")
+            for number, raw in enumerate(handle, start=1):
+                try:  # a byte-order mark (as some Windows editors write) is not content
+                    yield (raw.removeprefix(b"\xef\xbb\xbf") if number == 1 else raw).decode("ascii").rstrip("\r\n")
                 except UnicodeDecodeError:
-                    raise FastaError(f"{path}: not a FASTA file (binary or non-ASCII content).") from None
+                    raise FastaError(f"{path}:{number}: not a FASTA file (binary or non-ASCII content).") from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         raise FastaError(f"{path}: corrupt or truncated gzip file ({error}).") from None
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 
 from dnabert2.train.data.alphabet import clean_bases, invalid_characters, reverse_complement
+from dnabert2.train.runtime.errors import InputError
 
 logger = logging.getLogger(__name__)
 SPLIT_FILES = {"train": "train.csv", "validation": "dev.csv", "test": "test.csv"}
@@ -28,7 +29,7 @@ def sequence_columns_of(names) -> tuple:
     return tuple(c for layout in SEQUENCE_LAYOUTS for c in layout if c in names)
 
 
-class TaskDataError(ValueError):
+class TaskDataError(InputError):
     """A fine-tuning file or dataset that cannot be used; the message names the file and row."""
 
 
@@ -56,7 +57,16 @@ def _parse_label(text, path, line, column):
 def read_csv_split(path, require_labels=True) -> dict:
     """Read and validate one CSV file into columns (sequences upper-cased; labels numbers)."""
     path = Path(path)
-    with open(path, newline="") as handle:
+    try:
+        return _read_csv_columns(path, require_labels)
+    except UnicodeDecodeError as error:
+        raise TaskDataError(f"{path}: not a text CSV file (binary or not UTF-8 at byte {error.start}).") from None
+    except csv.Error as error:  # e.g. NUL bytes
+        raise TaskDataError(f"{path}: not a readable CSV file ({error}).") from None
+
+
+def _read_csv_columns(path: Path, require_labels: bool) -> dict:
+    with open(path, newline="", encoding="utf-8-sig") as handle:  # a byte-order mark is not part of the header
         reader = csv.reader(handle)
         header = next(reader, None)
         if not header:
@@ -64,7 +74,9 @@ def read_csv_split(path, require_labels=True) -> dict:
         header = [name.strip() for name in header]
         sequence_columns = sequence_columns_of(header)
         if sequence_columns not in SEQUENCE_LAYOUTS:
-            raise TaskDataError(f"{path}: needs a 'sequence' column (or 'sequence1' and 'sequence2'); header is {header}.")
+            hint = " (is it comma-separated?)" if len(header) == 1 and any(c in header[0] for c in "\t;| ") else ""
+            raise TaskDataError(f"{path}:1: needs a 'sequence' column (or 'sequence1' and 'sequence2'); header is "
+                                f"{header}{hint}.")
         label_columns = [c for c in header if c not in sequence_columns]
         if require_labels and not label_columns:
             raise TaskDataError(f"{path}: no label column; header is {header}.")

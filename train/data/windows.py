@@ -16,6 +16,7 @@ from pathlib import Path
 from datasets import Dataset, DatasetDict, Features, IterableDataset, Value, concatenate_datasets, load_dataset
 
 from dnabert2.train.data.fasta import expand_paths, read_segments
+from dnabert2.train.runtime.errors import InputError
 
 # Sequence is tokenized in pieces of this many bp before being cut into windows of max_seq_length tokens.
 PIECE_BP = 20_000
@@ -43,7 +44,7 @@ def split_files(paths, validation_species) -> tuple[list[Path], list[Path]]:
     return [p for p in paths if p not in held], held
 
 
-class EmptySplitError(ValueError):
+class EmptySplitError(InputError):
     """A training or held-out split with no sequence; the message names the flags that decide the split."""
 
 

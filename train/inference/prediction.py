@@ -16,9 +16,10 @@ from modeling_dnabert2 import DNABert2ForSequenceClassification
 from dnabert2.train.data.alphabet import reverse_complement
 from dnabert2.train.data.fasta import expand_paths, read_fasta
 from dnabert2.train.data.tasks import read_csv_split, sequence_columns_of
+from dnabert2.train.runtime.errors import InputError
 
 
-class UntrainedHeadError(ValueError):
+class UntrainedHeadError(InputError):
     """A model folder without a trained classification head (e.g. a pretrained encoder)."""
 
 
@@ -43,6 +44,13 @@ def load_classifier(model_dir, quantize: str | None = None, base_model: str | No
     ``quantize="int8"`` applies dynamic int8 quantization to the linear layers (CPU inference).
     """
     model_dir = Path(model_dir)
+    checkpoints = sorted((p for p in model_dir.glob("checkpoint-*") if p.name.rsplit("-", 1)[-1].isdigit()),
+                         key=lambda p: int(p.name.rsplit("-", 1)[-1]))
+    if model_dir.is_dir() and not (model_dir / "config.json").exists() and checkpoints:
+        raise UntrainedHeadError(
+            f"{model_dir} holds no saved model, only Trainer checkpoints ({', '.join(p.name for p in checkpoints)}): "
+            f"pass --model {checkpoints[-1]}, or fine-tune with --save_model True to save the model itself."
+        )
     adapter = model_dir / "adapter_config.json"
     if adapter.exists():
         from peft import PeftModel

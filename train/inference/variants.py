@@ -27,12 +27,13 @@ import torch
 
 from dnabert2.train.data.alphabet import clean_bases, invalid_characters
 from dnabert2.train.inference.prediction import outputs_of
+from dnabert2.train.runtime.errors import InputError
 
 COLUMNS = ["CHROM", "POS", "ID", "REF", "ALT", "embedding_distance", "llr", "llr_tokens"]
 SYMBOLIC = re.compile(r"^<.*>$|[\[\]]|^\*$|^\.$")
 
 
-class VariantError(ValueError):
+class VariantError(InputError):
     """A variant that cannot be scored as asked; the message names it."""
 
 

@@ -1,0 +1,40 @@
+"""Command lines end an expected input error with one ``error:`` line and exit code 2, no traceback (``--debug``
+shows it)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+ENTRY_POINTS = Path(sys.executable).parent
+
+
+def run(*command, cwd):
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300,
+                          env={"HF_HUB_OFFLINE": "1", "PATH": f"{ENTRY_POINTS}:/usr/bin:/bin"})
+
+
+@pytest.mark.parametrize("how", ["script", "entry point"])
+def test_a_bad_csv_is_one_error_line_with_file_and_row(tmp_path, how):
+    (tmp_path / "task").mkdir()
+    (tmp_path / "task" / "train.csv").write_text("sequence,label\nACGT,1\nACGT,\n")
+    command = ([sys.executable, str(ROOT / "train" / "finetune.py")] if how == "script"
+               else [str(ENTRY_POINTS / "dnabert2-finetune")])
+    result = run(*command, "--data_path", "task", "--output_dir", "out", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"error: {Path('task') / 'train.csv'}:3: label 'label' is not a number: ''")
+    debug = run(*command, "--data_path", "task", "--output_dir", "out", "--debug", cwd=tmp_path)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr and "TaskDataError" in debug.stderr
+
+
+def test_prediction_from_a_folder_of_checkpoints_names_them(tmp_path):
+    (tmp_path / "out" / "checkpoint-20").mkdir(parents=True)
+    (tmp_path / "in.fa").write_text(">a\nACGT\n")
+    result = run(sys.executable, str(ROOT / "train" / "predict.py"), "--model", "out", "--input", "in.fa", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: out holds no saved model, only Trainer checkpoints (checkpoint-20)")
+    assert "--save_model True" in last
