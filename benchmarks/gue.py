@@ -28,7 +28,6 @@ import shlex
 import sys
 from pathlib import Path
 
-from transformers import HfArgumentParser
 
 from dnabert2.benchmarks.gue_runner.reports import report_paths, write_comparison
 from dnabert2.benchmarks.gue_runner.runs import run_benchmark, selected_tasks
@@ -36,6 +35,7 @@ from dnabert2.benchmarks.gue_runner.settings import ABLATION_SIDES, GueArguments
 from dnabert2.benchmarks.gue_runner.store import check_comparable, check_model, open_results
 from dnabert2.train.runtime.logs import configure_logging
 from dnabert2.train.runtime.errors import run_command
+from dnabert2.train.runtime.arguments import command_parser
 
 
 def ablation_runs(args: GueArguments) -> list[GueArguments]:
@@ -50,7 +50,8 @@ def ablation_runs(args: GueArguments) -> list[GueArguments]:
 
 def main(argv=None):
     """Run every (task, seed) not yet done, print and write the reports (and the comparison of the sides)."""
-    (args,) = HfArgumentParser(GueArguments).parse_args_into_dataclasses(argv)
+    parser = command_parser(GueArguments, usage="dnabert2-gue [--gue_dir GUE | --dataset_name NAME] [--tasks T1,T2] [--seeds 1,2,3] [--ablation True] [options]", description=__doc__.split("\n\n")[0])
+    (args,) = parser.parse_args_into_dataclasses(argv)
     configure_logging()
     command = " ".join(["python benchmarks/gue.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     if args.ablation and (args.from_scratch or args.compare_with or args.rc_augment):

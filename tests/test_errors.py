@@ -38,3 +38,19 @@ def test_prediction_from_a_folder_of_checkpoints_names_them(tmp_path):
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: out holds no saved model, only Trainer checkpoints (checkpoint-20)")
     assert "--save_model True" in last
+
+
+def test_help_opens_with_usage_and_the_projects_flags_each_default_once():
+    from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
+    from dnabert2.train.runtime.arguments import command_parser
+
+    parser = command_parser((ModelArguments, DataArguments, FinetuneTrainingArguments), usage="dnabert2-finetune X",
+                            description="d")
+    text = parser.format_help()
+    assert text.startswith("usage: dnabert2-finetune X") and len(text.splitlines()) < 120
+    assert "--data_path" in text and "--rc_average" in text and "--learning_rate" in text  # own and overridden
+    assert "--seed SEED" not in text and "--help_all" in text  # inherited Trainer flags only on request
+    for block in text.split("\n  --")[1:]:
+        assert block.count("(default") <= 1, block
+    args = parser.parse_args_into_dataclasses(["--data_path", "d", "--seed", "7"])  # hidden flags still work
+    assert args[2].seed == 7

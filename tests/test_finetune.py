@@ -14,6 +14,7 @@ from transformers import HfArgumentParser
 from dnabert2.train.finetune import main as finetune
 from dnabert2.train.data.tasks import TaskDataError, load_csv_task
 from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
+from dnabert2.train.finetuning.trainer import METRICS
 from dnabert2.train.inference.prediction import UntrainedHeadError, load_classifier, predict, read_inputs
 from dnabert2.train.data.tokenizer import load_tokenizer
 
@@ -75,7 +76,7 @@ def test_regression_and_pairs(tmp_path, tiny_pretrained):
 def test_regression_correlations_are_nan_with_one_warning_for_constant_inputs(predictions, references, constant):
     import evaluate
 
-    metric = evaluate.load(str(ROOT / "metrics" / "regression"))
+    metric = evaluate.load(str(METRICS / "regression"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = metric.compute(predictions=predictions, references=references)
@@ -208,7 +209,7 @@ def test_random_strand_collator_picks_each_strand_about_half_the_time():
     tokenizer = load_tokenizer(ROOT)
     forward, reverse = tokenizer("AACCGGTTTA")["input_ids"], tokenizer("TAAACCGGTT")["input_ids"]
     features = [{"input_ids": forward, "attention_mask": [1] * len(forward), "labels": i % 2,
-                 "rc_input_ids": reverse, "rc_attention_mask": [1] * len(reverse)} for i in range(400)]
+                 "rc_input_ids": reverse, "rc_attention_mask": [1] * len(reverse), "rc_key": i} for i in range(400)]
     batch = RandomStrandCollator(DataCollatorWithPadding(tokenizer), seed=0)(features)
     picked_reverse = [row[: len(reverse)].tolist() == reverse for row in batch["input_ids"]]
     assert 0.4 < np.mean(picked_reverse) < 0.6 and batch["labels"].tolist() == [i % 2 for i in range(400)]
@@ -276,3 +277,32 @@ def test_a_test_label_that_train_lacks_is_an_error(tmp_path):
 def test_missing_labels_are_named(tmp_path, label):
     with pytest.raises(TaskDataError, match=r"train\.csv:3: label 'label' is not a number"):
         load_csv_task(write_labels(tmp_path / "t", {"train": ["0", label]}))
+
+
+def test_strands_are_a_function_of_seed_epoch_and_example_not_of_call_order(tiny_pretrained):
+    from transformers import DataCollatorWithPadding
+
+    from dnabert2.train.data.tasks import RandomStrandCollator
+
+    tokenizer = load_tokenizer(tiny_pretrained)
+    rng = np.random.default_rng(0)
+    features = []
+    for i in range(200):
+        forward = [1, *rng.integers(5, 4096, 6).tolist(), 2]
+        features.append({"input_ids": forward, "attention_mask": [1] * 8, "rc_input_ids": forward[::-1],
+                         "rc_attention_mask": [1] * 8, "labels": i % 2, "rc_key": i})
+
+    def strands(collator, order):
+        picked = {}
+        for start in range(0, len(order), 16):  # batches as a worker would see them
+            batch = collator([features[i] for i in order[start:start + 16]])
+            for i, row in zip(order[start:start + 16], batch["input_ids"].tolist()):
+                picked[i] = row != features[i]["input_ids"]
+        return picked
+
+    one = RandomStrandCollator(DataCollatorWithPadding(tokenizer), seed=3)
+    other = RandomStrandCollator(DataCollatorWithPadding(tokenizer), seed=3)  # another worker, or a resumed run
+    first = strands(one, list(range(200)))
+    assert first == strands(other, rng.permutation(200).tolist()) and 60 < sum(first.values()) < 140
+    other.epoch = 1
+    assert strands(other, list(range(200))) != first  # a new draw each epoch

@@ -6,11 +6,11 @@
 
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
 
 from dnabert2.train.data.gue import build_gue_dataset
 from dnabert2.train.hub.push import push_folder
 from dnabert2.train.runtime.errors import run_command
+from dnabert2.train.runtime.arguments import command_parser
 
 
 @dataclass
@@ -23,7 +23,8 @@ class BuildArguments:
 
 
 def main(argv=None):
-    (args,) = HfArgumentParser(BuildArguments).parse_args_into_dataclasses(argv)
+    parser = command_parser(BuildArguments, usage="dnabert2-build-gue --gue_dir GUE --output_dir DIR [--push_to_hub REPO] [options]", description=__doc__.split("\n\n")[0])
+    (args,) = parser.parse_args_into_dataclasses(argv)
     sizes = build_gue_dataset(args.gue_dir, args.output_dir)
     print(f"Wrote {len(sizes)} task configs to {args.output_dir}")
     if args.push_to_hub:

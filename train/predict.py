@@ -12,7 +12,6 @@ import csv
 import logging
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
 
 from dnabert2.train.inference.prediction import (
     LengthLimit,
@@ -27,6 +26,7 @@ from dnabert2.train.inference.prediction import (
 )
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.runtime.errors import run_command
+from dnabert2.train.runtime.arguments import command_parser
 
 logger = logging.getLogger("predict")
 
@@ -67,7 +67,8 @@ class PredictArguments:
 
 def main(argv=None):
     """Stream predictions (and embeddings) for every input, or window, to the output files."""
-    (args,) = HfArgumentParser(PredictArguments).parse_args_into_dataclasses(argv)
+    parser = command_parser(PredictArguments, usage="dnabert2-predict --model DIR --input FILE [--output predictions.csv] [options]", description=__doc__.split("\n\n")[0])
+    (args,) = parser.parse_args_into_dataclasses(argv)
     if args.aggregate not in (None, "mean"):
         raise ValueError(f"--aggregate must be 'mean', got {args.aggregate!r}.")
     if args.stride and not args.window:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import torch
 import transformers
-from transformers import DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments, set_seed
+from transformers import DataCollatorForTokenClassification, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from configuration_dnabert2 import DNABert2Config
@@ -37,7 +37,8 @@ from dnabert2.train.hub.cards import pretrained_model_card, write_results
 from dnabert2.train.runtime.parallel import data_parallel_on_cpu
 from dnabert2.train.hub.push import push_folder
 from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.data.windows import load_sequences, tokenize_windows
+from dnabert2.train.data.gue import training_sequences
+from dnabert2.train.data.windows import held_out_rows, load_sequences, tokenize_windows
 from dnabert2.train.pretraining.masking import EVAL_MASK_SEED, MaskedWindows, MaskEpochCallback, StreamedMaskedWindows
 from dnabert2.train.pretraining.metrics import (
     MaskedLMTrainer,
@@ -47,6 +48,7 @@ from dnabert2.train.pretraining.metrics import (
     token_base_counts,
     unigram_counts,
 )
+from dnabert2.train.runtime.arguments import command_parser
 from dnabert2.train.runtime.errors import run_command
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,14 @@ class DataTrainingArguments:
 
     _argument_group_name = "data"
     train_file: list[str] = field(default=None, metadata={"help": "FASTA(.gz) files or globs, or text/CSV files."})
+    gue_dir: str | None = field(
+        default=None,
+        metadata={"help": "Instead of --train_file: the training splits of every GUE task in this folder (official "
+                  "layout), for further pretraining (the paper's DNABERT-2 with a diamond); dev and test never."},
+    )
+    gue_dataset: str | None = field(
+        default=None, metadata={"help": "As --gue_dir, from GUE as a Hub dataset (repo id or folder): train splits only."}
+    )
     validation_file: list[str] | None = field(default=None, metadata={"help": "FASTA files or globs held out whole."})
     validation_species: list[str] | None = field(
         default=None,
@@ -151,6 +161,8 @@ def build_model(model_args: ModelArguments, tokenizer):
 
 def held_out_description(data_args: DataTrainingArguments) -> str:
     """The held-out data in words, for the model card."""
+    if data_args.gue_dir or data_args.gue_dataset:
+        return f"{data_args.validation_split_percentage}% of the GUE training rows (a seeded draw)"
     parts = [f"files {', '.join(data_args.validation_file)}"] if data_args.validation_file else []
     parts += [f"species files {', '.join(data_args.validation_species)}"] if data_args.validation_species else []
     if data_args.validation_split_percentage:
@@ -160,27 +172,37 @@ def held_out_description(data_args: DataTrainingArguments) -> str:
 
 def main(argv=None):
     """Parse the command line, pretrain, evaluate (masked-only, with baselines), save model, card and results."""
-    parser = HfArgumentParser(
+    parser = command_parser(
         (ModelArguments, DataTrainingArguments, MLMTrainingArguments),
-        usage="%(prog)s --train_file FASTA [FASTA ...] --output_dir DIR (--config_name CONFIG | --model_name_or_path "
-        "MODEL) [options]; this project's flags come first (groups model, data), then the Trainer's",
+        usage="dnabert2-pretrain (--train_file FASTA [FASTA ...] | --gue_dir GUE) --output_dir DIR (--config_name CONFIG "
+        "| --model_name_or_path MODEL) [options]",
         description=__doc__.split("\n\n")[0],
     )
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.set_verbosity_warning()
-    if data_args.train_file is None:
-        parser.error("--train_file is required")
+    gue = data_args.gue_dir or data_args.gue_dataset
+    if (data_args.train_file is None) == (gue is None):
+        parser.error("pass --train_file, or --gue_dir / --gue_dataset (further pretraining on GUE's training splits)")
+    if gue and (data_args.validation_file or data_args.validation_species or data_args.streaming):
+        parser.error("with --gue_dir / --gue_dataset the held-out data is --validation_split_percentage of the GUE "
+                     "training rows (no --validation_file, --validation_species or --streaming)")
     if data_args.streaming and training_args.max_steps <= 0:
         parser.error("--streaming needs --max_steps: a stream has no length to count epochs by")
     set_seed(training_args.seed)
 
     tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path)
     with training_args.main_process_first(desc="reading and tokenizing"):
-        sequences = load_sequences(
-            data_args.train_file, data_args.validation_file, data_args.validation_species,
-            data_args.validation_split_percentage, model_args.cache_dir, data_args.streaming,
-        )
+        if gue:
+            gue_rows, gue_tasks = training_sequences(data_args.gue_dir, data_args.gue_dataset)
+            sequences = held_out_rows(gue_rows, data_args.validation_split_percentage)
+            logger.info("GUE training splits of %d tasks (dev and test never read): %s", len(gue_tasks),
+                        ", ".join(gue_tasks))
+        else:
+            sequences = load_sequences(
+                data_args.train_file, data_args.validation_file, data_args.validation_species,
+                data_args.validation_split_percentage, model_args.cache_dir, data_args.streaming,
+            )
         data = tokenize_windows(sequences, tokenizer, data_args.max_seq_length, data_args.preprocessing_num_workers)
     train_windows, eval_windows = data["train"], data["validation"]
     if data_args.streaming:
@@ -251,7 +273,8 @@ def main(argv=None):
         tokenizer.save_pretrained(training_args.output_dir)
         write_results(os.path.join(training_args.output_dir, "all_results.json"), metrics)
         recipe = {
-            "data": ", ".join(data_args.train_file),
+            "data": (f"GUE ({gue}): the training splits of {len(gue_tasks)} tasks ({', '.join(gue_tasks)}); dev "
+                     "and test splits never read" if gue else ", ".join(data_args.train_file)),
             "windows (train / held-out)": f"{train_count} / {len(eval_dataset)} of <= {data_args.max_seq_length} tokens",
             "steps": trainer.state.global_step,
             "batch size per device": training_args.per_device_train_batch_size,
@@ -276,7 +299,7 @@ def main(argv=None):
             "masked-only accuracy: unigram baseline": metrics["eval_unigram_accuracy"],
         }
         name = training_args.hub_model_id or os.path.basename(os.path.abspath(training_args.output_dir))
-        card = pretrained_model_card(name, model.config, recipe, results)
+        card = pretrained_model_card(name, model.config, recipe, results, datasets=[gue] if gue else None)
         with open(os.path.join(training_args.output_dir, "README.md"), "w") as handle:
             handle.write(card)
         if push_to_hub:

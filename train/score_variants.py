@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass, field
 
 from tqdm.auto import tqdm
-from transformers import HfArgumentParser
 
 from dnabert2 import packaged
 from dnabert2.train.inference.prediction import load_classifier
@@ -20,6 +19,7 @@ from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.inference.variants import COLUMNS, Reference, SkipCounts, read_variants, score_variants
 from modeling_dnabert2 import DNABert2ForMaskedLM
 from dnabert2.train.runtime.errors import run_command
+from dnabert2.train.runtime.arguments import command_parser
 
 logger = logging.getLogger("score_variants")
 
@@ -44,7 +44,8 @@ class VariantArguments:
 
 def main(argv=None):
     """Score every variant and write the TSV; returns the skip counts."""
-    (args,) = HfArgumentParser(VariantArguments).parse_args_into_dataclasses(argv)
+    parser = command_parser(VariantArguments, usage="dnabert2-score-variants --vcf VCF --fasta FASTA [--output scores.tsv] [options]", description=__doc__.split("\n\n")[0])
+    (args,) = parser.parse_args_into_dataclasses(argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     tokenizer = load_tokenizer(args.model_name_or_path)
     mlm = DNABert2ForMaskedLM.from_pretrained(args.model_name_or_path).eval()

@@ -7,10 +7,10 @@ benchmarks/results/pretraining_log.json); see train/pretraining/README.md.
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import HfArgumentParser
 
 from dnabert2.train.pretraining.shipping import ship
 from dnabert2.train.runtime.errors import run_command
+from dnabert2.train.runtime.arguments import command_parser
 
 
 @dataclass
@@ -24,7 +24,8 @@ class ShipArguments:
 
 def main(argv=None):
     """Ship the checkpoint and say what was written."""
-    (args,) = HfArgumentParser(ShipArguments).parse_args_into_dataclasses(argv)
+    parser = command_parser(ShipArguments, usage="dnabert2-ship-model --checkpoint DIR --command TEXT [--root REPO]", description=__doc__.split("\n\n")[0])
+    (args,) = parser.parse_args_into_dataclasses(argv)
     target = ship(Path(args.checkpoint), args.command, Path(args.root))
     print(f"Wrote {target} and {Path(args.root) / 'benchmarks' / 'results' / 'pretraining_log.json'}")
 

@@ -5,12 +5,12 @@
 
 from dataclasses import dataclass, field
 
-from transformers import HfArgumentParser
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
 from dnabert2.train.data.fasta import read_segments
 from dnabert2.train.data.tokenizer import chunked, train_bpe
 from dnabert2.train.runtime.errors import run_command
+from dnabert2.train.runtime.arguments import command_parser
 
 
 @dataclass
@@ -31,7 +31,8 @@ class TokenizerArguments:
 
 
 def main(argv=None):
-    (args,) = HfArgumentParser(TokenizerArguments).parse_args_into_dataclasses(argv)
+    parser = command_parser(TokenizerArguments, usage="dnabert2-train-tokenizer --fasta FASTA [FASTA ...] --output_dir DIR [options]", description=__doc__.split("\n\n")[0])
+    (args,) = parser.parse_args_into_dataclasses(argv)
     segments = read_segments(args.fasta, split="train", held_out_percent=args.held_out_percent, min_length=10)
     tokenizer = train_bpe(
         chunked(segments, args.chunk_length, args.sample_fraction, args.seed), args.vocab_size, args.model_max_length

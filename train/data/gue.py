@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from datasets import ClassLabel, Dataset, Features, Value
+from datasets import ClassLabel, Dataset, Features, Value, concatenate_datasets, get_dataset_config_names, load_dataset
 
 from dnabert2.train.hub.cards import CITATION_SECTION
 from dnabert2.train.data.tasks import SPLIT_FILES, read_csv_split
@@ -79,6 +79,30 @@ def resolve_task(gue_root, config_name: str) -> GueTask:
     if config_name not in tasks:
         raise ValueError(f"Unknown GUE task {config_name!r}; known tasks: {', '.join(tasks)}.")
     return tasks[config_name]
+
+
+def training_sequences(gue_dir: str | None = None, dataset_name: str | None = None) -> tuple[Dataset, list[str]]:
+    """The ``sequence`` column of every GUE task's training split, and the tasks it came from: the data of further
+    MLM pretraining (the paper's DNABERT-2 with a diamond). Dev and test splits are never read: from a folder only
+    files named train.csv, from a Hub dataset (or its local folder) only splits named "train"."""
+    parts, tasks = [], []
+    if gue_dir:
+        for task in find_tasks(gue_dir):
+            file = task.folder / SPLIT_FILES["train"]
+            if not file.exists():
+                continue
+            assert file.name == "train.csv", file  # the only split further pretraining may see
+            parts.append(Dataset.from_dict({"sequence": read_csv_split(file)["sequence"]}))
+            tasks.append(task.config_name)
+    elif dataset_name:
+        for config in get_dataset_config_names(dataset_name):
+            splits = load_dataset(dataset_name, config)
+            if "train" in splits:
+                parts.append(splits["train"].select_columns(["sequence"]))
+                tasks.append(config)
+    if not parts:
+        raise ValueError(f"{gue_dir or dataset_name}: no GUE task with a training split.")
+    return concatenate_datasets(parts), tasks
 
 
 def _features(task: GueTask, num_labels: int) -> Features:

@@ -8,12 +8,13 @@ regression. Every bad row is reported with its file and line.
 import csv
 import logging
 import math
-import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
+from transformers import TrainerCallback
 
 from dnabert2.train.data.alphabet import clean_bases, invalid_characters, reverse_complement
 from dnabert2.train.runtime.errors import InputError
@@ -209,19 +210,22 @@ def tokenize_task(data: DatasetDict, info: TaskInfo, tokenizer, max_length: int,
     """
     encoder = encoder or (lambda columns: tokenizer(*columns, truncation=True, max_length=max_length))
 
-    def encode(batch):
+    def encode(batch, rows):
         texts = [batch[c] for c in info.sequence_columns]
         encoded = dict(encoder(texts))
         if both_strands:
             other = encoder([[reverse_complement(s) for s in column] for column in texts])
             encoded.update({f"rc_{key}": value for key, value in other.items()})
+            encoded["rc_key"] = rows  # which example: the strand drawn for it depends on nothing else
         return encoded
 
-    return data.map(encode, batched=True, remove_columns=list(info.sequence_columns), desc="Tokenizing")
+    return data.map(encode, batched=True, with_indices=True, remove_columns=list(info.sequence_columns),
+                    desc="Tokenizing")
 
 
 def strand(dataset, reverse: bool):
     """The tokenized forward strand, or (``reverse``) the reverse complements, under the model's input names."""
+    dataset = dataset.remove_columns([c for c in dataset.column_names if c == "rc_key"])
     reversed_columns = [c for c in dataset.column_names if c.startswith("rc_")]
     if not reverse:
         return dataset.remove_columns(reversed_columns)
@@ -231,18 +235,38 @@ def strand(dataset, reverse: bool):
 
 class RandomStrandCollator:
     """Pads a batch in which each example is its forward strand or, with probability 1/2, its reverse complement
-    (``--rc_augment``); examples carry both (``tokenize_task(..., both_strands=True)``)."""
+    (``--rc_augment``); examples carry both (``tokenize_task(..., both_strands=True)``).
+
+    The strand is a function of (seed, epoch, the example's ``rc_key``: its row in the split) only, never of a
+    random state: DataLoader workers and a resumed run draw what one uninterrupted run draws.
+    ``StrandEpochCallback`` sets the epoch.
+    """
 
     def __init__(self, pad_collator, seed: int):
         self.pad_collator = pad_collator
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self.epoch = 0
+
+    def reverse(self, feature) -> bool:
+        """Whether this example is read on its reverse strand in the current epoch."""
+        return bool(np.random.default_rng([self.seed, self.epoch, int(feature["rc_key"])]).random() < 0.5)
 
     def __call__(self, features):
         chosen = []
         for feature in features:
-            reverse = "rc_input_ids" in feature and self.rng.random() < 0.5  # evaluation data: forward only
+            reverse = "rc_input_ids" in feature and self.reverse(feature)  # evaluation data: forward only
             kept = {key: value for key, value in feature.items() if not key.startswith("rc_")}
             if reverse:
-                kept.update({key[3:]: value for key, value in feature.items() if key.startswith("rc_")})
+                kept.update({key[3:]: value for key, value in feature.items() if key.startswith("rc_") and key != "rc_key"})
             chosen.append(kept)
         return self.pad_collator(chosen)
+
+
+class StrandEpochCallback(TrainerCallback):
+    """Tells a RandomStrandCollator which epoch starts (also on resume), so strands are drawn anew each epoch."""
+
+    def __init__(self, collator: RandomStrandCollator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.epoch = int(state.epoch + 1e-6)

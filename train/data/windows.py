@@ -141,11 +141,16 @@ def load_sequences(train_files, validation_files=None, validation_species=(), va
     if kind == "text":
         data = data.rename_column("text", "sequence")
     if "validation" not in data:
-        if not validation_split_percentage:
-            raise EmptySplitError("No held-out data: pass --validation_file, or a --validation_split_percentage above 0.")
-        data = data["train"].train_test_split(test_size=validation_split_percentage / 100, seed=0)
-        data = DatasetDict(train=data["train"], validation=data["test"])
+        return held_out_rows(data["train"], validation_split_percentage)
     return data
+
+
+def held_out_rows(sequences: Dataset, validation_split_percentage: float) -> DatasetDict:
+    """DatasetDict(train, validation) with ``validation_split_percentage`` of the rows held out (a seeded draw)."""
+    if not validation_split_percentage:
+        raise EmptySplitError("No held-out data: pass --validation_file, or a --validation_split_percentage above 0.")
+    data = sequences.train_test_split(test_size=validation_split_percentage / 100, seed=0)
+    return DatasetDict(train=data["train"], validation=data["test"])
 
 
 def tokenize_windows(data: DatasetDict, tokenizer, max_seq_length: int, num_proc=None) -> DatasetDict:

@@ -12,6 +12,7 @@ from transformers import DataCollatorWithPadding, EvalPrediction, Trainer, set_s
 from configuration_dnabert2 import DNABert2Config
 from dnabert2.train.data.tasks import (
     RandomStrandCollator,
+    StrandEpochCallback,
     TaskInfo,
     load_csv_task,
     load_hub_task,
@@ -99,6 +100,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
         training_args.load_best_model_at_end = False
     model = make_model(info) if make_model else build_model(model_args, info)
     pad = DataCollatorWithPadding(tokenizer)  # for a handed-in model too: padding is masked, whatever its id
+    collator = RandomStrandCollator(pad, training_args.seed) if training_args.rc_augment else pad
     trainer = Trainer(
         model=model,
         args=training_args,
@@ -106,8 +108,9 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
         eval_dataset=strand(data["validation"], reverse=False) if "validation" in data and both_strands else data.get(
             "validation"),
         processing_class=tokenizer,
-        data_collator=RandomStrandCollator(pad, training_args.seed) if training_args.rc_augment else pad,
+        data_collator=collator,
         compute_metrics=metrics_function(info),
+        callbacks=[StrandEpochCallback(collator)] if training_args.rc_augment else None,
     )
     trainer.train()
     results = {}

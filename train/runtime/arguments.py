@@ -1,0 +1,50 @@
+"""Command-line parsing for every command: a short usage line, the project's own flags first with each default shown
+once, and the Trainer's many inherited flags listed only with ``--help_all``."""
+
+import argparse
+import dataclasses
+import sys
+
+from transformers import HfArgumentParser, TrainingArguments
+
+INHERITED = {field.name for field in dataclasses.fields(TrainingArguments)}
+
+
+class _DefaultOnce(argparse.HelpFormatter):
+    """Appends "(default: X)" to a flag's help unless the help already says what the default is."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: {action.default})".strip()
+
+
+def own_fields(dataclass_type) -> set[str]:
+    """The flags a dataclass declares or overrides itself (for a TrainingArguments subclass, not the inherited)."""
+    names = {field.name for field in dataclasses.fields(dataclass_type)}
+    if issubclass(dataclass_type, TrainingArguments):
+        return {name for name in names if name not in INHERITED or name in vars(dataclass_type)}
+    return names
+
+
+def command_parser(dataclass_types, usage: str, description: str) -> HfArgumentParser:
+    """An HfArgumentParser over ``dataclass_types`` whose ``--help`` shows ``usage`` and this project's flags;
+    ``--help_all`` also lists the inherited transformers TrainingArguments flags (all are accepted either way)."""
+    dataclass_types = list(dataclass_types) if isinstance(dataclass_types, (list, tuple)) else [dataclass_types]
+    parser = HfArgumentParser(dataclass_types, usage=usage, description=description, formatter_class=_DefaultOnce)
+    own = set().union(*(own_fields(t) for t in dataclass_types))
+    hidden = [a for a in parser._actions if a.dest not in own and a.dest != "help" and a.help != argparse.SUPPRESS]
+    for action in parser._actions:
+        if any(option.startswith("--no_") for option in action.option_strings):
+            action.help = argparse.SUPPRESS  # the --no_X twin of a boolean flag: its default is the flag's
+        elif action.dest in own and not action.help:
+            action.help = "(default: %(default)s)"
+    if hidden:
+        parser.add_argument("--help_all", action="help", help="Show every flag, the Trainer's included, and exit.")
+        parser.epilog = (f"{len(hidden)} more flags of transformers' TrainingArguments are accepted (e.g. --seed, "
+                         "--gradient_accumulation_steps, --report_to): --help_all lists them.")
+        if "--help_all" not in sys.argv[1:]:
+            for action in hidden:
+                action.help = argparse.SUPPRESS
+    return parser
