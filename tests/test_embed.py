@@ -11,12 +11,14 @@ import sys
 import time
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
 from conftest import ROOT
 
 from dnabert2.train import embed
+from dnabert2.train.data.alphabet import reverse_complement
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.inference.sharding import SettingsMismatchError
 from modeling_dnabert2 import DNABert2Model
@@ -53,6 +55,21 @@ def run(model, input_path, output_dir, *flags):
                        str(output_dir), *map(str, flags)])
 
 
+def last_hidden(model, tokenizer, sequence):
+    """The plain forward pass's last hidden state (tokens, hidden) and the tokens' bp spans."""
+    encoded = tokenizer(sequence, return_offsets_mapping=True, return_tensors="pt")
+    spans = encoded.pop("offset_mapping")[0].tolist()
+    with torch.no_grad():
+        return model(**encoded).last_hidden_state[0].numpy(), spans
+
+
+def base_vectors(model, tokenizer, sequence):
+    """(bases, hidden): each base's vector is that of the token whose span holds it."""
+    hidden, spans = last_hidden(model, tokenizer, sequence)
+    return np.stack([hidden[next(t for t, (a, b) in enumerate(spans) if a <= base < b)]
+                     for base in range(len(sequence))])
+
+
 @pytest.fixture(scope="module")
 def encoder_and_tokenizer(tiny_pretrained):
     return DNABert2Model.from_pretrained(tiny_pretrained).eval(), load_tokenizer(tiny_pretrained)
@@ -81,18 +98,35 @@ def test_mean_pooling_is_embed_per_read(tmp_path, tiny_pretrained, encoder_and_t
 def test_nucleotide_pooling_gives_each_base_its_tokens_vector(tmp_path, tiny_pretrained, encoder_and_tokenizer):
     reads = random_reads(4, length=80)[:4] + [("with_n", "ACGTTGCANNNGGCATTACG")]
     run(tiny_pretrained, write_fasta(tmp_path / "r.fa", reads), tmp_path / "out", "--pooling", "nucleotide")
-    model, tokenizer = encoder_and_tokenizer
     rows = rows_of(tmp_path / "out")
     assert len(rows) == len(reads)
     for row in rows:
-        sequence = reads[row["index"]][1]
-        encoded = tokenizer(sequence, return_offsets_mapping=True, return_tensors="pt")
-        spans = encoded.pop("offset_mapping")[0].tolist()
-        with torch.no_grad():
-            hidden = model(**encoded).last_hidden_state[0].numpy()
-        expected = np.stack([hidden[next(t for t, (a, b) in enumerate(spans) if a <= base < b)]
-                             for base in range(len(sequence))])
+        expected = base_vectors(*encoder_and_tokenizer, reads[row["index"]][1])
         np.testing.assert_allclose(np.array(row["embedding"]), expected, atol=1e-5)
+
+
+def test_bed_regions_cls_float16_and_strand_averaged_bases(tmp_path, tiny_pretrained, encoder_and_tokenizer):
+    rng = random.Random(5)
+    genome = "".join(rng.choice("ACGT") for _ in range(300))
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(f">chr7\n{genome}\n")
+    bed = tmp_path / "r.bed"
+    bed.write_text("7\t10\t90\tfirst\nchr7\t100\t260\n")
+    regions = [("first", genome[10:90]), ("chr7:100-260", genome[100:260])]
+    run(tiny_pretrained, bed, tmp_path / "cls", "--fasta", fasta, "--pooling", "cls", "--dtype", "float16")
+    table = pq.read_table(next((tmp_path / "cls").glob("*.parquet")))
+    assert table.schema.field("embedding").type.value_type == pa.float16()
+    for row, (name, sequence) in zip(table.to_pylist(), regions):
+        assert row["name"] == name
+        cls = last_hidden(*encoder_and_tokenizer, sequence)[0][0]
+        np.testing.assert_allclose(row["embedding"], cls.astype(np.float16), rtol=1e-3, atol=1e-3)
+    run(tiny_pretrained, bed, tmp_path / "bases", "--fasta", fasta, "--pooling", "nucleotide", "--rc_average", True)
+    for row, (name, sequence) in zip(rows_of(tmp_path / "bases"), regions):
+        forward = base_vectors(*encoder_and_tokenizer, sequence)
+        reverse = base_vectors(*encoder_and_tokenizer, reverse_complement(sequence))[::-1]
+        np.testing.assert_allclose(np.array(row["embedding"]), (forward + reverse) / 2, atol=1e-5)
+    with pytest.raises(ValueError, match="not defined for token pooling"):
+        run(tiny_pretrained, bed, tmp_path / "tokens", "--fasta", fasta, "--pooling", "token", "--rc_average", True)
 
 
 def test_token_pooling_spans_tile_each_window(tmp_path, tiny_pretrained):
