@@ -8,23 +8,18 @@ Record i belongs to shard i % num_shards; each worker writes its own parts (at m
 whole or not at all) and records them in manifest.json, so a rerun redoes only the missing parts.
 """
 
-import logging
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 from transformers import HfArgumentParser
 
 import dnabert2
 from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.inference.embedding import embed_to_parts, input_identity
+from dnabert2.train.inference.embedding import embed_to_parts
 from dnabert2.train.inference.prediction import iter_inputs, load_classifier
-from dnabert2.train.inference.sharding import PartStore, current_shard, set_cpu_threads
+from dnabert2.train.inference.sharding import open_run
 from dnabert2.train.runtime.logs import configure_logging
-from dnabert2.train.runtime.weights import weights_digest
-
-logger = logging.getLogger("embed")
 
 
 @dataclass
@@ -53,22 +48,16 @@ def main(argv=None):
     configure_logging()
     if args.stride and not args.window:
         raise ValueError("--stride needs --window.")
-    shard = current_shard(args.shard_index, args.num_shards)
-    set_cpu_threads()
     settings = {key: value for key, value in asdict(args).items()
-                if key not in ("input", "fasta", "model_name_or_path", "output_dir", "max_tokens_per_batch",
-                               "shard_index", "num_shards")}
-    header = {"model": args.model_name_or_path, "weights_digest": weights_digest(Path(args.model_name_or_path)),
-              "settings": {**settings, **input_identity(args.input, args.fasta), "num_shards": shard.count}}
-    store = PartStore(args.output_dir, shard, header)
+                if key in ("pooling", "window", "stride", "rc_average", "dtype", "part_size")}
+    store = open_run(args.output_dir, args.model_name_or_path, settings, args.input, args.fasta, args.shard_index,
+                     args.num_shards)
     encoder = load_classifier(args.model_name_or_path, allow_untrained_head=True).bert
     if torch.cuda.is_available():
         encoder.to(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
-    counts = embed_to_parts(encoder, load_tokenizer(args.model_name_or_path), iter_inputs(args.input, args.fasta),
-                            store, args.pooling, args.window, args.stride, args.rc_average, args.dtype,
-                            args.part_size, args.max_tokens_per_batch)
-    logger.info("Shard %d of %d done: %s", shard.index, shard.count, counts)
-    return counts
+    return embed_to_parts(encoder, load_tokenizer(args.model_name_or_path), iter_inputs(args.input, args.fasta),
+                          store, args.pooling, args.window, args.stride, args.rc_average, args.dtype, args.part_size,
+                          args.max_tokens_per_batch)
 
 
 if __name__ == "__main__":

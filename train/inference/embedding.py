@@ -6,19 +6,13 @@ Poolings: ``mean`` (exactly ``DNABert2Model.embed``: the mean of the last hidden
 covering it, from the tokenizer's offsets).
 """
 
-import logging
-from collections import Counter
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 
-from dnabert2.train.data.alphabet import non_acgt_count
-from dnabert2.train.inference.prediction import MeanPooling, Piece, predict_stream, sliding_windows
-from dnabert2.train.inference.sharding import PartStore, Shard, run_parts
-
-logger = logging.getLogger(__name__)
+from dnabert2.train.inference.prediction import MeanPooling, Piece, predict_stream
+from dnabert2.train.inference.sharding import PartStore, position_columns, run_sharded
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -76,22 +70,6 @@ class NucleotidePooling:
 POOLINGS = {"mean": MeanPooling, "cls": ClsPooling, "token": TokenPooling, "nucleotide": NucleotidePooling}
 
 
-def own_rows(pieces: Iterable[Piece], shard: Shard, window: int | None, stride: int | None,
-             skipped: Counter) -> Iterator[tuple[int, Piece]]:
-    """(record index, piece or window) for this shard's records, in input order; other shards' records are passed
-    over untokenized, and empty records or records without an A/C/G/T base are counted in ``skipped``."""
-    for index, piece in enumerate(pieces):
-        if not shard.owns(index):
-            continue
-        sequence = piece.sequences[0]
-        if not sequence:
-            skipped["empty"] += 1
-        elif non_acgt_count(sequence) == len(sequence):
-            skipped["only N (or other ambiguity codes)"] += 1
-        else:
-            yield from ((index, window_piece) for window_piece in sliding_windows([piece], window, stride))
-
-
 def _list_array(arrays: list[np.ndarray]):
     """A pyarrow list array of 1-D arrays (list of values), or of 2-D arrays (list of rows, each a list)."""
     import pyarrow as pa
@@ -116,12 +94,7 @@ def embedding_table(rows: list[tuple[int, Piece]], embeddings: list, dtype: str)
     import pyarrow as pa
 
     pieces = [piece for _, piece in rows]
-    columns = {
-        "index": pa.array([index for index, _ in rows], pa.int64()),
-        "name": pa.array([p.name for p in pieces], pa.string()),
-        "start": pa.array([p.start for p in pieces], pa.int64()),
-        "end": pa.array([p.end for p in pieces], pa.int64()),
-    }
+    columns = position_columns(rows)
     if isinstance(embeddings[0], tuple):  # token pooling: (vectors, spans in the piece)
         columns["embedding"] = _list_array([stored(vectors, dtype) for vectors, _ in embeddings])
         columns["spans"] = _list_array([spans + p.start for (_, spans), p in zip(embeddings, pieces)])
@@ -133,10 +106,8 @@ def embedding_table(rows: list[tuple[int, Piece]], embeddings: list, dtype: str)
 def embed_to_parts(encoder, tokenizer, pieces: Iterable[Piece], store: PartStore, pooling: str = "mean",
                    window: int | None = None, stride: int | None = None, rc_average: bool = False,
                    dtype: str = "float32", part_size: int = 10000, max_tokens_per_batch: int = 16384) -> dict:
-    """Embed this worker's share of ``pieces`` into ``store``'s parts, skipping parts already complete.
-
-    Returns counts: rows and parts written and skipped, and records skipped by reason (also in the manifest).
-    """
+    """Embed this worker's share of ``pieces`` into ``store``'s parts, skipping parts already complete; returns the
+    counts of ``run_sharded``."""
     if pooling not in POOLINGS:
         raise ValueError(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
     if dtype not in DTYPES:
@@ -144,26 +115,10 @@ def embed_to_parts(encoder, tokenizer, pieces: Iterable[Piece], store: PartStore
     pool = POOLINGS[pooling]()
     if rc_average and pool.combine_strands is None:
         raise ValueError(f"--rc_average is not defined for {pooling} pooling: the strands' tokens do not pair up.")
-    skipped, counts = Counter(), Counter()
 
     def compute(rows):
         stream = predict_stream(encoder, tokenizer, [piece for _, piece in rows], max_tokens_per_batch,
                                 with_embeddings=True, progress=False, rc_average=rc_average, pooling=pool)
         return embedding_table(rows, [embedding for _, _, embedding in stream], dtype)
 
-    for part, rows, done in run_parts(own_rows(pieces, store.shard, window, stride, skipped), part_size, store,
-                                      compute):
-        counts[f"parts {done}"] += 1
-        counts[f"rows {done}"] += len(rows)
-        logger.info("%s: %s (%d rows).", store.shard.part_name(part), done, len(rows))
-    store.record_skipped(dict(skipped))
-    if skipped:
-        logger.warning("Skipped records: %s.", ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())))
-    return {**counts, "skipped records": dict(skipped)}
-
-
-def input_identity(path, fasta=None) -> dict:
-    """The input as the manifest records it: resolved paths and sizes."""
-    files = {"input": Path(path), "fasta": Path(fasta) if fasta else None}
-    return {key: None if p is None else {"path": str(p.resolve()), "bytes": p.stat().st_size if p.is_file() else None}
-            for key, p in files.items()}
+    return run_sharded(pieces, store, part_size, window, stride, compute)

@@ -320,16 +320,32 @@ def outputs_of(logits: np.ndarray, config) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def predicted_label(values: np.ndarray, config) -> str:
+    """A classifier's prediction from its outputs (``outputs_of``): the labels over 0.5 joined by ';'
+    (multi-label) or the most probable class."""
+    names = label_names(config)
+    if config.problem_type == "multi_label_classification":
+        return ";".join(n for n, p in zip(names, values) if p > 0.5)
+    return names[int(values.argmax())]
+
+
 def prediction_row(piece: Piece, logits: np.ndarray, config) -> list:
     """One output row: name, start, end, the prediction and per-class probabilities (or the regressed value)."""
     position = [piece.name, piece.start, piece.end]
     values = outputs_of(logits, config)
     if config.problem_type == "regression":
         return position + [f"{float(values[0]):.6g}"]
-    names = label_names(config)
-    if config.problem_type == "multi_label_classification":
-        return position + [";".join(n for n, p in zip(names, values) if p > 0.5)] + [f"{p:.6f}" for p in values]
-    return position + [names[int(values.argmax())]] + [f"{p:.6f}" for p in values]
+    return position + [predicted_label(values, config)] + [f"{p:.6f}" for p in values]
+
+
+def prediction_columns(logits: list[np.ndarray], config) -> dict:
+    """Columns of predictions as values (for Parquet): ``prediction`` (the regressed value or the label) and, for
+    classifiers, ``prob_<label>`` per class."""
+    values = [outputs_of(row, config) for row in logits]
+    if config.problem_type == "regression":
+        return {"prediction": [float(v[0]) for v in values]}
+    columns = {"prediction": [predicted_label(v, config) for v in values]}
+    return columns | {f"prob_{name}": [float(v[k]) for v in values] for k, name in enumerate(label_names(config))}
 
 
 def prediction_header(config) -> list[str]:

@@ -12,12 +12,17 @@ import fcntl
 import json
 import logging
 import os
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import torch
+
+from dnabert2.train.data.alphabet import non_acgt_count
+from dnabert2.train.inference.prediction import Piece, sliding_windows
+from dnabert2.train.runtime.weights import weights_digest
 
 MANIFEST = "manifest.json"
 
@@ -145,3 +150,66 @@ def _finish(part: int, batch: list, store: PartStore, compute) -> tuple:
         return part, batch, "skipped"
     store.write(part, compute(batch))
     return part, batch, "written"
+
+
+def own_rows(pieces: Iterable[Piece], shard: Shard, window: int | None, stride: int | None,
+             skipped: Counter) -> Iterator[tuple[int, Piece]]:
+    """(record index, piece or window) for this shard's records, in input order; other shards' records are passed
+    over untokenized, and empty records or records without an A/C/G/T base are counted in ``skipped``."""
+    for index, piece in enumerate(pieces):
+        if not shard.owns(index):
+            continue
+        sequence = piece.sequences[0]
+        if not sequence:
+            skipped["empty"] += 1
+        elif non_acgt_count(sequence) == len(sequence):
+            skipped["only N (or other ambiguity codes)"] += 1
+        else:
+            yield from ((index, window_piece) for window_piece in sliding_windows([piece], window, stride))
+
+
+def run_sharded(pieces: Iterable[Piece], store: PartStore, part_size: int, window: int | None, stride: int | None,
+                compute: Callable[[list], object]) -> dict:
+    """Write this worker's share of ``pieces`` (``own_rows``: its records, cut in windows) into ``store``'s parts,
+    ``compute`` making each part's pyarrow table from its (record index, piece) rows; complete parts are skipped.
+
+    Returns counts: parts and rows written and skipped, and records skipped by reason (also in the manifest).
+    """
+    skipped, counts = Counter(), Counter()
+    for part, rows, done in run_parts(own_rows(pieces, store.shard, window, stride, skipped), part_size, store,
+                                      compute):
+        counts[f"parts {done}"] += 1
+        counts[f"rows {done}"] += len(rows)
+        logger.info("%s: %s (%d rows).", store.shard.part_name(part), done, len(rows))
+    store.record_skipped(dict(skipped))
+    if skipped:
+        logger.warning("Skipped records: %s.", ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())))
+    logger.info("Shard %d of %d done: %s", store.shard.index, store.shard.count, dict(counts))
+    return {**counts, "skipped records": dict(skipped)}
+
+
+def position_columns(rows: list[tuple[int, Piece]]) -> dict:
+    """The pyarrow columns that place each row of a part: index (the record's position in the input), name,
+    start, end."""
+    import pyarrow as pa
+
+    return {"index": pa.array([index for index, _ in rows], pa.int64()),
+            "name": pa.array([piece.name for _, piece in rows], pa.string()),
+            "start": pa.array([piece.start for _, piece in rows], pa.int64()),
+            "end": pa.array([piece.end for _, piece in rows], pa.int64())}
+
+
+def open_run(output_dir, model_name_or_path: str, settings: dict, input_path, fasta=None, shard_index: int = 0,
+             num_shards: int = 1) -> PartStore:
+    """This worker's ``PartStore`` in ``output_dir``: its shard (``current_shard``), CPU threads set
+    (``set_cpu_threads``), and the run's header (model, weights digest, ``settings``, the input's paths and sizes,
+    the number of shards) checked against the folder's manifest."""
+    shard = current_shard(shard_index, num_shards)
+    set_cpu_threads()
+    inputs = {"input": Path(input_path), "fasta": Path(fasta) if fasta else None}
+    inputs = {key: None if path is None else {"path": str(path.resolve()),
+                                                "bytes": path.stat().st_size if path.is_file() else None}
+              for key, path in inputs.items()}
+    header = {"model": str(model_name_or_path), "weights_digest": weights_digest(Path(model_name_or_path)),
+              "settings": {**settings, **inputs, "num_shards": shard.count}}
+    return PartStore(output_dir, shard, header)
