@@ -21,6 +21,7 @@ def _entry_point(module: str):
 pretrain = _entry_point("dnabert2.train.run_mlm")
 finetune = _entry_point("dnabert2.train.finetune")
 predict = _entry_point("dnabert2.train.predict")
+embed = _entry_point("dnabert2.train.embed")
 gue = _entry_point("dnabert2.benchmarks.gue")
 train_tokenizer = _entry_point("dnabert2.train.train_tokenizer")
 build_gue = _entry_point("dnabert2.train.build_gue_dataset")

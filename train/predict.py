@@ -6,11 +6,13 @@ Whole sequences by default (ALiBi has no position limit; memory grows linearly w
 scored and written as they come, batched by a token budget, so a multi-gigabyte FASTA need not fit in memory.
 Records longer than you want to score whole go in windows (--window/--stride, in bp), one output row per window
 (name, start, end), plus with --aggregate mean one row per record averaging its windows' logits.
+With --output_dir, predictions go to sharded, resumable Parquet parts instead (as dnabert2-embed writes them):
+--num_shards/--shard_index or the launcher's RANK/WORLD_SIZE pick this worker's records.
 """
 
 import csv
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 
 from dnabert2.train.inference.prediction import (
@@ -19,11 +21,13 @@ from dnabert2.train.inference.prediction import (
     iter_inputs,
     load_classifier,
     predict_stream,
+    prediction_columns,
     prediction_header,
     prediction_row,
     sliding_windows,
     with_record_means,
 )
+from dnabert2.train.inference.sharding import open_run, position_columns, run_sharded
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.runtime.errors import run_command
 from dnabert2.train.runtime.arguments import command_parser
@@ -63,6 +67,13 @@ class PredictArguments:
     allow_untrained_head: bool = field(
         default=False, metadata={"help": "Predict even with a model that has no trained head (random outputs)."}
     )
+    fasta: str | None = field(default=None, metadata={"help": "Indexed reference FASTA for a BED --input."})
+    output_dir: str | None = field(
+        default=None, metadata={"help": "Write sharded, resumable Parquet parts and manifest.json here instead."}
+    )
+    part_size: int = field(default=10000, metadata={"help": "Rows per Parquet part file (with --output_dir)."})
+    shard_index: int = field(default=0, metadata={"help": "This worker's shard (with --output_dir)."})
+    num_shards: int = field(default=1, metadata={"help": "Shards in all (times WORLD_SIZE under a launcher)."})
 
 
 def main(argv=None):
@@ -73,9 +84,11 @@ def main(argv=None):
         raise ValueError(f"--aggregate must be 'mean', got {args.aggregate!r}.")
     if args.stride and not args.window:
         raise ValueError("--stride needs --window.")
+    if args.output_dir:
+        return predict_to_parts(args)
     model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head)
     limit = LengthLimit(args.max_length, args.long_inputs)
-    pieces = sliding_windows(iter_inputs(args.input), args.window, args.stride)
+    pieces = sliding_windows(iter_inputs(args.input, args.fasta), args.window, args.stride)
     embeddings = NpyRowWriter(args.embeddings) if args.embeddings else None
     rows = 0
     stream = predict_stream(model, load_tokenizer(args.model), pieces, args.max_tokens_per_batch, limit,
@@ -93,6 +106,31 @@ def main(argv=None):
     if limit.report():
         logger.warning(limit.report())
     print(f"Wrote {rows} predictions to {args.output}" + (f" and embeddings to {args.embeddings}" if embeddings else ""))
+
+
+def predict_to_parts(args: PredictArguments) -> dict:
+    """This worker's shard of the predictions into --output_dir's Parquet parts; returns the run's counts."""
+    if args.aggregate or args.embeddings:
+        raise ValueError("--output_dir writes one row per record or window: --aggregate and --embeddings are not "
+                         "available with it (embeddings: dnabert2-embed with this model folder).")
+    settings = {key: value for key, value in asdict(args).items() if key in (
+        "max_length", "long_inputs", "window", "stride", "rc_average", "quantize", "base_model", "part_size")}
+    store = open_run(args.output_dir, args.model, settings, args.input, args.fasta, args.shard_index, args.num_shards)
+    model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head)
+    tokenizer, limit = load_tokenizer(args.model), LengthLimit(args.max_length, args.long_inputs)
+
+    def compute(rows):
+        import pyarrow as pa
+
+        stream = predict_stream(model, tokenizer, [piece for _, piece in rows], args.max_tokens_per_batch, limit,
+                                progress=False, rc_average=args.rc_average)
+        return pa.table({**position_columns(rows), **prediction_columns([logits for _, logits, _ in stream],
+                                                                          model.config)})
+
+    counts = run_sharded(iter_inputs(args.input, args.fasta), store, args.part_size, args.window, args.stride, compute)
+    if limit.report():
+        logger.warning(limit.report())
+    return counts
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ def expand_paths(patterns) -> list[Path]:
     return paths
 
 
-def _lines(path: Path) -> Iterator[str]:
+def _lines(path: Path, error: type = FastaError, kind: str = "FASTA") -> Iterator[str]:
+    """The ASCII lines of a plain or gzipped text file, without line endings; ``error`` (naming the file as not
+    ``kind``) for binary content or a corrupt gzip stream. Shared by the FASTA and FASTQ readers."""
     with open(path, "rb") as handle:
         opener = gzip.open if handle.read(2) == b"\x1f\x8b" else open
     try:
@@ -62,9 +64,9 @@ def _lines(path: Path) -> Iterator[str]:
                 try:  # a byte-order mark (as some Windows editors write) is not content
                     yield (raw.removeprefix(b"\xef\xbb\xbf") if number == 1 else raw).decode("ascii").rstrip("\r\n")
                 except UnicodeDecodeError:
-                    raise FastaError(f"{path}:{number}: not a FASTA file (binary or non-ASCII content).") from None
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        raise FastaError(f"{path}: corrupt or truncated gzip file ({error}).") from None
+                    raise error(f"{path}:{number}: not a {kind} file (binary or non-ASCII content).") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as failure:
+        raise error(f"{path}: corrupt or truncated gzip file ({failure}).") from None
 
 
 def read_fasta(path) -> Iterator[FastaRecord]:

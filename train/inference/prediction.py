@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForSequenceClassification
 from dnabert2.train.data.alphabet import reverse_complement
-from dnabert2.train.data.fasta import expand_paths, read_fasta
+from dnabert2.train.data.records import read_records
 from dnabert2.train.data.tasks import read_csv_split, sequence_columns_of
 from dnabert2.train.runtime.errors import InputError
 
@@ -105,9 +105,9 @@ class Piece:
     end: int | None = None
 
 
-def iter_inputs(path) -> Iterator[Piece]:
-    """Pieces of a CSV (``sequence`` or ``sequence1,sequence2`` columns; read and checked whole) or FASTA(.gz)
-    file (read one record at a time)."""
+def iter_inputs(path, fasta=None) -> Iterator[Piece]:
+    """Pieces of a CSV (``sequence`` or ``sequence1,sequence2`` columns; read and checked whole), or of the
+    records of a FASTA/FASTQ(.gz) file or BED regions of ``fasta`` (``read_records``, one record at a time)."""
     path = Path(path)
     if path.suffix == ".csv":
         columns = read_csv_split(path, require_labels=False)
@@ -115,9 +115,8 @@ def iter_inputs(path) -> Iterator[Piece]:
         for row, sequences in enumerate(zip(*(columns[k] for k in keys))):
             yield Piece(str(row), tuple(sequences), 0, len(sequences[0]))
         return
-    for file in expand_paths(str(path)):
-        for record in read_fasta(file):
-            yield Piece(record.name, (record.sequence,), 0, len(record.sequence))
+    for record in read_records(path, fasta):
+        yield Piece(record.name, (record.sequence,), 0, len(record.sequence))
 
 
 def read_inputs(path) -> tuple[list[str], list[tuple]]:
@@ -191,10 +190,24 @@ def token_budget_batches(lengths, max_tokens: int) -> list[list[int]]:
     return batches + ([current] if current else [])
 
 
+class MeanPooling:
+    """The sequence embedding of ``DNABert2Model.embed``: the mean of the last hidden state over real tokens."""
+
+    needs_offsets = False
+
+    def pool(self, encoding, offsets) -> list[np.ndarray]:
+        """One (hidden,) vector per sequence of a batch's encoding (``offsets``: unused)."""
+        return list(encoding.mean().float().cpu().numpy())
+
+    def combine_strands(self, forward: np.ndarray, reverse: np.ndarray) -> np.ndarray:
+        """The embedding of both strands: the mean of the two."""
+        return np.mean([forward, reverse], axis=0)
+
+
 @torch.no_grad()
 def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_batch: int = 16384,
                    limit: LengthLimit | None = None, with_embeddings: bool = False, chunk: int = 4096,
-                   progress: bool = True, rc_average: bool = False
+                   progress: bool = True, rc_average: bool = False, pooling=None
                    ) -> Iterator[tuple[Piece, np.ndarray, np.ndarray | None]]:
     """(piece, logits, mean-pooled embedding or None) for each piece, in input order, computed as they come.
 
@@ -202,8 +215,10 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
     a token budget, so memory is bounded by the chunk and the budget, not by the input. With a model without a
     classification head (an encoder), logits are empty. With ``rc_average``, each piece's logits and embedding
     are the mean of those of its sequence(s) and their reverse complement(s): the prediction of both strands.
+    ``pooling`` turns a batch's encoding into embeddings (default ``MeanPooling``; see train/inference/embedding.py).
     """
     limit = limit or LengthLimit(None)
+    pooling = pooling or MeanPooling()
     classifier = hasattr(model, "logits_from")  # else an encoder (DNABert2Model): embeddings only
     device = next(model.parameters()).device
     bar = tqdm(unit="bp", unit_scale=True, desc="Predicting", disable=not progress)
@@ -211,7 +226,7 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
     while batch_pieces := list(itertools.islice(pieces, chunk)):
         texts = [p.sequences for p in batch_pieces]
         texts += [tuple(map(reverse_complement, t)) for t in texts] if rc_average else []
-        encoded = tokenizer(*zip(*texts))
+        encoded = tokenizer(*zip(*texts), return_offsets_mapping=pooling.needs_offsets)
         if rc_average and limit.max_length is not None:
             for i, ids in enumerate(encoded["input_ids"]):
                 if len(ids) > limit.max_length and limit.policy == "cut":
@@ -229,11 +244,12 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
             ).to(device)
             encoding = (model.bert if classifier else model).encode_packed(**features)
             logits = model.logits_from(encoding).float().cpu().numpy() if classifier else np.zeros((len(batch), 0), "f4")
-            pooled = encoding.mean().float().cpu().numpy() if with_embeddings else None
+            offsets = [encoded["offset_mapping"][i] for i in batch] if pooling.needs_offsets else None
+            pooled = pooling.pool(encoding, offsets) if with_embeddings else None
             for row, i in enumerate(batch):
                 results[i] = (logits[row], None if pooled is None else pooled[row])
         if rc_average:  # forward strand first, then the reverse complements in the same order
-            results = [(np.mean([a[0], b[0]], axis=0), None if a[1] is None else np.mean([a[1], b[1]], axis=0))
+            results = [(np.mean([a[0], b[0]], axis=0), None if a[1] is None else pooling.combine_strands(a[1], b[1]))
                        for a, b in zip(results[: len(batch_pieces)], results[len(batch_pieces):])]
         for piece, (logits, embedding) in zip(batch_pieces, results):
             bar.update(sum(len(s) for s in piece.sequences))
@@ -333,16 +349,32 @@ def outputs_of(logits: np.ndarray, config) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
+def predicted_label(values: np.ndarray, config) -> str:
+    """A classifier's prediction from its outputs (``outputs_of``): the labels over 0.5 joined by ';'
+    (multi-label) or the most probable class."""
+    names = label_names(config)
+    if config.problem_type == "multi_label_classification":
+        return ";".join(n for n, p in zip(names, values) if p > 0.5)
+    return names[int(values.argmax())]
+
+
 def prediction_row(piece: Piece, logits: np.ndarray, config) -> list:
     """One output row: name, start, end, the prediction and per-class probabilities (or the regressed value)."""
     position = [piece.name, piece.start, piece.end]
     values = outputs_of(logits, config)
     if config.problem_type == "regression":
         return position + [f"{float(values[0]):.6g}"]
-    names = label_names(config)
-    if config.problem_type == "multi_label_classification":
-        return position + [";".join(n for n, p in zip(names, values) if p > 0.5)] + [f"{p:.6f}" for p in values]
-    return position + [names[int(values.argmax())]] + [f"{p:.6f}" for p in values]
+    return position + [predicted_label(values, config)] + [f"{p:.6f}" for p in values]
+
+
+def prediction_columns(logits: list[np.ndarray], config) -> dict:
+    """Columns of predictions as values (for Parquet): ``prediction`` (the regressed value or the label) and, for
+    classifiers, ``prob_<label>`` per class."""
+    values = [outputs_of(row, config) for row in logits]
+    if config.problem_type == "regression":
+        return {"prediction": [float(v[0]) for v in values]}
+    columns = {"prediction": [predicted_label(v, config) for v in values]}
+    return columns | {f"prob_{name}": [float(v[k]) for v in values] for k, name in enumerate(label_names(config))}
 
 
 def prediction_header(config) -> list[str]:

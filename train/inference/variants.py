@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from dnabert2.train.data.alphabet import clean_bases, invalid_characters
+from dnabert2.train.data.reference import IndexedFasta
 from dnabert2.train.inference.prediction import outputs_of
 from dnabert2.train.runtime.errors import InputError
 
@@ -84,28 +85,10 @@ def read_variants(vcf_path, counts: SkipCounts) -> Iterator[Variant]:
                 yield Variant(record.chrom, record.pos, record.id or ".", clean_bases(record.ref), clean_bases(alt))
 
 
-class Reference:
-    """Random access to an indexed FASTA, accepting "chr1" for "1" and the reverse."""
+class Reference(IndexedFasta):
+    """Random access to an indexed reference FASTA for variant windows; errors are ``VariantError``."""
 
-    def __init__(self, fasta_path):
-        import pysam
-
-        try:
-            self.fasta = pysam.FastaFile(str(fasta_path))
-        except (OSError, ValueError) as error:
-            gzipped = open(fasta_path, "rb").read(2) == b"\x1f\x8b"
-            hint = (" A plain-gzip FASTA has no random access: recompress it with bgzip (gunzip, then bgzip), or "
-                    "decompress it." if gzipped else "")
-            raise VariantError(f"{fasta_path}: cannot open or index the reference ({error}).{hint}") from None
-        self.lengths = dict(zip(self.fasta.references, self.fasta.lengths))
-
-    def contig(self, name: str) -> str:
-        """The FASTA's name for a VCF contig name; VariantError when absent under both namings."""
-        bare = name[3:] if name.startswith("chr") else name
-        for candidate in (name, bare, f"chr{bare}", *(("MT", "chrMT", "chrM", "M") if bare in ("M", "MT") else ())):
-            if candidate in self.lengths:
-                return candidate
-        raise VariantError(f"contig {name!r} is not in the reference (which has e.g. {list(self.lengths)[:3]}).")
+    error = VariantError
 
     def windows(self, variant: Variant, window: int) -> tuple[str, str, int]:
         """(reference window, alternate window, offset of the allele in both) for ``variant``.
@@ -118,15 +101,15 @@ class Reference:
         contig = self.contig(variant.chrom)
         length = self.lengths[contig]
         start0, end0 = variant.pos - 1, variant.pos - 1 + len(variant.ref)
-        found = clean_bases(self.fasta.fetch(contig, start0, end0))
+        found = self.fetch(contig, start0, end0)
         if found != variant.ref:
             raise VariantError(f"{variant}: REF {variant.ref!r} does not match the reference ({found!r} there).")
         flanks = max(0, window - max(len(variant.ref), len(variant.alt)))
         left = min(flanks // 2, start0)
         right = min(flanks - left, length - end0)
         left = min(flanks - right, start0)
-        left_flank = clean_bases(self.fasta.fetch(contig, start0 - left, start0))
-        right_flank = clean_bases(self.fasta.fetch(contig, end0, end0 + right))
+        left_flank = self.fetch(contig, start0 - left, start0)
+        right_flank = self.fetch(contig, end0, end0 + right)
         return left_flank + variant.ref + right_flank, left_flank + variant.alt + right_flank, left
 
 

@@ -1,0 +1,57 @@
+"""dnabert2-predict --output_dir: two shards of Parquet parts hold exactly the rows of the CSV run."""
+
+import csv
+import gzip
+import random
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+from conftest import ROOT
+
+from configuration_dnabert2 import DNABert2Config
+from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.train.predict import main as predict_main
+from modeling_dnabert2 import DNABert2ForSequenceClassification
+
+LABELS = ("promoter", "enhancer", "other")
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A small random three-class classifier and the shipped tokenizer."""
+    folder = tmp_path_factory.mktemp("classifier")
+    config = DNABert2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                            num_labels=3, id2label=dict(enumerate(LABELS)),
+                            label2id={name: i for i, name in enumerate(LABELS)}, hidden_dropout_prob=0.0)
+    torch.manual_seed(0)
+    DNABert2ForSequenceClassification(config).save_pretrained(folder)
+    load_tokenizer(ROOT).save_pretrained(folder)
+    return folder
+
+
+def test_two_shards_of_parts_match_the_csv_rows(tmp_path, classifier):
+    rng = random.Random(1)
+    reads = [(f"r{i}", "".join(rng.choice("ACGT") for _ in range(rng.randint(50, 400)))) for i in range(11)]
+    fastq = tmp_path / "r.fq.gz"
+    with gzip.open(fastq, "wt") as handle:
+        handle.writelines(f"@{name}\n{seq}\n+\n{'I' * len(seq)}\n" for name, seq in reads)
+    common = ["--model", str(classifier), "--input", str(fastq), "--window", "200", "--stride", "150"]
+    predict_main([*common, "--output", str(tmp_path / "p.csv")])
+    with open(tmp_path / "p.csv") as handle:
+        expected = list(csv.DictReader(handle))
+    for shard in (0, 1):
+        counts = predict_main([*common, "--output_dir", str(tmp_path / "parts"), "--part_size", "4",
+                               "--num_shards", "2", "--shard_index", str(shard)])
+        assert counts["rows written"] == sum(1 for row in expected if int(row["name"][1:]) % 2 == shard)
+    rows = sorted((row for part in (tmp_path / "parts").glob("*.parquet") for row in pq.read_table(part).to_pylist()),
+                  key=lambda row: (row["index"], row["start"]))
+    assert [(r["name"], r["start"], r["end"], r["prediction"]) for r in rows] == [
+        (r["name"], int(r["start"]), int(r["end"]), r["prediction"]) for r in expected]
+    assert [r["index"] for r in rows] == [int(r["name"][1:]) for r in expected]
+    for name in LABELS:
+        np.testing.assert_allclose([r[f"prob_{name}"] for r in rows], [float(r[f"prob_{name}"]) for r in expected],
+                                   atol=2e-6)
+    with pytest.raises(ValueError, match="--aggregate and --embeddings are not available"):
+        predict_main([*common, "--output_dir", str(tmp_path / "other"), "--aggregate", "mean"])

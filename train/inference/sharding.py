@@ -1,0 +1,215 @@
+"""Sharded, resumable runs over a stream of records: Parquet part files written atomically, and a manifest.
+
+Record ``i`` of the input belongs to shard ``i % num_shards``. A worker's shard comes from ``--shard_index`` /
+``--num_shards`` and, under a multi-process launcher (``accelerate launch``, ``torchrun``), from its RANK and
+WORLD_SIZE: with both, shard ``shard_index * WORLD_SIZE + RANK`` of ``num_shards * WORLD_SIZE`` (a job array of
+multi-process jobs). A worker groups its own rows into parts of ``part_size`` rows, named by shard and part number;
+each part is written to a temporary name and renamed when complete, then recorded in ``manifest.json`` with its row
+count. A rerun with the same settings skips the complete parts; a rerun with other settings is refused.
+"""
+
+import fcntl
+import json
+import logging
+import os
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import torch
+
+from dnabert2.train.data.alphabet import non_acgt_count
+from dnabert2.train.inference.prediction import Piece, sliding_windows
+from dnabert2.train.runtime.weights import weights_digest
+
+MANIFEST = "manifest.json"
+
+logger = logging.getLogger(__name__)
+
+
+class SettingsMismatchError(ValueError):
+    """An output folder that already holds a run with other settings."""
+
+
+@dataclass(frozen=True)
+class Shard:
+    """This worker's share of the input: records ``i`` with ``i % count == index``."""
+
+    index: int
+    count: int
+
+    def owns(self, record_index: int) -> bool:
+        """Whether record ``record_index`` of the input is this worker's."""
+        return record_index % self.count == self.index
+
+    def part_name(self, part: int) -> str:
+        """The file name of this shard's part ``part``."""
+        return f"shard-{self.index:05d}-of-{self.count:05d}.part-{part:05d}.parquet"
+
+
+def current_shard(shard_index: int = 0, num_shards: int = 1) -> Shard:
+    """The worker's shard from the flags and the launcher's RANK / WORLD_SIZE (1 process when unset)."""
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    if not 0 <= shard_index < num_shards:
+        raise ValueError(f"--shard_index must be in [0, --num_shards), got {shard_index} of {num_shards}.")
+    return Shard(shard_index * world + rank, num_shards * world)
+
+
+def set_cpu_threads() -> int:
+    """On CPU, give each of the launcher's processes on this machine an equal share of the cores; logged."""
+    if torch.cuda.is_available():
+        return torch.get_num_threads()
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("WORLD_SIZE", "1")))
+    threads = max(1, len(os.sched_getaffinity(0)) // local_world)
+    torch.set_num_threads(threads)
+    logger.info("CPU run: %d torch thread(s) per process (%d process(es) on this machine).", threads, local_world)
+    return threads
+
+
+class PartStore:
+    """An output folder of Parquet parts and its ``manifest.json`` (shared by all workers, updated under a lock)."""
+
+    def __init__(self, output_dir, shard: Shard, header: dict):
+        """Open ``output_dir`` for ``shard``; ``header`` (model, weights digest, settings) must match the one a
+        previous run recorded there, else ``SettingsMismatchError``. Leftover temporary files of the shard go."""
+        self.folder, self.shard, self.header = Path(output_dir), shard, header
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._manifest() as manifest:
+            recorded = {key: manifest[key] for key in header if key in manifest}
+            if manifest and recorded != header:
+                changed = sorted(k for k in header if recorded.get(k) != header[k])
+                raise SettingsMismatchError(
+                    f"{self.folder} holds a run with other settings ({', '.join(changed)} differ: was "
+                    f"{ {k: recorded.get(k) for k in changed} }, now { {k: header[k] for k in changed} }). "
+                    "Use another --output_dir, or delete that folder to start over."
+                )
+            manifest.update(header)
+            manifest.setdefault("parts", {})
+            manifest.setdefault("skipped", {})
+        for stale in self.folder.glob(f"{shard.part_name(0).split('.part-')[0]}.part-*.tmp*"):
+            stale.unlink()
+
+    @contextmanager
+    def _manifest(self):
+        """The manifest as a dict, locked against other workers; written back (atomically) if changed."""
+        with open(self.folder / f".{MANIFEST}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            path = self.folder / MANIFEST
+            manifest = json.loads(path.read_text()) if path.exists() else {}
+            before = json.dumps(manifest, sort_keys=True)
+            yield manifest
+            if json.dumps(manifest, sort_keys=True) != before:
+                temporary = path.with_name(f".{MANIFEST}.tmp-{os.getpid()}")
+                temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+                os.replace(temporary, path)
+
+    def is_complete(self, part: int) -> bool:
+        """Whether part ``part`` of this shard was written whole and recorded by an earlier run."""
+        name = self.shard.part_name(part)
+        with self._manifest() as manifest:
+            return name in manifest["parts"] and (self.folder / name).exists()
+
+    def write(self, part: int, table) -> Path:
+        """Write a pyarrow table as part ``part`` (temporary name, then rename) and record it in the manifest."""
+        import pyarrow.parquet as pq
+
+        path = self.folder / self.shard.part_name(part)
+        temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+        pq.write_table(table, temporary)
+        os.replace(temporary, path)
+        with self._manifest() as manifest:
+            manifest["parts"][path.name] = {"rows": table.num_rows}
+        return path
+
+    def record_skipped(self, counts: dict):
+        """Record this shard's count of skipped records, by reason."""
+        with self._manifest() as manifest:
+            manifest["skipped"][f"shard-{self.shard.index:05d}-of-{self.shard.count:05d}"] = counts
+
+
+def run_parts(rows: Iterable, part_size: int, store: PartStore, compute: Callable[[list], object]) -> Iterator[tuple]:
+    """Group this worker's ``rows`` in parts of ``part_size``; for each part not yet complete, ``compute`` its
+    pyarrow table from the part's rows and write it. Yields (part number, rows, "written" or "skipped")."""
+    if part_size < 1:
+        raise ValueError(f"--part_size must be at least 1, got {part_size}.")
+    part, batch = 0, []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == part_size:
+            yield _finish(part, batch, store, compute)
+            part, batch = part + 1, []
+    if batch:
+        yield _finish(part, batch, store, compute)
+
+
+def _finish(part: int, batch: list, store: PartStore, compute) -> tuple:
+    """Write one part unless complete; (part, rows, what was done)."""
+    if store.is_complete(part):
+        return part, batch, "skipped"
+    store.write(part, compute(batch))
+    return part, batch, "written"
+
+
+def own_rows(pieces: Iterable[Piece], shard: Shard, window: int | None, stride: int | None,
+             skipped: Counter) -> Iterator[tuple[int, Piece]]:
+    """(record index, piece or window) for this shard's records, in input order; other shards' records are passed
+    over untokenized, and empty records or records without an A/C/G/T base are counted in ``skipped``."""
+    for index, piece in enumerate(pieces):
+        if not shard.owns(index):
+            continue
+        sequence = piece.sequences[0]
+        if not sequence:
+            skipped["empty"] += 1
+        elif non_acgt_count(sequence) == len(sequence):
+            skipped["only N (or other ambiguity codes)"] += 1
+        else:
+            yield from ((index, window_piece) for window_piece in sliding_windows([piece], window, stride))
+
+
+def run_sharded(pieces: Iterable[Piece], store: PartStore, part_size: int, window: int | None, stride: int | None,
+                compute: Callable[[list], object]) -> dict:
+    """Write this worker's share of ``pieces`` (``own_rows``: its records, cut in windows) into ``store``'s parts,
+    ``compute`` making each part's pyarrow table from its (record index, piece) rows; complete parts are skipped.
+
+    Returns counts: parts and rows written and skipped, and records skipped by reason (also in the manifest).
+    """
+    skipped, counts = Counter(), Counter()
+    for part, rows, done in run_parts(own_rows(pieces, store.shard, window, stride, skipped), part_size, store,
+                                      compute):
+        counts[f"parts {done}"] += 1
+        counts[f"rows {done}"] += len(rows)
+        logger.info("%s: %s (%d rows).", store.shard.part_name(part), done, len(rows))
+    store.record_skipped(dict(skipped))
+    if skipped:
+        logger.warning("Skipped records: %s.", ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())))
+    logger.info("Shard %d of %d done: %s", store.shard.index, store.shard.count, dict(counts))
+    return {**counts, "skipped records": dict(skipped)}
+
+
+def position_columns(rows: list[tuple[int, Piece]]) -> dict:
+    """The pyarrow columns that place each row of a part: index (the record's position in the input), name,
+    start, end."""
+    import pyarrow as pa
+
+    return {"index": pa.array([index for index, _ in rows], pa.int64()),
+            "name": pa.array([piece.name for _, piece in rows], pa.string()),
+            "start": pa.array([piece.start for _, piece in rows], pa.int64()),
+            "end": pa.array([piece.end for _, piece in rows], pa.int64())}
+
+
+def open_run(output_dir, model_name_or_path: str, settings: dict, input_path, fasta=None, shard_index: int = 0,
+             num_shards: int = 1) -> PartStore:
+    """This worker's ``PartStore`` in ``output_dir``: its shard (``current_shard``), CPU threads set
+    (``set_cpu_threads``), and the run's header (model, weights digest, ``settings``, the input's paths and sizes,
+    the number of shards) checked against the folder's manifest."""
+    shard = current_shard(shard_index, num_shards)
+    set_cpu_threads()
+    inputs = {"input": Path(input_path), "fasta": Path(fasta) if fasta else None}
+    inputs = {key: None if path is None else {"path": str(path.resolve()),
+                                                "bytes": path.stat().st_size if path.is_file() else None}
+              for key, path in inputs.items()}
+    header = {"model": str(model_name_or_path), "weights_digest": weights_digest(Path(model_name_or_path)),
+              "settings": {**settings, **inputs, "num_shards": shard.count}}
+    return PartStore(output_dir, shard, header)
