@@ -105,7 +105,7 @@ def lora_adapter(folder, base_folder, with_head):
     config as fine-tuning saves it; ``with_head=False`` saves the LoRA matrices only. Returns the live model."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    from dnabert2.train.finetuning import DEFAULT_LORA_TARGETS
+    from dnabert2.train.finetuning.lora import DEFAULT_LORA_TARGETS
 
     torch.manual_seed(1)
     base = DNABert2ForSequenceClassification.from_pretrained(base_folder, num_labels=2)
@@ -211,3 +211,42 @@ def test_outputs_of_each_head_type():
     np.testing.assert_allclose(softmax[0], [np.e**2 / (np.e**2 + 1), 1 / (np.e**2 + 1)])
     np.testing.assert_allclose(outputs_of(logits, SimpleNamespace(problem_type="multi_label_classification"))[1], [0.5, 0.5])
     np.testing.assert_array_equal(outputs_of(logits[:, :1], SimpleNamespace(problem_type="regression")), logits[:, :1])
+
+
+def test_adjacent_records_sharing_a_name_get_their_own_record_means(tmp_path, classifier):
+    a, b = random_dna(900, 11), random_dna(900, 12)
+    (tmp_path / "dup.fa").write_text(f">dup first\n{a}\n>dup second\n{b}\n")
+    predict_main(["--model", str(classifier), "--input", str(tmp_path / "dup.fa"), "--output", str(tmp_path / "p.csv"),
+                  "--window", "500", "--aggregate", "mean"])
+    rows = read_rows(tmp_path / "p.csv")
+    whole = [row for row in rows if row["start"] == "0" and row["end"] == "900"]
+    assert [row["name"] for row in rows].count("dup") == 6 and len(whole) == 2  # 2 windows + 1 mean per record
+    model, tokenizer = load_classifier(classifier), load_tokenizer(classifier)
+    for record, row in zip((a, b), whole):  # each mean is of its own record's windows only (logits averaged)
+        with torch.no_grad():
+            logits = [model(**tokenizer([record[s:s + 500]], return_tensors="pt")).logits[0] for s in (0, 400)]
+        expected = torch.softmax(torch.stack(logits).mean(0), -1).numpy()
+        np.testing.assert_allclose(probabilities(row), expected, atol=1e-5)
+
+
+def test_an_interrupted_prediction_leaves_no_output_that_looks_finished(tmp_path, classifier, monkeypatch):
+    from dnabert2.train import predict as command
+
+    (tmp_path / "in.fa").write_text("".join(f">r{i}\n{random_dna(80, i)}\n" for i in range(6)))
+    real = command.predict_stream
+
+    def dies_after_two(*args, **kwargs):
+        for number, item in enumerate(real(*args, **kwargs)):
+            if number == 2:
+                raise KeyboardInterrupt  # as a kill or Ctrl-C mid-run
+            yield item
+
+    monkeypatch.setattr(command, "predict_stream", dies_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output",
+                      str(tmp_path / "p.csv"), "--embeddings", str(tmp_path / "e.npy")])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fa"]  # neither output nor a temporary file
+    monkeypatch.setattr(command, "predict_stream", real)
+    predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv"),
+                  "--embeddings", str(tmp_path / "e.npy")])
+    assert len(read_rows(tmp_path / "p.csv")) == 6 and np.load(tmp_path / "e.npy").shape[0] == 6

@@ -12,6 +12,7 @@ With --output_dir, predictions go to sharded, resumable Parquet parts instead (a
 
 import csv
 import logging
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
 
@@ -30,6 +31,7 @@ from dnabert2.train.inference.prediction import (
 from dnabert2.train.inference.sharding import open_run, position_columns, run_sharded
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.runtime.errors import run_command
+from dnabert2.train.runtime.files import atomic_output
 from dnabert2.train.runtime.arguments import command_parser
 
 logger = logging.getLogger("predict")
@@ -89,11 +91,12 @@ def main(argv=None):
     model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head)
     limit = LengthLimit(args.max_length, args.long_inputs)
     pieces = sliding_windows(iter_inputs(args.input, args.fasta), args.window, args.stride)
-    embeddings = NpyRowWriter(args.embeddings) if args.embeddings else None
     rows = 0
     stream = predict_stream(model, load_tokenizer(args.model), pieces, args.max_tokens_per_batch, limit,
-                            embeddings is not None, rc_average=args.rc_average)
-    with open(args.output, "w", newline="") as handle:
+                            args.embeddings is not None, rc_average=args.rc_average)
+    # both files appear under their names only once complete (an error or a kill leaves neither half-written)
+    with atomic_output(args.output) as output, open(output, "w", newline="") as handle, \
+            (NpyRowWriter(args.embeddings) if args.embeddings else nullcontext()) as embeddings:
         writer = csv.writer(handle)
         writer.writerow(prediction_header(model.config))
         for piece, logits, embedding in with_record_means(stream) if args.aggregate else stream:
@@ -101,11 +104,9 @@ def main(argv=None):
             if embeddings is not None:
                 embeddings.write(embedding)
             rows += 1
-    if embeddings is not None:
-        embeddings.close()
     if limit.report():
         logger.warning(limit.report())
-    print(f"Wrote {rows} predictions to {args.output}" + (f" and embeddings to {args.embeddings}" if embeddings else ""))
+    print(f"Wrote {rows} predictions to {args.output}" + (f" and embeddings to {args.embeddings}" if args.embeddings else ""))
 
 
 def predict_to_parts(args: PredictArguments) -> dict:

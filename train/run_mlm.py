@@ -50,6 +50,7 @@ from dnabert2.train.pretraining.metrics import (
 )
 from dnabert2.train.runtime.arguments import command_parser
 from dnabert2.train.runtime.errors import run_command
+from dnabert2.train.runtime.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 UNIGRAM_STREAM_SAMPLE = 50_000
@@ -300,8 +301,7 @@ def main(argv=None):
         }
         name = training_args.hub_model_id or os.path.basename(os.path.abspath(training_args.output_dir))
         card = pretrained_model_card(name, model.config, recipe, results, datasets=[gue] if gue else None)
-        with open(os.path.join(training_args.output_dir, "README.md"), "w") as handle:
-            handle.write(card)
+        write_text_atomic(os.path.join(training_args.output_dir, "README.md"), card)
         if push_to_hub:
             url = push_folder(training_args.output_dir, name, token=training_args.hub_token, message="Pretrained model")
             logger.info("Pushed to %s", url)

@@ -19,6 +19,7 @@ from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.inference.variants import COLUMNS, Reference, SkipCounts, read_variants, score_variants
 from modeling_dnabert2 import DNABert2ForMaskedLM
 from dnabert2.train.runtime.errors import run_command
+from dnabert2.train.runtime.files import atomic_output
 from dnabert2.train.runtime.arguments import command_parser
 
 logger = logging.getLogger("score_variants")
@@ -51,12 +52,14 @@ def main(argv=None):
     mlm = DNABert2ForMaskedLM.from_pretrained(args.model_name_or_path).eval()
     classifier = load_classifier(args.classifier) if args.classifier else None
     counts = SkipCounts()
-    rows = score_variants(read_variants(args.vcf, counts), Reference(args.fasta), mlm, tokenizer, args.window,
-                          classifier, args.on_ref_mismatch, counts, args.batch_size)
     columns = COLUMNS + ([f"delta_{classifier.config.id2label[k]}" for k in range(classifier.config.num_labels)]
                          if classifier else [])
     written = 0
-    with open(args.output, "w", newline="") as handle:
+    # the TSV appears under its name only once every variant is scored; the reference is closed either way
+    with Reference(args.fasta) as reference, atomic_output(args.output) as output, \
+            open(output, "w", newline="") as handle:
+        rows = score_variants(read_variants(args.vcf, counts), reference, mlm, tokenizer, args.window, classifier,
+                              args.on_ref_mismatch, counts, args.batch_size)
         writer = csv.DictWriter(handle, fieldnames=columns, delimiter="\t")
         writer.writeheader()
         for row in tqdm(rows, unit="variant", desc="Scoring"):

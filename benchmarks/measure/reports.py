@@ -3,14 +3,16 @@
 import json
 from pathlib import Path
 
+from dnabert2.train.runtime.files import write_text_atomic
+
 
 def write_report(output_dir, name: str, lines: list[str], data) -> Path:
     """Write ``<name>.md`` (the lines) and ``<name>.json`` (the data) into ``output_dir``, print the table and the
     paths; returns the markdown file's path."""
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    (output / f"{name}.md").write_text("\n".join(lines) + "\n")
-    (output / f"{name}.json").write_text(json.dumps(data, indent=2))
+    write_text_atomic(output / f"{name}.md", "\n".join(lines) + "\n")
+    write_text_atomic(output / f"{name}.json", json.dumps(data, indent=2))
     print("\n".join(lines))
     print(f"Wrote {output / name}.md and {output / name}.json")
     return output / f"{name}.md"

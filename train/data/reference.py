@@ -20,11 +20,22 @@ class IndexedFasta:
         try:
             self.fasta = pysam.FastaFile(str(fasta_path))
         except (OSError, ValueError) as failure:
-            gzipped = open(fasta_path, "rb").read(2) == b"\x1f\x8b"
+            with open(fasta_path, "rb") as handle:
+                gzipped = handle.read(2) == b"\x1f\x8b"
             hint = (" A plain-gzip FASTA has no random access: recompress it with bgzip (gunzip, then bgzip), or "
                     "decompress it." if gzipped else "")
             raise self.error(f"{fasta_path}: cannot open or index the reference ({failure}).{hint}") from None
         self.lengths = dict(zip(self.fasta.references, self.fasta.lengths))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        self.close()
+
+    def close(self):
+        """Close the FASTA file (also at the end of a ``with`` block)."""
+        self.fasta.close()
 
     def contig(self, name: str) -> str:
         """The FASTA's name for a contig name from another file; ``error`` when absent under both namings."""

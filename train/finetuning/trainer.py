@@ -23,6 +23,7 @@ from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
 from dnabert2.train.finetuning.lora import with_lora
 from modeling_dnabert2 import DNABert2ForSequenceClassification
+from dnabert2.train.runtime.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 METRICS = Path(__file__).resolve().parent / "metrics"  # evaluate modules, loaded by path (they travel as package data)
@@ -128,7 +129,7 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
         results["scored_split"] = "test" if "test" in data else "validation"
         folder = Path(training_args.output_dir) / "results" / (training_args.run_name or "run")
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "eval_results.json").write_text(json.dumps(results, indent=2))
+        write_text_atomic(folder / "eval_results.json", json.dumps(results, indent=2))
     if training_args.save_model:
         trainer.save_model(training_args.output_dir)  # with LoRA: the adapter (+ classifier and pooler)
         if model_args.use_lora:  # the head's config, so that predict.py can rebuild the model around the adapter

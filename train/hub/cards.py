@@ -4,6 +4,8 @@ import json
 
 import yaml
 
+from dnabert2.train.runtime.files import write_text_atomic
+
 CITATION = """@inproceedings{zhou2024dnabert2,
   title={{DNABERT}-2: Efficient Foundation Model and Benchmark For Multi-Species Genomes},
   author={Zhou, Zhihan and Ji, Yanrong and Li, Weijian and Dutta, Pratik and Davuluri, Ramana V and Liu, Han},
@@ -61,6 +63,5 @@ def pretrained_model_card(model_name: str, config, training: dict, results: dict
 
 
 def write_results(path, results: dict):
-    """Write a results dict as indented JSON."""
-    with open(path, "w") as handle:
-        json.dump(results, handle, indent=2)
+    """Write a results dict as indented JSON (atomically)."""
+    write_text_atomic(path, json.dumps(results, indent=2))

@@ -17,6 +17,7 @@ from dnabert2.train.data.alphabet import reverse_complement
 from dnabert2.train.data.records import read_records
 from dnabert2.train.data.tasks import read_csv_split, sequence_columns_of
 from dnabert2.train.runtime.errors import InputError
+from dnabert2.train.runtime.files import atomic_output
 
 
 class UntrainedHeadError(InputError):
@@ -97,12 +98,14 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
 
 @dataclass
 class Piece:
-    """One input to score: a whole record or CSV row, or a window ``[start, end)`` (bp) of a long record."""
+    """One input to score: a whole record or CSV row, or a window ``[start, end)`` (bp) of a long record;
+    ``index`` is the record's position in the input (names may repeat, indices do not)."""
 
     name: str
     sequences: tuple
     start: int = 0
     end: int | None = None
+    index: int = 0
 
 
 def iter_inputs(path, fasta=None) -> Iterator[Piece]:
@@ -113,10 +116,10 @@ def iter_inputs(path, fasta=None) -> Iterator[Piece]:
         columns = read_csv_split(path, require_labels=False)
         keys = sequence_columns_of(columns)
         for row, sequences in enumerate(zip(*(columns[k] for k in keys))):
-            yield Piece(str(row), tuple(sequences), 0, len(sequences[0]))
+            yield Piece(str(row), tuple(sequences), 0, len(sequences[0]), row)
         return
-    for record in read_records(path, fasta):
-        yield Piece(record.name, (record.sequence,), 0, len(record.sequence))
+    for index, record in enumerate(read_records(path, fasta)):
+        yield Piece(record.name, (record.sequence,), 0, len(record.sequence), index)
 
 
 def read_inputs(path) -> tuple[list[str], list[tuple]]:
@@ -142,7 +145,7 @@ def sliding_windows(pieces: Iterable[Piece], window_bp: int | None, stride_bp: i
             continue
         starts = list(range(0, len(sequence) - window_bp, stride_bp)) + [len(sequence) - window_bp]
         for start in dict.fromkeys(starts):
-            yield Piece(piece.name, (sequence[start : start + window_bp],), start, start + window_bp)
+            yield Piece(piece.name, (sequence[start : start + window_bp],), start, start + window_bp, piece.index)
 
 
 class LengthLimit:
@@ -264,7 +267,7 @@ def predict(model, tokenizer, sequences, max_tokens_per_batch=16384, max_length=
     ``rc_average``."""
     limit = LengthLimit(max_length)
     sequences = [(s,) if isinstance(s, str) else tuple(s) for s in sequences]  # a plain string is one sequence
-    rows = list(predict_stream(model, tokenizer, (Piece(str(i), s) for i, s in enumerate(sequences)),
+    rows = list(predict_stream(model, tokenizer, (Piece(str(i), s, index=i) for i, s in enumerate(sequences)),
                                max_tokens_per_batch, limit, with_embeddings, progress=progress, rc_average=rc_average))
     if limit.report():
         warnings.warn(limit.report())
@@ -275,17 +278,19 @@ def predict(model, tokenizer, sequences, max_tokens_per_batch=16384, max_length=
 
 def with_record_means(stream):
     """Pass ``predict_stream`` items through and, after the last window of each record cut in several, add one
-    item for the whole record: the mean of its windows' logits (and embeddings), spanning [0, last end)."""
+    item for the whole record: the mean of its windows' logits (and embeddings), spanning [0, last end). Windows
+    belong together by record index, so adjacent records that share a name stay apart."""
     windows = []
 
     def record_mean():
-        piece = Piece(windows[0][0].name, ("",), 0, max(p.end for p, _, _ in windows))
+        first = windows[0][0]
+        piece = Piece(first.name, ("",), 0, max(p.end for p, _, _ in windows), first.index)
         embeddings = [e for _, _, e in windows]
         mean_embedding = None if embeddings[0] is None else np.mean(embeddings, axis=0)
         return piece, np.mean([logits for _, logits, _ in windows], axis=0), mean_embedding
 
     for item in stream:
-        if windows and item[0].name != windows[0][0].name:
+        if windows and item[0].index != windows[0][0].index:
             if len(windows) > 1:
                 yield record_mean()
             windows = []
@@ -307,14 +312,28 @@ def embed_long_sequence(encoder, tokenizer, sequence: str, window_bp: int | None
 
 
 class NpyRowWriter:
-    """Rows of float32 appended to a .npy file as they come; the header's row count is written on ``close``."""
+    """Rows of float32 appended to a .npy file as they come; the header's row count is written on ``close``.
+
+    The rows go to a temporary file that becomes ``path`` on ``close``; used as a context manager, an error inside
+    the block removes it, so a half-written .npy never looks finished."""
 
     HEADER_BYTES = 128  # magic, version, length, then the header dict padded with spaces
 
     def __init__(self, path):
-        self.handle = open(path, "wb")
+        self._output = atomic_output(path)
+        self.handle = open(self._output.__enter__(), "wb")
         self.handle.write(b"\0" * self.HEADER_BYTES)
         self.rows, self.width = 0, None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is None:
+            self.close()
+        else:
+            self.handle.close()
+            self._output.__exit__(kind, error, traceback)
 
     def write(self, row: np.ndarray):
         """Append one row (all rows have the width of the first)."""
@@ -331,6 +350,7 @@ class NpyRowWriter:
         self.handle.seek(0)
         self.handle.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
         self.handle.close()
+        self._output.__exit__(None, None, None)
 
 
 def label_names(config) -> list[str]:

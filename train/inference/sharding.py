@@ -23,6 +23,7 @@ import torch
 from dnabert2.train.data.alphabet import non_acgt_count
 from dnabert2.train.inference.prediction import Piece, sliding_windows
 from dnabert2.train.runtime.weights import weights_digest
+from dnabert2.train.runtime.files import TEMPORARY, atomic_output, write_text_atomic
 
 MANIFEST = "manifest.json"
 
@@ -88,7 +89,7 @@ class PartStore:
             manifest.update(header)
             manifest.setdefault("parts", {})
             manifest.setdefault("skipped", {})
-        for stale in self.folder.glob(f"{shard.part_name(0).split('.part-')[0]}.part-*.tmp*"):
+        for stale in self.folder.glob(f"{shard.part_name(0).split('.part-')[0]}.part-*{TEMPORARY}*"):
             stale.unlink()
 
     @contextmanager
@@ -101,9 +102,7 @@ class PartStore:
             before = json.dumps(manifest, sort_keys=True)
             yield manifest
             if json.dumps(manifest, sort_keys=True) != before:
-                temporary = path.with_name(f".{MANIFEST}.tmp-{os.getpid()}")
-                temporary.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-                os.replace(temporary, path)
+                write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
     def is_complete(self, part: int) -> bool:
         """Whether part ``part`` of this shard was written whole and recorded by an earlier run."""
@@ -116,9 +115,8 @@ class PartStore:
         import pyarrow.parquet as pq
 
         path = self.folder / self.shard.part_name(part)
-        temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        pq.write_table(table, temporary)
-        os.replace(temporary, path)
+        with atomic_output(path) as temporary:
+            pq.write_table(table, temporary)
         with self._manifest() as manifest:
             manifest["parts"][path.name] = {"rows": table.num_rows}
         return path

@@ -12,6 +12,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from dnabert2.train.runtime.files import write_text_atomic
+
 # Config entries a checkpoint may differ in from the shipped config without being another architecture.
 NOT_ARCHITECTURE = {"hidden_dropout_prob", "attention_probs_dropout_prob", "transformers_version", "_name_or_path",
                     "dtype", "torch_dtype"}
@@ -38,6 +40,6 @@ def ship(checkpoint: Path, command: str, root: Path) -> Path:
               metadata={"format": "pt"})
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     log = {"command": command, "global_step": state["global_step"], "log_history": state["log_history"]}
-    (root / "benchmarks" / "results" / "pretraining_log.json").write_text(json.dumps(log, indent=2))
+    write_text_atomic(root / "benchmarks" / "results" / "pretraining_log.json", json.dumps(log, indent=2))
     return target
 
