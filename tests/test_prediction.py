@@ -250,3 +250,21 @@ def test_an_interrupted_prediction_leaves_no_output_that_looks_finished(tmp_path
     predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv"),
                   "--embeddings", str(tmp_path / "e.npy")])
     assert len(read_rows(tmp_path / "p.csv")) == 6 and np.load(tmp_path / "e.npy").shape[0] == 6
+
+
+def test_ambiguity_codes_are_read_everywhere_and_counted(tmp_path, classifier, capsys):
+    from dnabert2.train.data.tasks import load_csv_task
+
+    sequence = random_dna(60, 5)
+    iupac = sequence[:30] + "r" + sequence[31:]  # lower case R: a purine, upper-cased like any base
+    (tmp_path / "in.fa").write_text(f">a some description\n{iupac}\n>b\n{sequence}\n")
+    predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv")])
+    rows = read_rows(tmp_path / "p.csv")
+    assert [row["name"] for row in rows] == ["a", "b"]  # the ID is the header's first word
+    np.testing.assert_allclose(probabilities(rows[0]), direct_probabilities(classifier, iupac.upper()), atol=1e-5)
+    assert "Bases: 1 of 120 (0.83%) in 1 of 2 sequences were N or another ambiguity code" in capsys.readouterr().out
+    task = tmp_path / "task"
+    task.mkdir()
+    (task / "train.csv").write_text(f"sequence,label\n{iupac},0\n{sequence},1\n")
+    data, _ = load_csv_task(task)  # the same base in a fine-tuning CSV: read as in FASTA, not refused
+    assert data["train"]["sequence"][0] == iupac.upper()

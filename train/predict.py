@@ -29,6 +29,7 @@ from dnabert2.train.inference.prediction import (
     with_record_means,
 )
 from dnabert2.train.inference.sharding import open_run, position_columns, run_sharded
+from dnabert2.train.data.alphabet import BaseTally
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.runtime.errors import run_command
 from dnabert2.train.runtime.files import atomic_output
@@ -92,8 +93,9 @@ def main(argv=None):
     limit = LengthLimit(args.max_length, args.long_inputs)
     pieces = sliding_windows(iter_inputs(args.input, args.fasta), args.window, args.stride)
     rows = 0
+    tally = BaseTally()
     stream = predict_stream(model, load_tokenizer(args.model), pieces, args.max_tokens_per_batch, limit,
-                            args.embeddings is not None, rc_average=args.rc_average)
+                            args.embeddings is not None, rc_average=args.rc_average, tally=tally)
     # both files appear under their names only once complete (an error or a kill leaves neither half-written)
     with atomic_output(args.output) as output, open(output, "w", newline="") as handle, \
             (NpyRowWriter(args.embeddings) if args.embeddings else nullcontext()) as embeddings:
@@ -106,6 +108,7 @@ def main(argv=None):
             rows += 1
     if limit.report():
         logger.warning(limit.report())
+    print(tally.report())
     print(f"Wrote {rows} predictions to {args.output}" + (f" and embeddings to {args.embeddings}" if args.embeddings else ""))
 
 

@@ -10,6 +10,7 @@
 """
 
 import re
+from dataclasses import dataclass
 
 ACGT = "ACGT"
 AMBIGUITY_CODES = "NRYKMSWBDHV"
@@ -17,6 +18,8 @@ NUCLEOTIDES = frozenset(ACGT + AMBIGUITY_CODES)
 _CLEAN = str.maketrans({"U": "T", "-": None, ".": None, "*": None})
 _WHITESPACE = re.compile(r"\s+")
 _NON_ACGT = re.compile(f"[^{ACGT}]+")
+# What happens to N and other ambiguity codes where a model reads them, said once in every command's log.
+MODEL_READS_AMBIGUITY = "the model reads each as an [UNK] token (its vocabulary holds A/C/G/T merges only)"
 _COMPLEMENT = str.maketrans("ACGTNRYKMSWBDHVacgtnrykmswbdhv", "TGCANYRMKSWVHDBtgcanyrmkswvhdb")
 
 
@@ -49,3 +52,29 @@ def reverse_complement(sequence: str) -> str:
 def acgt_segments(sequence: str, min_length: int = 1) -> list[str]:
     """Split a cleaned sequence at runs of N and other ambiguity codes; keep pieces of at least ``min_length``."""
     return [piece for piece in _NON_ACGT.split(sequence) if len(piece) >= min_length]
+
+
+@dataclass
+class BaseTally:
+    """How many bases a command met, and how many of them were N or another ambiguity code."""
+
+    sequences: int = 0
+    bases: int = 0
+    ambiguous: int = 0
+    sequences_with_ambiguity: int = 0
+
+    def add(self, sequence: str):
+        """Count one cleaned sequence."""
+        ambiguous = non_acgt_count(sequence)
+        self.sequences += 1
+        self.bases += len(sequence)
+        self.ambiguous += ambiguous
+        self.sequences_with_ambiguity += ambiguous > 0
+
+    def report(self, treatment: str = MODEL_READS_AMBIGUITY) -> str:
+        """One line for the log: the counts and what was done with the ambiguous bases."""
+        if not self.ambiguous:
+            return f"Bases: {self.bases:,} in {self.sequences:,} sequences, all A/C/G/T."
+        return (f"Bases: {self.ambiguous:,} of {self.bases:,} ({self.ambiguous / self.bases:.2%}) in "
+                f"{self.sequences_with_ambiguity:,} of {self.sequences:,} sequences were N or another ambiguity code: "
+                f"{treatment}.")

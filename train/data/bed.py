@@ -29,8 +29,9 @@ def read_bed(path) -> Iterator[Region]:
     """The regions of a BED file, in file order; header lines ('track', 'browser', '#') and blank lines are
     skipped. A region without a name (4th column) is named ``chrom:start-end``."""
     path = Path(path)
-    with open(path) as handle:
+    with open(path, encoding="ascii", errors="replace") as handle:  # binary content fails as a bad line, below
         for number, line in enumerate(handle, start=1):
+            line = line.removeprefix("\ufeff")
             fields = line.rstrip("\r\n").split("\t") if "\t" in line else line.split()
             if not line.strip() or fields[0].startswith(("#", "track", "browser")):
                 continue
@@ -52,7 +53,11 @@ def read_bed_sequences(bed_path, fasta_path) -> Iterator[FastaRecord]:
     "chr1" and "1" name the same contig. A contig the FASTA lacks, or a region past its contig's end, is a
     ``BedError`` naming the BED file and line.
     """
-    reference = IndexedFasta(fasta_path)
+    with IndexedFasta(fasta_path) as reference:
+        yield from _region_sequences(bed_path, reference)
+
+
+def _region_sequences(bed_path, reference: IndexedFasta) -> Iterator[FastaRecord]:
     for region in read_bed(bed_path):
         where = f"{bed_path}:{region.line}"
         try:

@@ -16,7 +16,7 @@ import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 from transformers import TrainerCallback
 
-from dnabert2.train.data.alphabet import clean_bases, invalid_characters, reverse_complement
+from dnabert2.train.data.alphabet import BaseTally, clean_bases, invalid_characters, reverse_complement
 from dnabert2.train.runtime.errors import InputError
 
 logger = logging.getLogger(__name__)
@@ -159,6 +159,12 @@ def load_csv_task(data_path, problem_type: str | None = None) -> tuple[DatasetDi
     if len(headers) > 1:
         raise TaskDataError(f"{folder}: the CSV files have different headers: {sorted(headers)}.")
     info = _task_info(splits, problem_type)
+    tally = BaseTally()
+    for columns in splits.values():
+        for name in info.sequence_columns:
+            for sequence in columns[name]:
+                tally.add(sequence)
+    logger.info("%s", tally.report())
     data = DatasetDict()
     for split, columns in splits.items():
         label_columns = [c for c in columns if c not in info.sequence_columns]

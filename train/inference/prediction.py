@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForSequenceClassification
-from dnabert2.train.data.alphabet import reverse_complement
+from dnabert2.train.data.alphabet import BaseTally, reverse_complement
 from dnabert2.train.data.records import read_records
 from dnabert2.train.data.tasks import read_csv_split, sequence_columns_of
 from dnabert2.train.runtime.errors import InputError
@@ -210,7 +210,7 @@ class MeanPooling:
 @torch.no_grad()
 def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_batch: int = 16384,
                    limit: LengthLimit | None = None, with_embeddings: bool = False, chunk: int = 4096,
-                   progress: bool = True, rc_average: bool = False, pooling=None
+                   progress: bool = True, rc_average: bool = False, pooling=None, tally: BaseTally | None = None
                    ) -> Iterator[tuple[Piece, np.ndarray, np.ndarray | None]]:
     """(piece, logits, mean-pooled embedding or None) for each piece, in input order, computed as they come.
 
@@ -219,6 +219,7 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
     classification head (an encoder), logits are empty. With ``rc_average``, each piece's logits and embedding
     are the mean of those of its sequence(s) and their reverse complement(s): the prediction of both strands.
     ``pooling`` turns a batch's encoding into embeddings (default ``MeanPooling``; see train/inference/embedding.py).
+    ``tally`` counts the bases scored, ambiguous ones apart.
     """
     limit = limit or LengthLimit(None)
     pooling = pooling or MeanPooling()
@@ -228,6 +229,8 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
     pieces = iter(pieces)
     while batch_pieces := list(itertools.islice(pieces, chunk)):
         texts = [p.sequences for p in batch_pieces]
+        for sequence in (s for t in texts for s in t) if tally is not None else ():
+            tally.add(sequence)
         texts += [tuple(map(reverse_complement, t)) for t in texts] if rc_average else []
         encoded = tokenizer(*zip(*texts), return_offsets_mapping=pooling.needs_offsets)
         if rc_average and limit.max_length is not None:

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
-from dnabert2.train.data.alphabet import non_acgt_count
+from dnabert2.train.data.alphabet import BaseTally, non_acgt_count
 from dnabert2.train.inference.prediction import Piece, sliding_windows
 from dnabert2.train.runtime.weights import weights_digest
 from dnabert2.train.runtime.files import TEMPORARY, atomic_output, write_text_atomic
@@ -151,13 +151,15 @@ def _finish(part: int, batch: list, store: PartStore, compute) -> tuple:
 
 
 def own_rows(pieces: Iterable[Piece], shard: Shard, window: int | None, stride: int | None,
-             skipped: Counter) -> Iterator[tuple[int, Piece]]:
+             skipped: Counter, tally: BaseTally) -> Iterator[tuple[int, Piece]]:
     """(record index, piece or window) for this shard's records, in input order; other shards' records are passed
-    over untokenized, and empty records or records without an A/C/G/T base are counted in ``skipped``."""
+    over untokenized, empty records or records without an A/C/G/T base are counted in ``skipped``, and the bases
+    of this shard's records in ``tally``."""
     for index, piece in enumerate(pieces):
         if not shard.owns(index):
             continue
         sequence = piece.sequences[0]
+        tally.add(sequence)
         if not sequence:
             skipped["empty"] += 1
         elif non_acgt_count(sequence) == len(sequence):
@@ -173,8 +175,8 @@ def run_sharded(pieces: Iterable[Piece], store: PartStore, part_size: int, windo
 
     Returns counts: parts and rows written and skipped, and records skipped by reason (also in the manifest).
     """
-    skipped, counts = Counter(), Counter()
-    for part, rows, done in run_parts(own_rows(pieces, store.shard, window, stride, skipped), part_size, store,
+    skipped, counts, tally = Counter(), Counter(), BaseTally()
+    for part, rows, done in run_parts(own_rows(pieces, store.shard, window, stride, skipped, tally), part_size, store,
                                       compute):
         counts[f"parts {done}"] += 1
         counts[f"rows {done}"] += len(rows)
@@ -183,6 +185,7 @@ def run_sharded(pieces: Iterable[Piece], store: PartStore, part_size: int, windo
     if skipped:
         logger.warning("Skipped records: %s.", ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())))
     logger.info("Shard %d of %d done: %s", store.shard.index, store.shard.count, dict(counts))
+    logger.info("%s", tally.report())
     return {**counts, "skipped records": dict(skipped)}
 
 

@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from dnabert2.train.data.alphabet import clean_bases, invalid_characters
+from dnabert2.train.data.alphabet import MODEL_READS_AMBIGUITY, clean_bases, invalid_characters, non_acgt_count
 from dnabert2.train.data.reference import IndexedFasta
 from dnabert2.train.inference.prediction import outputs_of
 from dnabert2.train.runtime.errors import InputError
@@ -67,22 +67,30 @@ class SkipCounts:
     def summary(self) -> str:
         """One line: alleles read, skipped by reason, and scored with N (read as [UNK]) in their window."""
         skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(self.skipped.items())) or "none"
-        return f"{self.read} ALT allele(s) read; skipped: {skipped}; scored with N in the window: {self.with_n}"
+        return (f"{self.read} ALT allele(s) read; skipped: {skipped}; scored with N or another ambiguity code in the "
+                f"window ({MODEL_READS_AMBIGUITY}): {self.with_n}")
 
 
 def read_variants(vcf_path, counts: SkipCounts) -> Iterator[Variant]:
     """Every ALT allele of the VCF/BCF, in file order (sorted or not); symbolic and structural alleles
-    (``<DEL>``, breakends, ``*``) are skipped and counted."""
+    (``<DEL>``, breakends, ``*``) and alleles with letters that are not nucleotides are skipped and counted. A file
+    that pysam cannot read is a ``VariantError`` naming it."""
     import pysam
 
-    with pysam.VariantFile(str(vcf_path)) as vcf:
-        for record in vcf:
-            for alt in record.alts or ():
-                counts.read += 1
-                if SYMBOLIC.search(alt) or invalid_characters(clean_bases(record.ref)) or not record.ref:
-                    counts.skip("symbolic or structural alleles")
-                    continue
-                yield Variant(record.chrom, record.pos, record.id or ".", clean_bases(record.ref), clean_bases(alt))
+    try:
+        with pysam.VariantFile(str(vcf_path)) as vcf:
+            for record in vcf:
+                for alt in record.alts or ():
+                    counts.read += 1
+                    ref, alt_bases = clean_bases(record.ref or ""), clean_bases(alt)
+                    if SYMBOLIC.search(alt):
+                        counts.skip("symbolic or structural alleles")
+                    elif not ref or not alt_bases or invalid_characters(ref + alt_bases):
+                        counts.skip("alleles with letters that are not nucleotides")
+                    else:
+                        yield Variant(record.chrom, record.pos, record.id or ".", ref, alt_bases)
+    except (ValueError, OSError) as error:
+        raise VariantError(f"{vcf_path}: not a readable VCF/BCF file ({error}).") from None
 
 
 class Reference(IndexedFasta):
@@ -191,7 +199,7 @@ def score_variants(variants, reference: Reference, mlm, tokenizer, window: int =
     for variant in variants:
         try:
             pending.append((variant, *reference.windows(variant, window)))
-            counts.with_n += "N" in pending[-1][1] or "N" in pending[-1][2]
+            counts.with_n += non_acgt_count(pending[-1][1]) + non_acgt_count(pending[-1][2]) > 0
         except VariantError as error:
             if on_ref_mismatch == "error":
                 raise
