@@ -69,14 +69,15 @@ def main(argv=None):
         folders.append(Path(run.output_dir))
     paths = [path for folder in folders for path in report_paths(folder, "results")]
     if args.ablation or args.compare_with:
-        cnn_dir = augmented_dir = None
+        augmented_dir = None
         if args.ablation:
-            pretrained_dir, augmented_dir, scratch_dir, cnn_dir = folders
+            sides = dict(zip(ABLATION_SIDES, folders))
+            augmented_dir = sides.pop("pretrained_rc_augment")
         elif args.from_scratch:
-            pretrained_dir, scratch_dir = Path(args.compare_with), output_dir
+            sides = {"pretrained": Path(args.compare_with), "from_scratch": output_dir}
         else:
-            pretrained_dir, scratch_dir = output_dir, Path(args.compare_with)
-        print(write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir, augmented_dir))
+            sides = {"pretrained": output_dir, "from_scratch": Path(args.compare_with)}
+        print(write_comparison(sides, output_dir, augmented_dir))
         paths += report_paths(output_dir, "comparison")
     print("Outputs written:\n" + "\n".join(f"  {path}" for path in paths))
 

@@ -1,0 +1,83 @@
+"""GUE statistics against hand computations: the paired t-test over seeds, means with collapsed runs scored and left
+out; model names in results; contamination counts on a corpus built to know the answer."""
+
+import math
+
+import pytest
+
+from dnabert2.benchmarks.gue_runner.statistics import group_summary, paired_test, side_summary
+
+
+def t_test_with_two_degrees_of_freedom(differences):
+    """(mean, 95 % interval, t, two-sided p) of three paired differences, from the closed forms of Student's t with
+    2 degrees of freedom: CDF(t) = 1/2 + t / (2 sqrt(2 + t^2)); its 0.975 quantile is 0.95 / sqrt(2 * 0.975 * 0.025)."""
+    n = len(differences)
+    assert n == 3
+    mean = sum(differences) / n
+    sd = math.sqrt(sum((d - mean) ** 2 for d in differences) / (n - 1))
+    t = mean / (sd / math.sqrt(n))
+    p = 1 - abs(t) / math.sqrt(2 + t * t)
+    quantile = 0.95 / math.sqrt(2 * 0.975 * 0.025)
+    return mean, (mean - quantile * sd / math.sqrt(n), mean + quantile * sd / math.sqrt(n)), t, p
+
+
+def test_paired_test_matches_the_t_formula_by_hand():
+    first, second = {"1": 3.0, "2": 5.0, "3": 7.0, "9": 1.0}, {"1": 2.0, "2": 3.0, "3": 4.0}  # seed 9: one side only
+    result = paired_test(first, second)
+    mean, (low, high), t, p = t_test_with_two_degrees_of_freedom([1.0, 2.0, 3.0])
+    assert (mean, t) == pytest.approx((2.0, 2 * math.sqrt(3)))
+    assert result["seeds"] == ["1", "2", "3"] and result["differences"] == [1.0, 2.0, 3.0]
+    assert result["mean"] == pytest.approx(mean) and result["t"] == pytest.approx(t) and result["df"] == 2
+    assert result["ci95"] == pytest.approx([low, high]) and result["p"] == pytest.approx(p)
+    assert p == pytest.approx(0.0742, abs=1e-4) and (low, high) == pytest.approx((-0.484, 4.484), abs=1e-3)
+    negative = paired_test({"1": -1.0, "2": 0.5, "3": -4.0}, {"1": 0.0, "2": 2.0, "3": 0.0})
+    mean, (low, high), t, p = t_test_with_two_degrees_of_freedom([-1.0, -1.5, -4.0])
+    assert (negative["mean"], negative["t"], negative["p"]) == pytest.approx((mean, t, p))
+    assert negative["ci95"] == pytest.approx([low, high])
+
+
+def test_no_test_with_one_seed_or_identical_differences():
+    one = paired_test({"1": 5.0, "2": 6.0}, {"1": 4.0})
+    assert one["mean"] == 1.0 and one["p"] is None and one["ci95"] is None and one["no_test"] == "1 seed"
+    same = paired_test({"1": 5.0, "2": 6.0}, {"1": 4.0, "2": 5.0})
+    assert same["mean"] == 1.0 and same["p"] is None and same["no_test"] == "same difference on every seed"
+    assert paired_test({"1": 5.0}, {"2": 4.0}) is None
+
+
+def run(mcc, collapsed=False):
+    """Stored metrics of one run."""
+    return {"eval_matthews_correlation": mcc, "eval_accuracy": 0.5 if collapsed else 0.7, "test_class_shares": [0.5, 0.5],
+            "collapsed": collapsed}
+
+
+def test_collapsed_runs_count_as_mcc_0_in_one_mean_and_are_left_out_of_the_other():
+    by_seed = {"1": run(0.0, collapsed=True), "2": run(0.30), "3": run(0.50), "4": run(0.0, collapsed=True)}
+    summary = side_summary("tf_0", by_seed)
+    assert summary["scores_as_scored"] == {"1": 0.0, "2": 30.0, "3": 50.0, "4": 0.0}
+    assert summary["mean_as_scored"] == pytest.approx(20.0) and summary["collapsed_seeds"] == ["1", "4"]
+    assert summary["std_as_scored"] == pytest.approx(math.sqrt((400 + 100 + 900 + 400) / 3))
+    assert summary["mean"] == pytest.approx(40.0) and summary["std"] == pytest.approx(math.sqrt(200))
+
+
+def test_group_averages_count_collapsed_runs_and_test_the_per_seed_averages():
+    def row(task, pretrained, scratch):
+        sides = {"pretrained": side_summary(task, pretrained), "from_scratch": side_summary(task, scratch), "cnn": None}
+        return {**sides, "tests": {"pretrained - from_scratch": paired_test(sides["pretrained"]["scores_as_scored"],
+                                                                            sides["from_scratch"]["scores_as_scored"])}}
+
+    rows = [row("tf_0", {"1": run(0.5), "2": run(0.6), "3": run(0.4)},
+                {"1": run(0.0, collapsed=True), "2": run(0.2), "3": run(0.3)}),
+            row("tf_1", {"1": run(0.2), "2": run(0.3), "3": run(0.1)},
+                {"1": run(0.0, collapsed=True), "2": run(0.0, collapsed=True), "3": run(0.0, collapsed=True)})]
+    group = group_summary("TF-H", rows, ["pretrained", "from_scratch"])
+    assert group["as_scored"] == pytest.approx({"pretrained": (50 + 20) / 2, "from_scratch": (50 / 3 + 0) / 2})
+    # tf_1 collapsed on every seed of one side: left out of every side's average
+    assert group["tasks"] == 2 and group["tasks_without_collapse"] == 1
+    assert group["collapsed_left_out"] == pytest.approx({"pretrained": 50, "from_scratch": 25})
+    assert group["collapsed_left_out_differences"]["pretrained - from_scratch"] == pytest.approx(25)
+    # seed by seed, the difference averaged over the two tasks: seed 1 (50 - 0 + 20 - 0) / 2, ...
+    per_seed = [(50 + 20) / 2, (40 + 30) / 2, (10 + 10) / 2]
+    mean, (low, high), t, p = t_test_with_two_degrees_of_freedom(per_seed)
+    test = group["tests"]["pretrained - from_scratch"]
+    assert test["differences"] == pytest.approx(per_seed) and (test["mean"], test["t"], test["p"]) == pytest.approx((mean, t, p))
+    assert test["ci95"] == pytest.approx([low, high])
