@@ -56,7 +56,7 @@ def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch
     gue.main(args)
     payload = json.loads((tmp_path / "results" / "results.json").read_text())
     assert set(payload["results"]) == {"tf_0", "prom_core_tata"}
-    assert payload["settings"]["learning_rate"] == 1e-3 and payload["settings"]["model"] == str(tiny_pretrained.resolve())
+    assert payload["settings"]["learning_rate"] == 1e-3 and payload["settings"]["model"] == tiny_pretrained.name
     table = (tmp_path / "results" / "results.md").read_text()
     assert "| TF-H |" in table and "70.10" in table and "| CPD |" in table
     assert "| tf_0 | TF-H | MCC |" in table and "F1 for covid" not in table
@@ -142,7 +142,7 @@ def test_results_without_recorded_settings_are_keyed_by_their_command(tmp_path, 
     assert calls == []
     payload = json.loads((tmp_path / "old" / "results.json").read_text())
     assert payload["settings"]["max_steps"] == 300 and payload["summary"][0]["status"] == "collapsed"
-    assert "| tf_0 | TF-H | MCC | collapsed | 1 | 1/1 (seed 42) |" in (tmp_path / "old" / "results.md").read_text()
+    assert "| tf_0 | TF-H | MCC | collapsed | 42 | 1/1 (seed 42) |" in (tmp_path / "old" / "results.md").read_text()
 
 
 def fake_finetune(predict):
@@ -173,7 +173,7 @@ def test_collapsed_runs_are_flagged_not_scored(tmp_path, monkeypatch):
     assert not by_seed["2"]["collapsed"] and not by_seed["3"]["collapsed"]
     summary = payload["summary"][0]
     assert summary["collapsed_seeds"] == ["1"] and summary["scores"] == {"2": 100.0, "3": -100.0}
-    assert "| tf_0 | TF-H | MCC | 0.00 ± 141.42 | 3 | 1/3 (seed 1) |" in (tmp_path / "out" / "results.md").read_text()
+    assert "| tf_0 | TF-H | MCC | 0.00 ± 141.42 | 1, 2, 3 | 1/3 (seed 1) |" in (tmp_path / "out" / "results.md").read_text()
     assert png_width(tmp_path / "out" / "results.png") < 600  # one task: the figure is narrow
 
 
@@ -246,7 +246,7 @@ def test_strand_table_shows_test_time_averaging_and_augmentation_over_shared_see
     cnn = {"tf_0": scores([0.2, 0.2, 0.2]), "tf_1": scores([0.3])}
     folders = [results_folder(tmp_path / name, results) for name, results in
                (("p", pretrained), ("s", scratch), ("a", augmented), ("c", cnn))]
-    assert "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 3 | - | 54.00 ± 2.00 |" in (tmp_path / "p" / "results.md").read_text()
+    assert "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 1, 2, 3 | - | 54.00 ± 2.00 |" in (tmp_path / "p" / "results.md").read_text()
     assert "strands averaged at test" not in (tmp_path / "s" / "results.md").read_text()  # not recorded there
     table = write_comparison({"pretrained": folders[0], "from_scratch": folders[1], "cnn": folders[3]}, tmp_path,
                              augmented_dir=folders[2])

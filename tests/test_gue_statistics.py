@@ -1,11 +1,18 @@
 """GUE statistics against hand computations: the paired t-test over seeds, means with collapsed runs scored and left
 out; model names in results; contamination counts on a corpus built to know the answer."""
 
+import json
 import math
+import shutil
 
 import pytest
+from conftest import ROOT, write_task
 
+from dnabert2.benchmarks import gue
+from dnabert2.benchmarks.gue_runner import runs, store
+from dnabert2.benchmarks.gue_runner.settings import GueArguments
 from dnabert2.benchmarks.gue_runner.statistics import group_summary, paired_test, side_summary
+from dnabert2.train.runtime.weights import weights_digest
 
 
 def t_test_with_two_degrees_of_freedom(differences):
@@ -81,3 +88,34 @@ def test_group_averages_count_collapsed_runs_and_test_the_per_seed_averages():
     test = group["tests"]["pretrained - from_scratch"]
     assert test["differences"] == pytest.approx(per_seed) and (test["mean"], test["t"], test["p"]) == pytest.approx((mean, t, p))
     assert test["ci95"] == pytest.approx([low, high])
+
+
+def test_results_name_the_model_relative_to_the_repository_or_by_folder_name(tmp_path, tiny_pretrained, monkeypatch):  # noqa: F811
+    shipped = store.run_settings(GueArguments())
+    assert shipped["model"] == "." and shipped["model_weights"] == weights_digest(ROOT)
+    assert store.run_settings(GueArguments(model_name_or_path=str(ROOT / "train" / "..")))["model"] == "."
+    outside = store.run_settings(GueArguments(model_name_or_path=str(tiny_pretrained)))
+    assert outside["model"] == tiny_pretrained.name and not outside["model"].startswith("/")
+    monkeypatch.setattr(store, "packaged", lambda name: tmp_path.resolve())  # a repository root holding a model
+    inside = shutil.copytree(tiny_pretrained, tmp_path / "runs" / "further")
+    assert store.run_settings(GueArguments(model_name_or_path=str(inside)))["model"] == "runs/further"
+
+
+def test_results_recorded_with_an_absolute_model_path_resume_by_weights_digest(tmp_path, tiny_pretrained, monkeypatch):  # noqa: F811
+    write_task(tmp_path / "GUE" / "tf" / "0")
+    out = tmp_path / "old"
+    out.mkdir()
+    args = ["--model_name_or_path", str(tiny_pretrained), "--gue_dir", str(tmp_path / "GUE"), "--output_dir", str(out)]
+    settings = {**store.run_settings(GueArguments(model_name_or_path=str(tiny_pretrained))),
+                "model": "/elsewhere/on/another/machine"}  # as written before models were named
+    metrics = {"eval_matthews_correlation": 0.5, "eval_accuracy": 0.75, "collapsed": False}
+    (out / "results.json").write_text(json.dumps({"command": "x", "settings": settings, "results": {"tf_0": {"42": metrics}}}))
+    calls = []
+    monkeypatch.setattr(runs, "run_task", lambda *a: calls.append(a) or metrics)
+    gue.main(args)
+    assert calls == []  # the same weights: the finished pair is skipped
+    assert json.loads((out / "results.json").read_text())["settings"]["model"] == tiny_pretrained.name
+    (out / "results.json").write_text(json.dumps({"command": "x", "settings": {**settings, "model_weights": "0" * 16},
+                                                  "results": {"tf_0": {"42": metrics}}}))
+    with pytest.raises(ValueError, match="model_weights: '0000000000000000' there"):
+        gue.main(args)

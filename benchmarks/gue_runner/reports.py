@@ -53,7 +53,7 @@ def write_reports(results: dict, output_dir: Path, command: str, settings: dict 
         writer.writeheader()
         writer.writerows({"task": r["task"], "family": r["family"], "metric": r["metric"],
                           "score": "collapsed" if r["mean"] is None else number_cell(r["mean"]),
-                          "std": number_cell(r["std"]), "seeds": r["seeds"], "collapsed_seeds": len(r["collapsed_seeds"]),
+                          "std": number_cell(r["std"]), "seeds": ", ".join(r["seeds_run"]), "collapsed_seeds": len(r["collapsed_seeds"]),
                           "score_strands_averaged": number_cell((averaged[r["task"]] or {}).get("mean"))} for r in rows)
     extra = " strands averaged at test |" if with_averages else ""
     lines = [
@@ -61,7 +61,7 @@ def write_reports(results: dict, output_dir: Path, command: str, settings: dict 
         "",
         "| task | family | metric | score x100 (mean ± sd over seeds) | seeds | collapsed seeds |" + extra,
         "|---|---|---|---|---|---|" + "---|" * with_averages,
-        *[f"| {r['task']} | {r['family']} | {r['metric']} | {score_cell(r)} | {r['seeds']} | {collapsed_cell(r)} |"
+        *[f"| {r['task']} | {r['family']} | {r['metric']} | {score_cell(r)} | {', '.join(r['seeds_run'])} | {collapsed_cell(r)} |"
           + (f" {score_cell(averaged[r['task']]) if averaged[r['task']] else '-'} |" if with_averages else "")
           for r in rows],
         "",
