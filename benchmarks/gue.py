@@ -18,8 +18,9 @@ settings skips the finished (task, seed) pairs, one with other settings is refus
 Pretraining ablation: ``--from_scratch True`` fine-tunes a randomly initialised model of the same config (same
 tokenizer, budgets and seeds). ``--ablation True`` runs the pretrained model, the same fine-tuned on a random strand
 per example (--rc_augment), random weights, and the one-hot CNN baseline, into <output_dir>/pretrained,
-/pretrained_rc_augment, /from_scratch and /cnn and writes comparison.{md,json,png}; with ``--rc_average True`` the
-strand table also scores each test sequence as the mean of both strands. ``--compare_with <folder>`` compares this
+/pretrained_rc_augment, /from_scratch and /cnn and writes comparison.{md,json,png}: every side's scores, paired
+t-tests over seeds, means with collapsed runs scored and left out; with ``--rc_average True`` the strand table also
+scores each test sequence as the mean of both strands. ``--compare_with <folder>`` compares this
 run with an earlier one of the opposite --from_scratch.
 """
 
@@ -77,7 +78,7 @@ def main(argv=None):
             sides = {"pretrained": Path(args.compare_with), "from_scratch": output_dir}
         else:
             sides = {"pretrained": output_dir, "from_scratch": Path(args.compare_with)}
-        print(write_comparison(sides, output_dir, augmented_dir))
+        print(write_comparison(sides, output_dir, augmented_dir, args.contamination))
         paths += report_paths(output_dir, "comparison")
     print("Outputs written:\n" + "\n".join(f"  {path}" for path in paths))
 

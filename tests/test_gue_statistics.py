@@ -3,6 +3,7 @@ out; model names in results; contamination counts on a corpus built to know the 
 
 import json
 import math
+import random
 import shutil
 
 import pytest
@@ -119,3 +120,42 @@ def test_results_recorded_with_an_absolute_model_path_resume_by_weights_digest(t
                                                   "results": {"tf_0": {"42": metrics}}}))
     with pytest.raises(ValueError, match="model_weights: '0000000000000000' there"):
         gue.main(args)
+
+
+def test_contamination_counts_on_a_corpus_built_to_know_the_answer(tmp_path):
+    from dnabert2.benchmarks.gue_contamination import main as contamination
+    from dnabert2.train.data.alphabet import reverse_complement
+
+    rng = random.Random(7)
+
+    def bases(n):
+        return "".join(rng.choice("ACGT") for _ in range(n))
+
+    record, repeat = bases(3000), bases(60)
+    corpus = {"chr1": record[:1500].lower() + "N" * 5 + record[1500:],  # soft-masked, with a gap
+              "chr2": bases(500) + "CA" * 40 + bases(500) + (bases(20) + repeat) * 12}  # a microsatellite, a repeat
+    (tmp_path / "genomes").mkdir()
+    (tmp_path / "genomes" / "corpus.fa").write_text("".join(f">{name} test\n{seq}\n" for name, seq in corpus.items()))
+    tests = [
+        record[100:180],                                   # 0: exact match
+        reverse_complement(record[2000:2090]),             # 1: exact match of the other strand
+        bases(30) + record[700:755] + bases(30),           # 2: shares a 55-bp stretch (six 50-mers)
+        bases(35) + "CA" * 30 + bases(35),                 # 3: shares only low-complexity 50-mers: clean
+        bases(100),                                        # 4: clean
+        bases(25) + reverse_complement(repeat[:52]) + bases(25),  # 5: shares a 12-copy repeat only
+        record[1480:1560],                                 # 6: spans the corpus gap: shares 50-mers, no exact match
+    ]
+    folder = tmp_path / "GUE" / "tf" / "0"
+    folder.mkdir(parents=True)
+    for split in ("train", "dev", "test"):
+        (folder / f"{split}.csv").write_text("sequence,label\n" + "".join(f"{seq},{i % 2}\n" for i, seq in enumerate(tests)))
+    contamination(["--gue_dir", str(tmp_path / "GUE"), "--corpus", str(tmp_path / "genomes" / "*.fa"),
+                   "--output", str(tmp_path / "out" / "contamination")])
+    report = json.loads((tmp_path / "out" / "contamination.json").read_text())
+    counts = report["tasks"]["tf_0"]
+    assert counts["exact_indices"] == [0, 1] and counts["clean_indices"] == [3, 4]
+    assert (counts["test_sequences"], counts["exact"], counts["shared_kmer"], counts["shared_only_repeat_kmers"],
+            counts["clean"]) == (7, 2, 5, 1, 2)
+    assert report["corpus"]["bases"] == sum(len(seq) for seq in corpus.values()) - 5
+    markdown = (tmp_path / "out" / "contamination.md").read_text()
+    assert "| tf_0 | 7 | 2 | 5 | 1 | 2 (28.6 %) |" in markdown

@@ -108,6 +108,13 @@ def test_cell(test: dict | None) -> str:
     return f"{difference} [{low:.1f}, {high:.1f}], " + ("p<0.001" if test["p"] < 0.001 else f"p={test['p']:.2g}")
 
 
+def contamination_cell(counts: dict | None) -> str:
+    """A task's test-set overlap with the corpus: '0; 12; 988 of 1,000'."""
+    if counts is None:
+        return "-"
+    return f"{counts['exact']:,}; {counts['shared_kmer']:,}; {counts['clean']:,} of {counts['test_sequences']:,}"
+
+
 def contrast_title(contrast: str) -> str:
     """'pretrained - from_scratch' as 'pretrained - from scratch'."""
     return " - ".join(SIDE_TITLES[name] for name in contrast.split(" - "))
@@ -132,15 +139,19 @@ def averages_table(groups: list, sides: list, contrasts: list, kind: str) -> lis
     return lines
 
 
-def write_comparison(folders: dict, output_dir, augmented_dir=None) -> str:
+def write_comparison(folders: dict, output_dir, augmented_dir=None, contamination_file=None) -> str:
     """Write comparison.json/.md/.png to output_dir: the sides' results folders (``folders``: side name -> folder;
-    pretrained and from_scratch required), their paired tests, and the strand table when test-time averages or
-    ``augmented_dir`` are there; returns the markdown tables."""
+    pretrained and from_scratch required), their paired tests, the strand table when test-time averages or
+    ``augmented_dir`` are there, and the test sets' overlap with the pretraining corpus when ``contamination_file``
+    (benchmarks/gue_contamination.py's JSON) is given; returns the markdown tables."""
     output_dir = Path(output_dir)
+    contamination = json.loads(Path(contamination_file).read_text()) if contamination_file else None
     report = compare({name: read_results(folder)[1] for name, folder in folders.items() if folder},
-                     read_results(augmented_dir)[1] if augmented_dir else None)
+                     read_results(augmented_dir)[1] if augmented_dir else None,
+                     contamination["tasks"] if contamination else None)
     report["results_folders"] = {name: str(folder) for name, folder in folders.items() if folder}
     report["augmented_results"] = str(augmented_dir) if augmented_dir else None
+    report["contamination"] = {"file": str(contamination_file), "k": contamination["k"]} if contamination else None
     (output_dir / "comparison.json").write_text(json.dumps(report, indent=2))
     sides = report["sides"]
     contrasts = [contrast for contrast in (f"{a} - {b}" for a, b in CONTRASTS)
@@ -150,12 +161,15 @@ def write_comparison(folders: dict, output_dir, augmented_dir=None) -> str:
         "Sides: " + "; ".join(f"{SIDE_TITLES[name]}{described.get(name, '')}: `{folders[name]}`" for name in sides) + ".",
         "",
         "| task | family | metric | seeds | " + " | ".join(SIDE_TITLES[name] for name in sides) + " | "
-        + " | ".join(contrast_title(contrast) for contrast in contrasts) + " |",
-        "|---|---|---|---|" + "---|" * (len(sides) + len(contrasts)),
+        + " | ".join(contrast_title(contrast) for contrast in contrasts) + " |"
+        + (f" test sequences in the pretraining corpus (exact; sharing a {contamination['k']}-mer; clean) |"
+           if contamination else ""),
+        "|---|---|---|---|" + "---|" * (len(sides) + len(contrasts) + bool(contamination)),
     ]
     lines += [f"| {r['task']} | {r['family']} | {r['metric']} | {', '.join(r['seeds'])} | "
               + " | ".join(side_cell(r[name]) for name in sides) + " | "
-              + " | ".join(test_cell(r["tests"].get(contrast)) for contrast in contrasts) + " |" for r in report["tasks"]]
+              + " | ".join(test_cell(r["tests"].get(contrast)) for contrast in contrasts) + " |"
+              + (f" {contamination_cell(r['contamination'])} |" if contamination else "") for r in report["tasks"]]
     if report["all_tasks"]:
         groups = [*report["families"], report["all_tasks"]]
         lines += ["", "Averages over tasks, every run as scored (a collapsed run counts with its MCC of 0): the "

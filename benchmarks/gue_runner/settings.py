@@ -70,6 +70,11 @@ class GueArguments:
         metadata={"help": "Run pretrained, pretrained on both strands (--rc_augment), from scratch and the CNN "
                   "baseline (<output_dir>/<side>) and compare them."},
     )
+    contamination: str | None = field(
+        default=None,
+        metadata={"help": "gue_contamination.json (benchmarks/gue_contamination.py): the comparison shows each test "
+                  "set's overlap with the pretraining corpus."},
+    )
     compare_with: str | None = field(
         default=None,
         metadata={"help": "Results folder of the opposite --from_scratch (same settings) to compare this run with."},

@@ -159,11 +159,12 @@ def group_summary(label: str, rows: list, sides: list) -> dict:
                                                if left_out.get(first) is not None and left_out.get(second) is not None}}
 
 
-def compare(sides: dict, augmented: dict | None = None) -> dict:
+def compare(sides: dict, augmented: dict | None = None, contamination: dict | None = None) -> dict:
     """Per task, family and over all tasks: each side's scores (``sides``: name in SIDES -> results; pretrained and
     from_scratch required) over the seeds pretrained and from scratch share, both kinds of means, the paired tests
-    of CONTRASTS and the pretrained model's strand variants (test-time averaging; ``augmented``: fine-tuned on a
-    random strand per example)."""
+    of CONTRASTS, the pretrained model's strand variants (test-time averaging; ``augmented``: fine-tuned on a
+    random strand per example) and each test set's overlap with the pretraining corpus (``contamination``: the
+    tasks of a gue_contamination.json report; counts only)."""
     pretrained, scratch = sides["pretrained"], sides["from_scratch"]
     present = [name for name in SIDES if sides.get(name) is not None]
     rows = []
@@ -181,6 +182,8 @@ def compare(sides: dict, augmented: dict | None = None) -> dict:
         row["strands"] = {"averaged_at_test": task_summary(task, {s: pretrained[task][s] for s in seeds}, True),
                           "augmented": task_summary(task, both_strands) if both_strands else None,
                           "augmented_averaged_at_test": task_summary(task, both_strands, True) if both_strands else None}
+        counts = (contamination or {}).get(task)
+        row["contamination"] = {key: value for key, value in counts.items() if not key.endswith("_indices")} if counts else None
         rows.append(row)
     families = [group_summary(label, members, present) for label, _, _ in FAMILIES
                 if (members := [row for row in rows if row["family"] == label])]
