@@ -20,7 +20,8 @@ tokenizer, budgets and seeds). ``--ablation True`` runs the pretrained model, th
 per example (--rc_augment), random weights, and the one-hot CNN baseline, into <output_dir>/pretrained,
 /pretrained_rc_augment, /from_scratch and /cnn and writes comparison.{md,json,png}: every side's scores, paired
 t-tests over seeds, means with collapsed runs scored and left out; with ``--rc_average True`` the strand table also
-scores each test sequence as the mean of both strands. ``--compare_with <folder>`` compares this
+scores each test sequence as the mean of both strands. ``--further_pretrained_model DIR`` adds a fifth side,
+/further_pretrained: DIR (further MLM-pretrained on GUE training splits) fine-tuned like the pretrained model. ``--compare_with <folder>`` compares this
 run with an earlier one of the opposite --from_scratch.
 """
 
@@ -33,20 +34,27 @@ from transformers import HfArgumentParser
 
 from dnabert2.benchmarks.gue_runner.reports import report_paths, write_comparison
 from dnabert2.benchmarks.gue_runner.runs import run_benchmark, selected_tasks
-from dnabert2.benchmarks.gue_runner.settings import ABLATION_SIDES, GueArguments
+from dnabert2.benchmarks.gue_runner.settings import ABLATION_SIDES, FURTHER_PRETRAINED, GueArguments
 from dnabert2.benchmarks.gue_runner.store import check_comparable, check_model, open_results
 from dnabert2.train.runtime.logs import configure_logging
 from dnabert2.train.runtime.errors import run_command
 
 
+def ablation_sides(args: GueArguments) -> list[str]:
+    """The sides of --ablation: ABLATION_SIDES, and further_pretrained when --further_pretrained_model names a model."""
+    return [*ABLATION_SIDES, *([FURTHER_PRETRAINED] if args.further_pretrained_model else [])]
+
+
 def ablation_runs(args: GueArguments) -> list[GueArguments]:
-    """The runs of --ablation, one per side, each into <output_dir>/<side>; the run itself otherwise."""
+    """The runs of --ablation, one per side (ablation_sides), each into <output_dir>/<side>; the run itself otherwise."""
     if not args.ablation:
         return [args]
     return [dataclasses.replace(args, output_dir=str(Path(args.output_dir) / side), from_scratch=side == "from_scratch",
                                 architecture="cnn" if side == "cnn" else args.architecture, ablation=False,
-                                rc_augment=side == "pretrained_rc_augment")
-            for side in ABLATION_SIDES]
+                                rc_augment=side == "pretrained_rc_augment", further_pretrained_model=None,
+                                model_name_or_path=args.further_pretrained_model if side == FURTHER_PRETRAINED
+                                else args.model_name_or_path)
+            for side in ablation_sides(args)]
 
 
 def main(argv=None):
@@ -56,7 +64,11 @@ def main(argv=None):
     command = " ".join(["python benchmarks/gue.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     if args.ablation and (args.from_scratch or args.compare_with or args.rc_augment):
         raise ValueError("--ablation runs every side itself: leave out --from_scratch, --compare_with and --rc_augment.")
-    check_model(args.model_name_or_path)
+    if args.further_pretrained_model and not args.ablation:
+        raise ValueError("--further_pretrained_model is a side of the ablation: add --ablation True.")
+    for model in (args.model_name_or_path, args.further_pretrained_model):
+        if model:
+            check_model(model)
     tasks, seeds = selected_tasks(args), [int(s) for s in args.seeds.split(",")]
     output_dir = Path(args.output_dir)
     runs = ablation_runs(args)
@@ -72,7 +84,7 @@ def main(argv=None):
     if args.ablation or args.compare_with:
         augmented_dir = None
         if args.ablation:
-            sides = dict(zip(ABLATION_SIDES, folders))
+            sides = dict(zip(ablation_sides(args), folders))
             augmented_dir = sides.pop("pretrained_rc_augment")
         elif args.from_scratch:
             sides = {"pretrained": Path(args.compare_with), "from_scratch": output_dir}

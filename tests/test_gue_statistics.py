@@ -159,3 +159,59 @@ def test_contamination_counts_on_a_corpus_built_to_know_the_answer(tmp_path):
     assert report["corpus"]["bases"] == sum(len(seq) for seq in corpus.values()) - 5
     markdown = (tmp_path / "out" / "contamination.md").read_text()
     assert "| tf_0 | 7 | 2 | 5 | 1 | 2 (28.6 %) |" in markdown
+    # the comparison shows the counts per task (not the indices)
+    from dnabert2.benchmarks.gue_runner.reports import write_comparison, write_reports
+
+    for side, mcc in (("p", 0.5), ("s", 0.3)):
+        (tmp_path / side).mkdir()
+        write_reports({"tf_0": {"1": run(mcc)}}, tmp_path / side, "test", {})
+    table = write_comparison({"pretrained": tmp_path / "p", "from_scratch": tmp_path / "s"}, tmp_path,
+                             contamination_file=tmp_path / "out" / "contamination.json")
+    assert "test sequences in the pretraining corpus (exact; sharing a 50-mer; clean) |" in table
+    assert table.splitlines()[4].endswith("| +20.00 (1 seed: no test) | 2; 5; 2 of 7 |")
+    row = json.loads((tmp_path / "comparison.json").read_text())["tasks"][0]
+    assert row["contamination"]["shared_kmer"] == 5 and "clean_indices" not in row["contamination"]
+
+
+def test_ablation_runs_a_further_pretrained_side_and_tests_it_against_pretrained(tmp_path, tiny_pretrained, monkeypatch):  # noqa: F811
+    write_task(tmp_path / "GUE" / "tf" / "0")
+    further = shutil.copytree(tiny_pretrained, tmp_path / "further_model")
+    (further / "model.safetensors").write_bytes((further / "model.safetensors").read_bytes() + b" ")  # other weights
+    mccs = {"pretrained": 0.40, "further": 0.45}  # per seed s: + s/100 on the further side, + 0 on pretrained
+
+    def fake(args, task, seed, workdir):
+        side = "further" if args.model_name_or_path == str(further) else "pretrained"
+        mcc = mccs[side] + (seed / 100 if side == "further" else 0) if args.architecture == "dnabert2" and not \
+            args.from_scratch else 0.1 * seed
+        return {"eval_matthews_correlation": mcc, "eval_accuracy": 0.7, "collapsed": False}
+
+    calls = []
+    monkeypatch.setattr(runs, "run_task", lambda *a: calls.append(a) or fake(*a))
+    out = tmp_path / "ablation"
+    args = ["--model_name_or_path", str(tiny_pretrained), "--gue_dir", str(tmp_path / "GUE"), "--output_dir", str(out),
+            "--seeds", "1,2,3", "--max_steps", "2"]
+    with pytest.raises(ValueError, match="--further_pretrained_model is a side of the ablation"):
+        gue.main(args + ["--further_pretrained_model", str(further)])
+    with pytest.raises(ValueError, match="no such model folder"):
+        gue.main(args + ["--ablation", "True", "--further_pretrained_model", str(tmp_path / "missing")])
+    assert calls == []
+    gue.main(args + ["--ablation", "True", "--further_pretrained_model", str(further)])
+    further_calls = [call for call in calls if call[0].model_name_or_path == str(further)]
+    assert sorted(call[2] for call in further_calls) == [1, 2, 3] and len(calls) == 15  # five sides x three seeds
+    assert all(call[0].max_steps == 2 and not call[0].from_scratch for call in further_calls)
+    settings = json.loads((out / "further_pretrained" / "results.json").read_text())["settings"]
+    assert settings["model"] == "further_model" and settings["model_weights"] == weights_digest(further)
+    report = json.loads((out / "comparison.json").read_text())
+    assert report["sides"] == ["pretrained", "further_pretrained", "from_scratch", "cnn"]
+    test = report["tasks"][0]["tests"]["further_pretrained - pretrained"]
+    assert test["differences"] == pytest.approx([6, 7, 8])  # (0.45 + s/100 - 0.40) x 100
+    mean, (low, high), t, p = t_test_with_two_degrees_of_freedom([6, 7, 8])
+    assert (test["mean"], test["t"], test["p"]) == pytest.approx((mean, t, p)) and test["ci95"] == pytest.approx([low, high])
+    assert report["all_tasks"]["as_scored"]["further_pretrained"] == pytest.approx(47)
+    table = (out / "comparison.md").read_text()
+    assert ("| task | family | metric | seeds | pretrained | further pretrained | from scratch | CNN baseline | "
+            "pretrained - from scratch | pretrained - CNN baseline | further pretrained - pretrained |") in table
+    assert "| tf_0 | TF-H | MCC | 1, 2, 3 | 40.00 ± 0.00 | 47.00 ± 1.00 | 20.00 ± 10.00 | 20.00 ± 10.00 |" in table
+    assert (out / "comparison.png").stat().st_size > 1000
+    gue.main(args + ["--ablation", "True", "--further_pretrained_model", str(further)])
+    assert len(calls) == 15  # resumed: nothing rerun
