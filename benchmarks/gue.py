@@ -18,8 +18,10 @@ settings skips the finished (task, seed) pairs, one with other settings is refus
 Pretraining ablation: ``--from_scratch True`` fine-tunes a randomly initialised model of the same config (same
 tokenizer, budgets and seeds). ``--ablation True`` runs the pretrained model, the same fine-tuned on a random strand
 per example (--rc_augment), random weights, and the one-hot CNN baseline, into <output_dir>/pretrained,
-/pretrained_rc_augment, /from_scratch and /cnn and writes comparison.{md,json,png}; with ``--rc_average True`` the
-strand table also scores each test sequence as the mean of both strands. ``--compare_with <folder>`` compares this
+/pretrained_rc_augment, /from_scratch and /cnn and writes comparison.{md,json,png}: every side's scores, paired
+t-tests over seeds, means with collapsed runs scored and left out; with ``--rc_average True`` the strand table also
+scores each test sequence as the mean of both strands. ``--further_pretrained_model DIR`` adds a fifth side,
+/further_pretrained: DIR (further MLM-pretrained on GUE training splits) fine-tuned like the pretrained model. ``--compare_with <folder>`` compares this
 run with an earlier one of the opposite --from_scratch.
 """
 
@@ -31,21 +33,28 @@ from pathlib import Path
 
 from dnabert2.benchmarks.gue_runner.reports import report_paths, write_comparison
 from dnabert2.benchmarks.gue_runner.runs import run_benchmark, selected_tasks
-from dnabert2.benchmarks.gue_runner.settings import ABLATION_SIDES, GueArguments
+from dnabert2.benchmarks.gue_runner.settings import ABLATION_SIDES, FURTHER_PRETRAINED, GueArguments
 from dnabert2.benchmarks.gue_runner.store import check_comparable, check_model, open_results
 from dnabert2.train.runtime.logs import configure_logging
 from dnabert2.train.runtime.errors import run_command
 from dnabert2.train.runtime.arguments import command_parser
 
 
+def ablation_sides(args: GueArguments) -> list[str]:
+    """The sides of --ablation: ABLATION_SIDES, and further_pretrained when --further_pretrained_model names a model."""
+    return [*ABLATION_SIDES, *([FURTHER_PRETRAINED] if args.further_pretrained_model else [])]
+
+
 def ablation_runs(args: GueArguments) -> list[GueArguments]:
-    """The runs of --ablation, one per side, each into <output_dir>/<side>; the run itself otherwise."""
+    """The runs of --ablation, one per side (ablation_sides), each into <output_dir>/<side>; the run itself otherwise."""
     if not args.ablation:
         return [args]
     return [dataclasses.replace(args, output_dir=str(Path(args.output_dir) / side), from_scratch=side == "from_scratch",
                                 architecture="cnn" if side == "cnn" else args.architecture, ablation=False,
-                                rc_augment=side == "pretrained_rc_augment")
-            for side in ABLATION_SIDES]
+                                rc_augment=side == "pretrained_rc_augment", further_pretrained_model=None,
+                                model_name_or_path=args.further_pretrained_model if side == FURTHER_PRETRAINED
+                                else args.model_name_or_path)
+            for side in ablation_sides(args)]
 
 
 def main(argv=None):
@@ -56,7 +65,11 @@ def main(argv=None):
     command = " ".join(["python benchmarks/gue.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     if args.ablation and (args.from_scratch or args.compare_with or args.rc_augment):
         raise ValueError("--ablation runs every side itself: leave out --from_scratch, --compare_with and --rc_augment.")
-    check_model(args.model_name_or_path)
+    if args.further_pretrained_model and not args.ablation:
+        raise ValueError("--further_pretrained_model is a side of the ablation: add --ablation True.")
+    for model in (args.model_name_or_path, args.further_pretrained_model):
+        if model:
+            check_model(model)
     tasks, seeds = selected_tasks(args), [int(s) for s in args.seeds.split(",")]
     output_dir = Path(args.output_dir)
     runs = ablation_runs(args)
@@ -70,14 +83,15 @@ def main(argv=None):
         folders.append(Path(run.output_dir))
     paths = [path for folder in folders for path in report_paths(folder, "results")]
     if args.ablation or args.compare_with:
-        cnn_dir = augmented_dir = None
+        augmented_dir = None
         if args.ablation:
-            pretrained_dir, augmented_dir, scratch_dir, cnn_dir = folders
+            sides = dict(zip(ablation_sides(args), folders))
+            augmented_dir = sides.pop("pretrained_rc_augment")
         elif args.from_scratch:
-            pretrained_dir, scratch_dir = Path(args.compare_with), output_dir
+            sides = {"pretrained": Path(args.compare_with), "from_scratch": output_dir}
         else:
-            pretrained_dir, scratch_dir = output_dir, Path(args.compare_with)
-        print(write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir, augmented_dir))
+            sides = {"pretrained": output_dir, "from_scratch": Path(args.compare_with)}
+        print(write_comparison(sides, output_dir, augmented_dir, args.contamination))
         paths += report_paths(output_dir, "comparison")
     print("Outputs written:\n" + "\n".join(f"  {path}" for path in paths))
 

@@ -56,7 +56,7 @@ def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch
     gue.main(args)
     payload = json.loads((tmp_path / "results" / "results.json").read_text())
     assert set(payload["results"]) == {"tf_0", "prom_core_tata"}
-    assert payload["settings"]["learning_rate"] == 1e-3 and payload["settings"]["model"] == str(tiny_pretrained.resolve())
+    assert payload["settings"]["learning_rate"] == 1e-3 and payload["settings"]["model"] == tiny_pretrained.name
     table = (tmp_path / "results" / "results.md").read_text()
     assert "| TF-H |" in table and "70.10" in table and "| CPD |" in table
     assert "| tf_0 | TF-H | MCC |" in table and "F1 for covid" not in table
@@ -142,7 +142,7 @@ def test_results_without_recorded_settings_are_keyed_by_their_command(tmp_path, 
     assert calls == []
     payload = json.loads((tmp_path / "old" / "results.json").read_text())
     assert payload["settings"]["max_steps"] == 300 and payload["summary"][0]["status"] == "collapsed"
-    assert "| tf_0 | TF-H | MCC | collapsed | 1 | 1/1 (seed 42) |" in (tmp_path / "old" / "results.md").read_text()
+    assert "| tf_0 | TF-H | MCC | collapsed | 42 | 1/1 (seed 42) |" in (tmp_path / "old" / "results.md").read_text()
 
 
 def fake_finetune(predict):
@@ -173,7 +173,7 @@ def test_collapsed_runs_are_flagged_not_scored(tmp_path, monkeypatch):
     assert not by_seed["2"]["collapsed"] and not by_seed["3"]["collapsed"]
     summary = payload["summary"][0]
     assert summary["collapsed_seeds"] == ["1"] and summary["scores"] == {"2": 100.0, "3": -100.0}
-    assert "| tf_0 | TF-H | MCC | 0.00 ± 141.42 | 3 | 1/3 (seed 1) |" in (tmp_path / "out" / "results.md").read_text()
+    assert "| tf_0 | TF-H | MCC | 0.00 ± 141.42 | 1, 2, 3 | 1/3 (seed 1) |" in (tmp_path / "out" / "results.md").read_text()
     assert png_width(tmp_path / "out" / "results.png") < 600  # one task: the figure is narrow
 
 
@@ -188,7 +188,7 @@ def scores(mccs, key="eval_matthews_correlation"):
             for seed, mcc in enumerate(mccs, start=1)}
 
 
-def test_comparison_table_has_both_columns_difference_noise_and_collapse(tmp_path):
+def test_comparison_table_has_every_side_paired_tests_and_both_kinds_of_means(tmp_path):
     collapsed = {"eval_matthews_correlation": 0.0, "eval_accuracy": 0.5, "test_class_shares": [0.5, 0.5]}
     pretrained = {"tf_0": scores([0.50, 0.52, 0.48]), "tf_1": scores([0.50, 0.60, 0.40]),
                   "virus_covid": scores([0.70, 0.72, 0.68], key="eval_f1"), "tf_2": scores([0.5, 0.5, 0.5]),
@@ -198,25 +198,38 @@ def test_comparison_table_has_both_columns_difference_noise_and_collapse(tmp_pat
                "tf_4": scores([0.1])}
     for metrics in scratch["virus_covid"].values():
         metrics["eval_matthews_correlation"] = 0.3
-    write_comparison(results_folder(tmp_path / "p", pretrained), results_folder(tmp_path / "s", scratch), tmp_path)
+    write_comparison({"pretrained": results_folder(tmp_path / "p", pretrained),
+                      "from_scratch": results_folder(tmp_path / "s", scratch)}, tmp_path)
     report = json.loads((tmp_path / "comparison.json").read_text())
     rows = {row["task"]: row for row in report["tasks"]}
     assert set(rows) == {"tf_0", "tf_1", "tf_2", "virus_covid"} and report["tasks_on_one_side_only"] == ["tf_3", "tf_4"]
-    assert rows["tf_0"]["difference"] == pytest.approx(50 - 30.5) and rows["tf_0"]["within_seed_noise"] is False
-    assert rows["tf_0"]["from_scratch"]["collapsed_seeds"] == ["3"]
-    assert rows["tf_1"]["difference"] == pytest.approx(0) and rows["tf_1"]["within_seed_noise"] is True
-    assert rows["virus_covid"]["metric"] == "F1" and rows["virus_covid"]["difference"] == pytest.approx(70 - 41)
-    assert rows["tf_2"]["from_scratch"]["status"] == "collapsed" and rows["tf_2"]["difference"] is None
+    tests = {task: row["tests"]["pretrained - from_scratch"] for task, row in rows.items()}
+    assert tests["tf_0"]["differences"] == pytest.approx([20, 21, 48])  # seed 3 collapsed: scored as MCC 0
+    assert rows["tf_0"]["from_scratch"]["mean_as_scored"] == pytest.approx(61 / 3)
+    assert rows["tf_0"]["from_scratch"]["mean"] == pytest.approx(30.5) and rows["tf_0"]["from_scratch"]["collapsed_seeds"] == ["3"]
+    assert tests["tf_1"]["mean"] == pytest.approx(0) and tests["tf_1"]["p"] == pytest.approx(1)
+    assert rows["virus_covid"]["metric"] == "F1" and tests["virus_covid"]["differences"] == pytest.approx([30, 30, 27])
+    assert rows["tf_2"]["from_scratch"]["status"] == "collapsed" and tests["tf_2"]["p"] is None
     family = {f["family"]: f for f in report["families"]}["TF-H"]
-    assert family["tasks"] == 2 and family["difference"] == pytest.approx((50 - 30.5 + 0) / 2)
-    assert "within seed noise" in report["noise_rule"]
+    assert family["tasks"] == 3 and family["tasks_without_collapse"] == 2
+    assert family["as_scored"] == pytest.approx({"pretrained": 50, "from_scratch": (61 / 3 + 50 + 0) / 3})
+    assert family["collapsed_left_out"] == pytest.approx({"pretrained": 50, "from_scratch": (30.5 + 50) / 2})
+    # the family test: each seed's difference averaged over tf_0, tf_1 and tf_2
+    assert family["tests"]["pretrained - from_scratch"]["differences"] == pytest.approx([25, (52 + 60 + 50 - 31 - 55) / 3,
+                                                                                          (48 + 40 + 50 - 50) / 3])
+    assert "within seed noise" not in json.dumps(report) and "noise_rule" not in report
     table = (tmp_path / "comparison.md").read_text()
-    assert "| task | family | metric | pretrained | from scratch | difference | verdict | seeds |" in table
-    assert "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 30.50 ± 0.71 | +19.50 | beyond seed noise; from scratch seed 3 collapsed |" in table
-    assert "| tf_1 | TF-H | MCC | 50.00 ± 10.00 | 50.00 ± 5.00 | +0.00 | within seed noise |" in table
-    assert "| tf_2 | TF-H | MCC | 50.00 ± 0.00 | collapsed | - | collapsed (from scratch) |" in table
-    assert "| virus_covid | CVC | F1 | 70.00 ± 2.00 | 41.00 ± 1.00 | +29.00 | beyond seed noise |" in table
-    assert "| TF-H | 50.00 | 40.25 | +9.75 | 2 | 1 |" in table and family["collapsed_tasks"] == 1
+    assert "| task | family | metric | seeds | pretrained | from scratch | pretrained - from scratch |" in table
+    assert ("| tf_0 | TF-H | MCC | 1, 2, 3 | 50.00 ± 2.00 | 20.33 ± 17.62; 30.50 ± 0.71 without collapsed seed 3 | "
+            "+29.67 [-9.8, 69.1], p=0.084 |") in table
+    assert "| tf_1 | TF-H | MCC | 1, 2, 3 | 50.00 ± 10.00 | 50.00 ± 5.00 | +0.00 [-21.5, 21.5], p=1 |" in table
+    assert ("| tf_2 | TF-H | MCC | 1, 2, 3 | 50.00 ± 0.00 | 0.00 ± 0.00; every seed collapsed | "
+            "+50.00 (same difference on every seed: no test) |") in table
+    assert "| virus_covid | CVC | F1 | 1, 2, 3 | 70.00 ± 2.00 | 41.00 ± 1.00 | +29.00 [24.7, 33.3], p=0.0012 |" in table
+    assert "| TF-H | 3 | 50.00 | 23.44 | +26.56 [20.6, 32.5], p=0.0027 |" in table  # headline: as scored
+    assert "| TF-H | 2 | 50.00 | 40.25 | +9.75 |" in table  # collapsed runs left out
+    assert table.index("every run as scored (a collapsed run counts with its MCC of 0): the headline") < table.index(
+        "Averages with collapsed runs left out")
     assert (tmp_path / "comparison.png").stat().st_size > 1000
 
 
@@ -233,9 +246,10 @@ def test_strand_table_shows_test_time_averaging_and_augmentation_over_shared_see
     cnn = {"tf_0": scores([0.2, 0.2, 0.2]), "tf_1": scores([0.3])}
     folders = [results_folder(tmp_path / name, results) for name, results in
                (("p", pretrained), ("s", scratch), ("a", augmented), ("c", cnn))]
-    assert "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 3 | - | 54.00 ± 2.00 |" in (tmp_path / "p" / "results.md").read_text()
+    assert "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 1, 2, 3 | - | 54.00 ± 2.00 |" in (tmp_path / "p" / "results.md").read_text()
     assert "strands averaged at test" not in (tmp_path / "s" / "results.md").read_text()  # not recorded there
-    table = write_comparison(folders[0], folders[1], tmp_path, cnn_dir=folders[3], augmented_dir=folders[2])
+    table = write_comparison({"pretrained": folders[0], "from_scratch": folders[1], "cnn": folders[3]}, tmp_path,
+                             augmented_dir=folders[2])
     assert ("| task | metric | pretrained | strands averaged at test | fine-tuned on both strands | both strands, "
             "averaged at test |") in table
     # tf_0: seeds 1-3 on the plain sides, the augmented run has seeds 1 and 2 only
@@ -244,7 +258,8 @@ def test_strand_table_shows_test_time_averaging_and_augmentation_over_shared_see
     assert "| mean over tasks | | 40.00 | 47.00 | 40.50 | 36.00 |" in table
     assert ("Seeds: pretrained 1, 2, 3; strands averaged at test 1, 2, 3; fine-tuned on both strands 1, 2; "
             "both strands, averaged at test 1, 2.") in table
-    assert "| all tasks | 40.00 | 10.00 | +30.00 | 2 | - | 25.00 |" in table
+    assert ("| all tasks | 2 | 40.00 | 10.00 | 25.00 | +30.00 (tasks run with different seeds: no test) | "
+            "+15.00 (tasks run with different seeds: no test) |") in table
     strands = json.loads((tmp_path / "comparison.json").read_text())["tasks"][0]["strands"]
     assert strands["augmented"]["scores"] == {"1": 60.0, "2": 62.0}
 
@@ -297,14 +312,15 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
         assert settings["from_scratch"] is flag and settings["rc_augment"] is both_strands
     report = json.loads((out / "comparison.json").read_text())
     row = report["tasks"][0]
-    assert row["task"] == "tf_0" and row["seeds"] == ["42"] and "within_seed_noise" in row
-    if row["difference"] is not None:
-        assert row["difference"] == pytest.approx(row["pretrained"]["mean"] - row["from_scratch"]["mean"])
-    assert "| pretrained | from scratch | difference |" in (out / "comparison.md").read_text()
+    assert row["task"] == "tf_0" and row["seeds"] == ["42"]
+    test = row["tests"]["pretrained - from_scratch"]
+    assert test["mean"] == pytest.approx(row["pretrained"]["mean_as_scored"] - row["from_scratch"]["mean_as_scored"])
+    assert test["no_test"] == "1 seed" and test["p"] is None
+    assert "| pretrained | from scratch | CNN baseline | pretrained - from scratch |" in (out / "comparison.md").read_text()
     cnn = json.loads((out / "cnn" / "results.json").read_text())  # the third side: the one-hot CNN baseline
     assert cnn["settings"]["architecture"] == "cnn" and "CNN baseline" in (out / "comparison.md").read_text()
     cnn_mcc = cnn["results"]["tf_0"]["42"]["eval_matthews_correlation"] * 100
-    assert row["cnn"]["mean"] is None or row["cnn"]["mean"] == pytest.approx(cnn_mcc)
+    assert row["cnn"]["mean_as_scored"] == pytest.approx(cnn_mcc)
     printed = capsys.readouterr().out
     for path in (out / "pretrained" / "results.json", out / "from_scratch" / "results.md", out / "comparison.png"):
         assert str(path) in printed
@@ -315,7 +331,8 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
     assert len(built) == 3
     again = json.loads((out / "from_scratch" / "comparison.json").read_text())
     no_augmented = {"augmented": None, "augmented_averaged_at_test": None}
-    assert again["tasks"] == [{**r, "cnn": None, "strands": {**r["strands"], **no_augmented}}  # neither named here
+    assert again["tasks"] == [{**r, "cnn": None, "strands": {**r["strands"], **no_augmented},  # neither named here
+                               "tests": {"pretrained - from_scratch": r["tests"]["pretrained - from_scratch"]}}
                               for r in report["tasks"]]
     with pytest.raises(ValueError, match="both runs have from_scratch=False"):
         gue.main(args[:-6] + ["--output_dir", str(out / "pretrained"), "--max_steps", "2", "--learning_rate", "1e-3",

@@ -1,5 +1,7 @@
-"""Bar charts of the GUE results: per-task scores with sds, family averages beside the paper's, and the
-pretrained vs from-scratch (and CNN) comparison."""
+"""Bar charts of the GUE results: per-task scores with sds, family averages beside the paper's, and the comparison
+of the sides (pretrained, further pretrained, from scratch, CNN baseline)."""
+
+from dnabert2.benchmarks.gue_runner.statistics import SIDE_TITLES
 
 
 def _figure(n_tasks: int, n_families: int, bars_per_task: int = 1):
@@ -19,24 +21,23 @@ def _figure(n_tasks: int, n_families: int, bars_per_task: int = 1):
     return plt, fig, list(axes)
 
 
-def _bars(axis, xs, summaries, **style):
-    """Bars of the mean scores, sd error bars where there is one, 'collapsed' where there is no score."""
-    axis.bar(xs, [r["mean"] or 0 for r in summaries], **style)
-    with_sd = [(x, r) for x, r in zip(xs, summaries) if r["std"] is not None]
+def _bars(axis, xs, summaries, mean="mean", std="std", **style):
+    """Bars of the mean scores (keys ``mean``, ``std``), sd error bars where there is one, and a red note where seeds
+    collapsed: 'collapsed' where no seed scored, 'n collapsed' under a mean that counts collapsed runs."""
+    axis.bar(xs, [r[mean] or 0 for r in summaries], **style)
+    with_sd = [(x, r) for x, r in zip(xs, summaries) if r[std] is not None]
     if with_sd:
-        axis.errorbar([x for x, _ in with_sd], [r["mean"] for _, r in with_sd], yerr=[r["std"] for _, r in with_sd],
+        axis.errorbar([x for x, _ in with_sd], [r[mean] for _, r in with_sd], yerr=[r[std] for _, r in with_sd],
                       fmt="none", ecolor="black", capsize=3)
-    _mark_collapsed(axis, [x for x, r in zip(xs, summaries) if r["mean"] is None])
+    for x, r in zip(xs, summaries):
+        if r[mean] is None or (mean != "mean" and r["collapsed_seeds"]):
+            label = "collapsed" if r[mean] is None else f"{len(r['collapsed_seeds'])} collapsed"
+            axis.text(x, 0, label, rotation=90, ha="center", va="bottom", fontsize=7, color="tab:red")
 
 
 def _task_ticks(axis, xs, names):
     slanted = len(names) > 3
     axis.set_xticks(xs, names, rotation=60 if slanted else 0, ha="right" if slanted else "center")
-
-
-def _mark_collapsed(axis, xs):
-    for x in xs:
-        axis.text(x, 0, "collapsed", rotation=90, ha="center", va="bottom", fontsize=7, color="tab:red")
 
 
 def plot(rows, families, path):
@@ -60,28 +61,29 @@ def plot(rows, families, path):
 
 
 def plot_comparison(report: dict, path):
-    """Per-task pretrained and from-scratch bars (sd as error bars), and family averages."""
+    """Per-task bars of every side as scored (sd as error bars, collapsed runs noted), and the as-scored family
+    averages."""
     rows, families = report["tasks"], report["families"]
-    plt, fig, axes = _figure(len(rows), len(families), bars_per_task=2)
+    sides = [name for name in report["sides"] if all(r[name] for r in rows)]
+    plt, fig, axes = _figure(len(rows), len(families), bars_per_task=len(sides))
     x = list(range(len(rows)))
-    sides = [("pretrained", "tab:blue"), ("from_scratch", "tab:orange")]
-    sides += [("cnn", "tab:green")] if rows and all(r["cnn"] for r in rows) else []
+    colors = {"pretrained": "tab:blue", "further_pretrained": "tab:purple", "from_scratch": "tab:orange",
+              "cnn": "tab:green"}
     width = 0.8 / len(sides)
-    for k, (name, color) in enumerate(sides):
-        empty = {"mean": None, "std": None, "collapsed_seeds": []}
-        _bars(axes[0], [i + (k - (len(sides) - 1) / 2) * width for i in x], [r[name] or empty for r in rows],
-              width=width, color=color, label="CNN baseline" if name == "cnn" else name.replace("_", " "))
+    for k, name in enumerate(sides):
+        _bars(axes[0], [i + (k - (len(sides) - 1) / 2) * width for i in x], [r[name] for r in rows],
+              mean="mean_as_scored", std="std_as_scored", width=width, color=colors[name], label=SIDE_TITLES[name])
     _task_ticks(axes[0], x, [r["task"] for r in rows])
     axes[0].set_ylabel("score x100 (MCC; F1 for virus_covid)")
-    axes[0].set_title("Pretrained vs from scratch, per task")
+    axes[0].set_title("Per task, every run as scored")
     axes[0].legend(fontsize=7)
     if families:
         fx = range(len(families))
-        for k, (name, color) in enumerate(sides):
+        for k, name in enumerate(sides):
             axes[1].bar([i + (k - (len(sides) - 1) / 2) * width for i in fx],
-                        [f[name] if f[name] is not None else 0 for f in families], width=width, color=color)
+                        [f["as_scored"].get(name) or 0 for f in families], width=width, color=colors[name])
         axes[1].set_xticks(list(fx), [f["family"] for f in families])
-        axes[1].set_title("Family averages")
+        axes[1].set_title("Family averages, as scored")
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)

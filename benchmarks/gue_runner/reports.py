@@ -6,7 +6,8 @@ from pathlib import Path
 
 from dnabert2.benchmarks.gue_runner.plots import plot, plot_comparison
 from dnabert2.benchmarks.gue_runner.statistics import (
-    COLLAPSE_RULE, METRIC_NOTE, NOISE_RULE, RC_AVERAGE, STRANDS_NOTE, compare, mean_or_none, summarize, task_summary,
+    COLLAPSE_RULE, CONTRASTS, MEANS_NOTE, METRIC_NOTE, PREDICTIONS_NOTE, RC_AVERAGE, SIDE_TITLES, STRANDS_NOTE,
+    TEST_RULE, compare, mean_or_none, summarize, task_summary,
 )
 from dnabert2.benchmarks.gue_runner.store import read_results
 
@@ -30,6 +31,11 @@ def number_cell(value):
     return "-" if value is None else f"{value:.2f}"
 
 
+def signed_cell(value):
+    """A table cell for a difference that may be missing: '-' or signed, two decimals."""
+    return "-" if value is None else f"{round(value, 9) + 0.0:+.2f}"  # no '-0.00' for a rounding error
+
+
 def report_paths(output_dir: Path, stem: str) -> list[Path]:
     return [output_dir / f"{stem}.{ext}" for ext in ("json", "md", "csv", "png") if (output_dir / f"{stem}.{ext}").exists()]
 
@@ -47,7 +53,7 @@ def write_reports(results: dict, output_dir: Path, command: str, settings: dict 
         writer.writeheader()
         writer.writerows({"task": r["task"], "family": r["family"], "metric": r["metric"],
                           "score": "collapsed" if r["mean"] is None else number_cell(r["mean"]),
-                          "std": number_cell(r["std"]), "seeds": r["seeds"], "collapsed_seeds": len(r["collapsed_seeds"]),
+                          "std": number_cell(r["std"]), "seeds": ", ".join(r["seeds_run"]), "collapsed_seeds": len(r["collapsed_seeds"]),
                           "score_strands_averaged": number_cell((averaged[r["task"]] or {}).get("mean"))} for r in rows)
     extra = " strands averaged at test |" if with_averages else ""
     lines = [
@@ -55,7 +61,7 @@ def write_reports(results: dict, output_dir: Path, command: str, settings: dict 
         "",
         "| task | family | metric | score x100 (mean ± sd over seeds) | seeds | collapsed seeds |" + extra,
         "|---|---|---|---|---|---|" + "---|" * with_averages,
-        *[f"| {r['task']} | {r['family']} | {r['metric']} | {score_cell(r)} | {r['seeds']} | {collapsed_cell(r)} |"
+        *[f"| {r['task']} | {r['family']} | {r['metric']} | {score_cell(r)} | {', '.join(r['seeds_run'])} | {collapsed_cell(r)} |"
           + (f" {score_cell(averaged[r['task']]) if averaged[r['task']] else '-'} |" if with_averages else "")
           for r in rows],
         "",
@@ -78,52 +84,104 @@ def write_reports(results: dict, output_dir: Path, command: str, settings: dict 
     return table
 
 
-def verdict(row: dict) -> str:
-    sides = [name for name in ("pretrained", "from_scratch") if row[name]["mean"] is None]
-    if sides:
-        return "collapsed (" + ", ".join(name.replace("_", " ") for name in sides) + ")"
-    if row["within_seed_noise"] is None:
-        return "no noise estimate (< 2 seeds)"
-    return "within seed noise" if row["within_seed_noise"] else "beyond seed noise"
+def side_cell(summary: dict | None) -> str:
+    """A side's score on a task: mean ± sd as scored, then its score without the collapsed seeds where any collapsed."""
+    if summary is None:
+        return "-"
+    cell = f"{summary['mean_as_scored']:.2f}" + (f" ± {summary['std_as_scored']:.2f}" if summary["std_as_scored"] is not None else "")
+    seeds = summary["collapsed_seeds"]
+    if summary["mean"] is None:
+        cell += "; every seed collapsed"
+    elif seeds:
+        cell += f"; {score_cell(summary)} without collapsed seed{'s' * (len(seeds) > 1)} {', '.join(seeds)}"
+    return cell
 
 
-def write_comparison(pretrained_dir, scratch_dir, output_dir, cnn_dir=None, augmented_dir=None) -> str:
-    """Write comparison.json/.md/.png (pretrained vs from scratch, the CNN baseline when ``cnn_dir``, the strand
-    table when test-time averages or ``augmented_dir`` are there) to output_dir; returns the markdown tables."""
+def test_cell(test: dict | None) -> str:
+    """A paired test as '+5.30 [2.1, 8.5], p=0.01'; the mean difference alone where there is no test."""
+    if test is None:
+        return "-"
+    difference = signed_cell(test["mean"])
+    if test["no_test"]:
+        return f"{difference} ({test['no_test']}: no test)"
+    low, high = test["ci95"]
+    return f"{difference} [{low:.1f}, {high:.1f}], " + ("p<0.001" if test["p"] < 0.001 else f"p={test['p']:.2g}")
+
+
+def contamination_cell(counts: dict | None) -> str:
+    """A task's test-set overlap with the corpus: '0; 12; 988 of 1,000'."""
+    if counts is None:
+        return "-"
+    return f"{counts['exact']:,}; {counts['shared_kmer']:,}; {counts['clean']:,} of {counts['test_sequences']:,}"
+
+
+def contrast_title(contrast: str) -> str:
+    """'pretrained - from_scratch' as 'pretrained - from scratch'."""
+    return " - ".join(SIDE_TITLES[name] for name in contrast.split(" - "))
+
+
+def averages_table(groups: list, sides: list, contrasts: list, kind: str) -> list[str]:
+    """Markdown lines of family and all-task averages: ``kind`` "as_scored" (with the paired tests) or
+    "collapsed_left_out" (differences of the means)."""
+    tasks_title = "tasks" if kind == "as_scored" else "tasks (without a side collapsed on every seed)"
+    lines = ["| family | " + tasks_title + " | " + " | ".join(SIDE_TITLES[name] for name in sides) + " | "
+             + " | ".join(contrast_title(contrast) for contrast in contrasts) + " |",
+             "|---|---|" + "---|" * (len(sides) + len(contrasts))]
+    for group in groups:
+        means = group[kind]
+        if kind == "as_scored":
+            differences = [test_cell(group["tests"].get(contrast)) for contrast in contrasts]
+        else:
+            differences = [signed_cell(group["collapsed_left_out_differences"].get(contrast)) for contrast in contrasts]
+        count = group["tasks"] if kind == "as_scored" else group["tasks_without_collapse"]
+        lines.append(f"| {group['family']} | {count} | " + " | ".join(number_cell(means.get(name)) for name in sides)
+                     + " | " + " | ".join(differences) + " |")
+    return lines
+
+
+def write_comparison(folders: dict, output_dir, augmented_dir=None, contamination_file=None) -> str:
+    """Write comparison.json/.md/.png to output_dir: the sides' results folders (``folders``: side name -> folder;
+    pretrained and from_scratch required), their paired tests, the strand table when test-time averages or
+    ``augmented_dir`` are there, and the test sets' overlap with the pretraining corpus when ``contamination_file``
+    (benchmarks/gue_contamination.py's JSON) is given; returns the markdown tables."""
     output_dir = Path(output_dir)
-    (_, pretrained), (_, scratch) = read_results(pretrained_dir), read_results(scratch_dir)
-    report = compare(pretrained, scratch, read_results(cnn_dir)[1] if cnn_dir else None,
-                     read_results(augmented_dir)[1] if augmented_dir else None)
-    report["pretrained_results"], report["from_scratch_results"] = str(pretrained_dir), str(scratch_dir)
-    report["cnn_results"] = str(cnn_dir) if cnn_dir else None
+    contamination = json.loads(Path(contamination_file).read_text()) if contamination_file else None
+    report = compare({name: read_results(folder)[1] for name, folder in folders.items() if folder},
+                     read_results(augmented_dir)[1] if augmented_dir else None,
+                     contamination["tasks"] if contamination else None)
+    report["results_folders"] = {name: str(folder) for name, folder in folders.items() if folder}
     report["augmented_results"] = str(augmented_dir) if augmented_dir else None
+    report["contamination"] = {"file": str(contamination_file), "k": contamination["k"]} if contamination else None
     (output_dir / "comparison.json").write_text(json.dumps(report, indent=2))
+    sides = report["sides"]
+    contrasts = [contrast for contrast in (f"{a} - {b}" for a, b in CONTRASTS)
+                 if any(contrast in r["tests"] for r in report["tasks"])]
+    described = {"from_scratch": " (random init of the same config)"}
     lines = [
-        f"Pretrained: `{pretrained_dir}`; from scratch (random init of the same config): `{scratch_dir}`.",
+        "Sides: " + "; ".join(f"{SIDE_TITLES[name]}{described.get(name, '')}: `{folders[name]}`" for name in sides) + ".",
         "",
-        "| task | family | metric | pretrained | from scratch | difference | verdict | seeds | CNN baseline |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| task | family | metric | seeds | " + " | ".join(SIDE_TITLES[name] for name in sides) + " | "
+        + " | ".join(contrast_title(contrast) for contrast in contrasts) + " |"
+        + (f" test sequences in the pretraining corpus (exact; sharing a {contamination['k']}-mer; clean) |"
+           if contamination else ""),
+        "|---|---|---|---|" + "---|" * (len(sides) + len(contrasts) + bool(contamination)),
     ]
-    for r in report["tasks"]:
-        difference = "-" if r["difference"] is None else f"{r['difference']:+.2f}"
-        collapsed = [f"{name.replace('_', ' ')} seed {', '.join(r[name]['collapsed_seeds'])} collapsed"
-                     for name in ("pretrained", "from_scratch")
-                     if r[name]["collapsed_seeds"] and r[name]["mean"] is not None]  # partly collapsed
-        lines.append(f"| {r['task']} | {r['family']} | {r['metric']} | {score_cell(r['pretrained'])} | "
-                     f"{score_cell(r['from_scratch'])} | {difference} | {'; '.join([verdict(r), *collapsed])} | "
-                     f"{', '.join(r['seeds'])} | {score_cell(r['cnn']) if r['cnn'] else '-'} |")
-    if report["families"]:
-        lines += ["", "| family | pretrained | from scratch | difference | tasks | tasks left out (collapsed) | "
-                  "CNN baseline |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {f['family']} | {f['pretrained']:.2f} | {f['from_scratch']:.2f} | {f['difference']:+.2f} | "
-                  f"{f['tasks']} | {f['collapsed_tasks']} | {number_cell(f['cnn'])} |" for f in report["families"]]
-        overall = report["all_tasks"]
-        lines += [f"| all tasks | {overall['pretrained']:.2f} | {overall['from_scratch']:.2f} | "
-                  f"{overall['difference']:+.2f} | {overall['tasks']} | - | {number_cell(overall['cnn'])} |"]
+    lines += [f"| {r['task']} | {r['family']} | {r['metric']} | {', '.join(r['seeds'])} | "
+              + " | ".join(side_cell(r[name]) for name in sides) + " | "
+              + " | ".join(test_cell(r["tests"].get(contrast)) for contrast in contrasts) + " |"
+              + (f" {contamination_cell(r['contamination'])} |" if contamination else "") for r in report["tasks"]]
+    if report["all_tasks"]:
+        groups = [*report["families"], report["all_tasks"]]
+        lines += ["", "Averages over tasks, every run as scored (a collapsed run counts with its MCC of 0): the "
+                  "headline.", "", *averages_table(groups, sides, contrasts, "as_scored"),
+                  "", "Averages with collapsed runs left out (each side's mean over its non-collapsed seeds; a task "
+                  "where a side collapsed on every seed left out of every side's average):", "",
+                  *averages_table(groups, sides, contrasts, "collapsed_left_out")]
     lines += strand_table(report["tasks"])
-    lines += ["", "Scores x100, mean ± sample sd over the seeds both runs share. " + METRIC_NOTE,
-              "", "Difference: pretrained minus from scratch. " + NOISE_RULE[0].upper() + NOISE_RULE[1:],
-              "", COLLAPSE_RULE[0].upper() + COLLAPSE_RULE[1:]]
+    lines += ["", "Scores x100 over the seeds pretrained and from scratch share: mean ± sample sd, every run as "
+              "scored; where a side collapsed, its mean without the collapsed seeds follows. " + METRIC_NOTE,
+              "", "Differences: first side minus second, seed by seed. " + TEST_RULE,
+              "", MEANS_NOTE, "", report["collapse_rule"][0].upper() + report["collapse_rule"][1:], "", PREDICTIONS_NOTE]
     if report["tasks_on_one_side_only"]:
         lines += ["", f"Left out (run on one side only): {', '.join(report['tasks_on_one_side_only'])}."]
     table = "\n".join(lines) + "\n"

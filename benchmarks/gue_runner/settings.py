@@ -32,6 +32,8 @@ FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024
 # --ablation's runs, each in <output_dir>/<side>: the pretrained model, the same fine-tuned on a random strand per
 # example, random weights of its config, and the one-hot CNN baseline.
 ABLATION_SIDES = ("pretrained", "pretrained_rc_augment", "from_scratch", "cnn")
+# With --further_pretrained_model, a fifth side: that model, fine-tuned like the pretrained one.
+FURTHER_PRETRAINED = "further_pretrained"
 
 # Arguments that change the scores; results.json records them and a folder serves only one set of them.
 SETTINGS = ("model", "model_weights", "learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "from_scratch",
@@ -69,6 +71,16 @@ class GueArguments:
         default=False,
         metadata={"help": "Run pretrained, pretrained on both strands (--rc_augment), from scratch and the CNN "
                   "baseline (<output_dir>/<side>) and compare them."},
+    )
+    further_pretrained_model: str | None = field(
+        default=None,
+        metadata={"help": "With --ablation: a model folder further MLM-pretrained on GUE training splits (the paper's "
+                  "'♦' model), run as a fifth side, further_pretrained, with the budgets and seeds of pretrained."},
+    )
+    contamination: str | None = field(
+        default=None,
+        metadata={"help": "gue_contamination.json (benchmarks/gue_contamination.py): the comparison shows each test "
+                  "set's overlap with the pretraining corpus."},
     )
     compare_with: str | None = field(
         default=None,

@@ -1,25 +1,51 @@
-"""Scores over seeds: collapse detection, per-task means and sample sds, family averages, and the comparison of
-two sides (pretrained vs from scratch, with the CNN baseline and the strand variants)."""
+"""Scores over seeds: collapse detection, per-task means and sample sds, family averages, and the comparison of the
+sides (pretrained, further pretrained, from scratch, the CNN baseline) by paired tests over seeds."""
 
 import statistics
+
+from scipy import stats
 
 from dnabert2.benchmarks.gue_runner.settings import FAMILIES, family_of, metric_of
 
 METRIC_NOTE = "Metric: MCC x100 for every task but virus_covid, macro F1 x100 for virus_covid (as in the paper)."
 
-COLLAPSE_RULE = (
+COLLAPSE_DEFINITION = (
     "collapsed: the test predictions fell into one class (MCC exactly 0 with accuracy equal to one class's share of "
-    "the test labels; MCC exactly 0 for results stored without those shares); left out of means and averages."
+    "the test labels; MCC exactly 0 for results stored without those shares)"
 )
+COLLAPSE_RULE = f"{COLLAPSE_DEFINITION}; left out of means and averages."
 
 RC_AVERAGE = ("the same fine-tuned models, each test sequence scored as the mean of its own and its reverse "
               "complement's logits (--rc_average)")
 
 STRANDS_NOTE = f"Strands averaged at test: {RC_AVERAGE}."
 
-NOISE_RULE = (
-    "within seed noise: |mean difference| < the larger of the two sample standard deviations over seeds "
-    "(needs at least 2 scored seeds on each side; seeds paired: only seeds present on both sides are compared)."
+# The comparison's sides in column order, their titles, and the differences it tests (first minus second).
+SIDES = ("pretrained", "further_pretrained", "from_scratch", "cnn")
+SIDE_TITLES = {"pretrained": "pretrained", "further_pretrained": "further pretrained", "from_scratch": "from scratch",
+               "cnn": "CNN baseline"}
+CONTRASTS = (("pretrained", "from_scratch"), ("pretrained", "cnn"), ("further_pretrained", "pretrained"))
+
+MEANS_NOTE = (
+    "Means: 'as scored' counts every run with the score it got (a collapsed run's MCC 0); 'collapsed left out' "
+    "averages each side over its non-collapsed seeds only, which flatters a side that collapses (and leaves a task "
+    "out of the averages where a side collapsed on every seed). The headline averages are as scored."
+)
+
+TEST_RULE = (
+    "Test: paired t-test over the seeds both sides share (seed s of one side against seed s of the other; every run "
+    "as scored, collapsed ones included): mean difference, 95 % confidence interval (t distribution, n - 1 degrees "
+    "of freedom) and two-sided p; no test with fewer than 2 shared seeds or identical differences. Family and "
+    "all-task rows: the same test on each seed's difference averaged over the group's tasks (when every task has the "
+    "same seeds), which treats the tasks as fixed (seed noise in the average over these tasks, not how other tasks "
+    "would go). p-values are per row, not corrected for the number of rows; with 3 seeds (2 degrees of freedom) "
+    "intervals are wide and p > 0.05 is not evidence of no difference."
+)
+
+PREDICTIONS_NOTE = (
+    "Per-example test predictions are not stored by the runs (fine-tuning returns metrics only): there is no "
+    "bootstrap over test examples and no score on the contamination-clean test subset; both need stored "
+    "predictions (follow-up)."
 )
 
 
@@ -38,6 +64,11 @@ def mean_or_none(values):
     return statistics.fmean(values) if values else None
 
 
+def sd_or_none(values):
+    """The sample standard deviation of the values; None for fewer than two."""
+    return statistics.stdev(values) if len(values) > 1 else None
+
+
 def task_summary(task: str, by_seed: dict, strands_averaged: bool = False) -> dict | None:
     """Mean and sample sd (x100) of a task's score over its non-collapsed seeds; collapsed seeds listed apart.
 
@@ -52,11 +83,20 @@ def task_summary(task: str, by_seed: dict, strands_averaged: bool = False) -> di
     values = list(scores.values())
     return {
         "task": task, "family": family_of(task) or "-", "metric": label,
-        "mean": mean_or_none(values), "std": statistics.stdev(values) if len(values) > 1 else None,
+        "mean": mean_or_none(values), "std": sd_or_none(values),
         "seeds": len(by_seed), "seeds_run": sorted(by_seed, key=int), "scores": scores,
         "collapsed_seeds": sorted((seed for seed, m in by_seed.items() if is_collapsed(m)), key=int),
         "status": "ok" if values else "collapsed",
     }
+
+
+def side_summary(task: str, by_seed: dict) -> dict:
+    """task_summary (collapsed seeds left out of "mean" and "std") plus every seed as scored: "scores_as_scored",
+    "mean_as_scored", "std_as_scored"."""
+    key, _ = metric_of(task)
+    as_scored = {seed: 100 * m[key] for seed, m in by_seed.items()}
+    return {**task_summary(task, by_seed), "scores_as_scored": as_scored,
+            "mean_as_scored": mean_or_none(list(as_scored.values())), "std_as_scored": sd_or_none(list(as_scored.values()))}
 
 
 def summarize(results: dict) -> tuple[list, list]:
@@ -72,44 +112,82 @@ def summarize(results: dict) -> tuple[list, list]:
     return rows, families
 
 
-def compare(pretrained: dict, scratch: dict, cnn: dict | None = None, augmented: dict | None = None) -> dict:
-    """Per task and family: pretrained and from-scratch scores, their difference and whether it is within seed noise,
-    the CNN baseline's score where its results are given, and the strand variants of the pretrained model (test-time
-    averaging; ``augmented``: fine-tuned on a random strand per example) where recorded; all over the shared seeds."""
+def paired_test(first: dict, second: dict) -> dict | None:
+    """Paired t-test of first - second over the seeds both {seed: score} dicts share: the differences, their mean,
+    95 % confidence interval, t, degrees of freedom and two-sided p (None, and "no_test" says why, without 2 shared
+    seeds or with identical differences); None when no seed is shared."""
+    seeds = sorted(set(first) & set(second), key=int)
+    if not seeds:
+        return None
+    differences = [first[seed] - second[seed] for seed in seeds]
+    result = {"seeds": seeds, "differences": differences, "mean": statistics.fmean(differences), "ci95": None,
+              "t": None, "df": None, "p": None,
+              "no_test": "1 seed" if len(seeds) < 2 else "same difference on every seed" if len(set(differences)) < 2 else None}
+    if not result["no_test"]:
+        test = stats.ttest_rel([first[seed] for seed in seeds], [second[seed] for seed in seeds])
+        interval = test.confidence_interval(0.95)
+        result.update(ci95=[float(interval.low), float(interval.high)], t=float(test.statistic), df=int(test.df),
+                      p=float(test.pvalue))
+    return result
+
+
+def group_summary(label: str, rows: list, sides: list) -> dict:
+    """Averages of a group of task rows (a family or all tasks): every side as scored, with the paired tests on the
+    per-seed task averages, and with collapsed seeds left out (over the tasks where no side collapsed entirely)."""
+    complete = [name for name in sides if all(row[name] for row in rows)]  # sides run on every task of the group
+    kept = [row for row in rows if all(row[name]["mean"] is not None for name in complete)]
+    tests = {}
+    for first, second in CONTRASTS:
+        if first in complete and second in complete:
+            seed_sets = {tuple(row["tests"][f"{first} - {second}"]["seeds"]) for row in rows}
+            if len(seed_sets) == 1:
+                (seeds,) = seed_sets
+                tests[f"{first} - {second}"] = paired_test(
+                    *({seed: mean_or_none([row[name]["scores_as_scored"][seed] for row in rows]) for seed in seeds}
+                      for name in (first, second)))
+            else:  # no per-seed average: the mean of the task differences, untested
+                tests[f"{first} - {second}"] = {
+                    "seeds": None, "differences": None, "ci95": None, "t": None, "df": None, "p": None,
+                    "mean": mean_or_none([row["tests"][f"{first} - {second}"]["mean"] for row in rows]),
+                    "no_test": "tasks run with different seeds"}
+    left_out = {name: mean_or_none([row[name]["mean"] for row in kept]) for name in complete}
+    return {"family": label, "tasks": len(rows),
+            "as_scored": {name: mean_or_none([row[name]["mean_as_scored"] for row in rows]) for name in complete},
+            "tests": tests, "collapsed_left_out": left_out, "tasks_without_collapse": len(kept),
+            "collapsed_left_out_differences": {f"{first} - {second}": left_out[first] - left_out[second]
+                                               for first, second in CONTRASTS
+                                               if left_out.get(first) is not None and left_out.get(second) is not None}}
+
+
+def compare(sides: dict, augmented: dict | None = None, contamination: dict | None = None) -> dict:
+    """Per task, family and over all tasks: each side's scores (``sides``: name in SIDES -> results; pretrained and
+    from_scratch required) over the seeds pretrained and from scratch share, both kinds of means, the paired tests
+    of CONTRASTS, the pretrained model's strand variants (test-time averaging; ``augmented``: fine-tuned on a
+    random strand per example) and each test set's overlap with the pretraining corpus (``contamination``: the
+    tasks of a gue_contamination.json report; counts only)."""
+    pretrained, scratch = sides["pretrained"], sides["from_scratch"]
+    present = [name for name in SIDES if sides.get(name) is not None]
     rows = []
     for task in sorted(set(pretrained) & set(scratch)):
         seeds = sorted(set(pretrained[task]) & set(scratch[task]), key=int)
         if not seeds:
             continue
-        a = task_summary(task, {s: pretrained[task][s] for s in seeds})
-        b = task_summary(task, {s: scratch[task][s] for s in seeds})
-        difference = a["mean"] - b["mean"] if a["mean"] is not None and b["mean"] is not None else None
-        noise = max(a["std"], b["std"]) if a["std"] is not None and b["std"] is not None else None
-        within = None if difference is None or noise is None else abs(difference) < noise
-        baseline = {s: cnn[task][s] for s in seeds if s in (cnn or {}).get(task, {})}
-        both_strands = {s: augmented[task][s] for s in seeds if s in (augmented or {}).get(task, {})}
-        strands = {"averaged_at_test": task_summary(task, {s: pretrained[task][s] for s in seeds}, True),
-                   "augmented": task_summary(task, both_strands) if both_strands else None,
-                   "augmented_averaged_at_test": task_summary(task, both_strands, True) if both_strands else None}
-        rows.append({"task": task, "family": a["family"], "metric": a["metric"], "seeds": seeds, "pretrained": a,
-                     "from_scratch": b, "difference": difference, "noise": noise, "within_seed_noise": within,
-                     "cnn": task_summary(task, baseline) if baseline else None, "strands": strands})
-    families = []
-    for label, _, _ in FAMILIES:
-        members = [row for row in rows if row["family"] == label]
-        both = [row for row in members if row["difference"] is not None]
-        if both:
-            p, s = mean_or_none([r["pretrained"]["mean"] for r in both]), mean_or_none([r["from_scratch"]["mean"] for r in both])
-            cnn_means = [r["cnn"]["mean"] for r in both if r["cnn"] and r["cnn"]["mean"] is not None]
-            families.append({"family": label, "pretrained": p, "from_scratch": s, "difference": p - s, "tasks": len(both),
-                             "collapsed_tasks": len(members) - len(both),
-                             "cnn": mean_or_none(cnn_means) if len(cnn_means) == len(both) else None})
-    both = [row for row in rows if row["difference"] is not None]
-    overall = {"tasks": len(both), "pretrained": mean_or_none([r["pretrained"]["mean"] for r in both]),
-               "from_scratch": mean_or_none([r["from_scratch"]["mean"] for r in both]),
-               "difference": mean_or_none([r["difference"] for r in both])}
-    cnn_means = [r["cnn"]["mean"] for r in both if r["cnn"] and r["cnn"]["mean"] is not None]
-    overall["cnn"] = mean_or_none(cnn_means) if both and len(cnn_means) == len(both) else None
-    unmatched = sorted(set(pretrained) ^ set(scratch))
-    return {"metric_note": METRIC_NOTE, "noise_rule": NOISE_RULE, "collapse_rule": COLLAPSE_RULE, "tasks": rows,
-            "families": families, "all_tasks": overall, "tasks_on_one_side_only": unmatched}
+        row = {"task": task, "family": family_of(task) or "-", "metric": metric_of(task)[1], "seeds": seeds}
+        for name in SIDES:
+            by_seed = {seed: sides[name][task][seed] for seed in seeds if seed in (sides.get(name) or {}).get(task, {})}
+            row[name] = side_summary(task, by_seed) if by_seed else None
+        row["tests"] = {f"{first} - {second}": paired_test(row[first]["scores_as_scored"], row[second]["scores_as_scored"])
+                        for first, second in CONTRASTS if row[first] and row[second]}
+        both_strands = {seed: augmented[task][seed] for seed in seeds if seed in (augmented or {}).get(task, {})}
+        row["strands"] = {"averaged_at_test": task_summary(task, {s: pretrained[task][s] for s in seeds}, True),
+                          "augmented": task_summary(task, both_strands) if both_strands else None,
+                          "augmented_averaged_at_test": task_summary(task, both_strands, True) if both_strands else None}
+        counts = (contamination or {}).get(task)
+        row["contamination"] = {key: value for key, value in counts.items() if not key.endswith("_indices")} if counts else None
+        rows.append(row)
+    families = [group_summary(label, members, present) for label, _, _ in FAMILIES
+                if (members := [row for row in rows if row["family"] == label])]
+    return {"metric_note": METRIC_NOTE, "means_note": MEANS_NOTE, "test_rule": TEST_RULE,
+            "collapse_rule": f"{COLLAPSE_DEFINITION}.", "predictions_note": PREDICTIONS_NOTE, "sides": present, "tasks": rows,
+            "families": families, "all_tasks": group_summary("all tasks", rows, present) if rows else None,
+            "tasks_on_one_side_only": sorted(set(pretrained) ^ set(scratch))}

@@ -8,15 +8,24 @@ from pathlib import Path
 
 from transformers import HfArgumentParser
 
+from dnabert2 import packaged
 from dnabert2.benchmarks.gue_runner.settings import SETTINGS, GueArguments
 from dnabert2.train.runtime.weights import weights_digest
 
 
+def model_name(folder: Path) -> str:
+    """How results name a local model folder: its path relative to the repository root when it lies inside (the
+    shipped model is "."), else the folder's name; never a path of the machine that ran it (the weights digest tells
+    folders of the same name apart)."""
+    folder, root = folder.resolve(), packaged("model")
+    return str(folder.relative_to(root)) if folder.is_relative_to(root) else folder.name
+
+
 def run_settings(args: GueArguments) -> dict:
-    """The settings that results of this run depend on (a local model as its absolute path)."""
+    """The settings that results of this run depend on (a local model named by model_name)."""
     model = Path(args.model_name_or_path).expanduser()
     values = dataclasses.asdict(args)
-    values["model"] = str(model.resolve()) if model.is_dir() else args.model_name_or_path
+    values["model"] = model_name(model) if model.is_dir() else args.model_name_or_path
     uses_weights = model.is_dir() and not args.from_scratch and args.architecture != "cnn"
     values["model_weights"] = weights_digest(model) if uses_weights else None  # random init: any weights will do
     return {name: values[name] for name in SETTINGS}
@@ -60,7 +69,10 @@ def read_results(folder) -> tuple[dict | None, dict]:
 
 
 def settings_difference(stored: dict, wanted: dict, ignore=()) -> list[str]:
-    """'name: stored there, wanted here' for every setting that differs."""
+    """'name: stored there, wanted here' for every setting that differs. Results written before models were named
+    record a local model as an absolute path: the weights digest alone identifies those."""
+    if Path(str(stored.get("model"))).is_absolute():
+        ignore = (*ignore, "model")
     return [f"{name}: {stored.get(name)!r} there, {wanted[name]!r} here"
             for name in SETTINGS if name not in ignore and stored.get(name) != wanted[name]]
 
