@@ -13,6 +13,7 @@ from dnabert2.train.data.alphabet import ACGT, reverse_complement
 from dnabert2.train.data.fasta import expand_paths, read_fasta
 from dnabert2.train.data.gue import find_tasks, resolve_task
 from dnabert2.train.data.tasks import read_csv_split
+from dnabert2.train.runtime.files import write_text_atomic
 
 # 2-bit codes of the bases; any other letter is INVALID and ends every k-mer that holds it.
 INVALID = 255
@@ -201,7 +202,7 @@ def write_contamination(report: dict, output: Path) -> str:
     text = json.dumps(report, indent=2)
     text = re.sub(r"\[\s+(\d+(?:,\s+\d+)*)\s+\]", lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.with_suffix(".json").write_text(text + "\n")
+    write_text_atomic(output.with_suffix(".json"), text + "\n")
     corpus, k = report["corpus"], report["k"]
     lines = [f"Test sequences of GUE found in the pretraining corpus ({len(corpus['files'])} files, "
              f"{corpus['bases']:,} bases, {corpus['kmers']:,} {k}-mers), either strand.", "",
@@ -215,5 +216,5 @@ def write_contamination(report: dict, output: Path) -> str:
               f"Run: {report['run']['seconds']} s, peak memory {report['run']['peak_memory_mb']} MB, "
               f"{report['run']['test_kmers']:,} distinct test {k}-mers."]
     table = "\n".join(lines) + "\n"
-    output.with_suffix(".md").write_text(table)
+    write_text_atomic(output.with_suffix(".md"), table)
     return table

@@ -9,6 +9,7 @@ from dnabert2.benchmarks.gue_runner.statistics import (
     COLLAPSE_RULE, CONTRASTS, MEANS_NOTE, METRIC_NOTE, PREDICTIONS_NOTE, RC_AVERAGE, SIDE_TITLES, STRANDS_NOTE,
     TEST_RULE, compare, mean_or_none, summarize, task_summary,
 )
+from dnabert2.train.runtime.files import atomic_output, write_text_atomic
 from dnabert2.benchmarks.gue_runner.store import read_results
 
 CSV_COLUMNS = ["task", "family", "metric", "score", "std", "seeds", "collapsed_seeds", "score_strands_averaged"]
@@ -47,8 +48,8 @@ def write_reports(results: dict, output_dir: Path, command: str, settings: dict 
     with_averages = any(averaged.values())
     payload = {"command": command, "settings": settings, "results": results, "summary": rows, "families": families,
                "collapse_rule": COLLAPSE_RULE}
-    (output_dir / "results.json").write_text(json.dumps(payload, indent=2))
-    with open(output_dir / "results.csv", "w", newline="") as handle:
+    write_text_atomic(output_dir / "results.json", json.dumps(payload, indent=2))
+    with atomic_output(output_dir / "results.csv") as path, open(path, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows({"task": r["task"], "family": r["family"], "metric": r["metric"],
@@ -79,7 +80,7 @@ def write_reports(results: dict, output_dir: Path, command: str, settings: dict 
         lines += [f"| {f['family']} | {number_cell(f['mean'])} | {f['paper']:.2f} | {f['tasks']} | {f['collapsed_tasks']} |"
                   for f in families]
     table = "\n".join(lines) + "\n"
-    (output_dir / "results.md").write_text(table)
+    write_text_atomic(output_dir / "results.md", table)
     plot(rows, families, output_dir / "results.png")
     return table
 
@@ -152,7 +153,7 @@ def write_comparison(folders: dict, output_dir, augmented_dir=None, contaminatio
     report["results_folders"] = {name: str(folder) for name, folder in folders.items() if folder}
     report["augmented_results"] = str(augmented_dir) if augmented_dir else None
     report["contamination"] = {"file": str(contamination_file), "k": contamination["k"]} if contamination else None
-    (output_dir / "comparison.json").write_text(json.dumps(report, indent=2))
+    write_text_atomic(output_dir / "comparison.json", json.dumps(report, indent=2))
     sides = report["sides"]
     contrasts = [contrast for contrast in (f"{a} - {b}" for a, b in CONTRASTS)
                  if any(contrast in r["tests"] for r in report["tasks"])]
@@ -185,7 +186,7 @@ def write_comparison(folders: dict, output_dir, augmented_dir=None, contaminatio
     if report["tasks_on_one_side_only"]:
         lines += ["", f"Left out (run on one side only): {', '.join(report['tasks_on_one_side_only'])}."]
     table = "\n".join(lines) + "\n"
-    (output_dir / "comparison.md").write_text(table)
+    write_text_atomic(output_dir / "comparison.md", table)
     plot_comparison(report, output_dir / "comparison.png")
     return table
 
