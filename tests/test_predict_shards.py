@@ -1,4 +1,5 @@
-"""dnabert2-predict --output_dir: two shards of Parquet parts hold exactly the rows of the CSV run."""
+"""Sharded dnabert2-predict: two shards of Parquet parts hold exactly the rows of the CSV run, and the merged CSV and
+.npy of a sharded run (job array or accelerate launch) equal what one process writes."""
 
 import csv
 import gzip
@@ -53,5 +54,52 @@ def test_two_shards_of_parts_match_the_csv_rows(tmp_path, classifier):
     for name in LABELS:
         np.testing.assert_allclose([r[f"prob_{name}"] for r in rows], [float(r[f"prob_{name}"]) for r in expected],
                                    atol=2e-6)
-    with pytest.raises(ValueError, match="--aggregate and --embeddings are not available"):
+    with pytest.raises(ValueError, match="--aggregate mean needs one process"):
         predict_main([*common, "--output_dir", str(tmp_path / "other"), "--aggregate", "mean"])
+
+
+def write_reads(path, count, seed=2):
+    """A gzipped FASTQ of ``count`` random reads of 50-400 bp, one of them all N (scored as one process scores it)."""
+    rng = random.Random(seed)
+    reads = [(f"r{i}", "".join(rng.choice("ACGT") for _ in range(rng.randint(50, 400)))) for i in range(count)]
+    reads[3] = ("r3", "N" * 60)
+    with gzip.open(path, "wt") as handle:
+        handle.writelines(f"@{name}\n{seq}\n+\n{'I' * len(seq)}\n" for name, seq in reads)
+    return path
+
+
+def test_a_job_array_merges_into_the_files_one_process_writes(tmp_path, classifier):
+    fastq = write_reads(tmp_path / "r.fq.gz", 13)
+    common = ["--model", str(classifier), "--input", str(fastq), "--window", "200", "--stride", "150"]
+    predict_main([*common, "--output", str(tmp_path / "one.csv"), "--embeddings", str(tmp_path / "one.npy")])
+    sharded = [*common, "--output", str(tmp_path / "two.csv"), "--embeddings", str(tmp_path / "two.npy"),
+               "--num_shards", "2", "--part_size", "3"]
+    first = predict_main([*sharded, "--shard_index", "1"])
+    assert not first["completes the run"] and not (tmp_path / "two.csv").exists()  # shard 0 still missing
+    with pytest.raises(ValueError, match="shards 0 of 2 are not complete yet"):
+        predict_main([*sharded, "--merge_only", "True"])
+    assert predict_main([*sharded, "--shard_index", "0"])["completes the run"]  # the last worker merges
+    assert (tmp_path / "two.csv").read_text() == (tmp_path / "one.csv").read_text()
+    np.testing.assert_allclose(np.load(tmp_path / "two.npy"), np.load(tmp_path / "one.npy"), atol=1e-6)
+    (tmp_path / "two.csv").unlink()
+    assert predict_main([*sharded, "--merge_only", "True"])["merged rows"] == len(np.load(tmp_path / "one.npy"))
+    assert (tmp_path / "two.csv").read_text() == (tmp_path / "one.csv").read_text()
+
+
+@pytest.mark.slow
+def test_accelerate_launch_splits_predictions_and_merges_them(tmp_path, classifier):
+    import os
+    import subprocess
+
+    fastq = write_reads(tmp_path / "r.fq.gz", 9)
+    predict_main(["--model", str(classifier), "--input", str(fastq), "--output", str(tmp_path / "one.csv")])
+    command = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+               "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "train" / "predict.py"),
+               "--model", str(classifier), "--input", str(fastq), "--output", str(tmp_path / "two.csv"),
+               "--part_size", "2"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "Shard 0 of 2 done" in log and "Shard 1 of 2 done" in log and log.count("Merged 9 predictions") == 1
+    assert (tmp_path / "two.csv").read_text() == (tmp_path / "one.csv").read_text()

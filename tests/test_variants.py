@@ -152,3 +152,31 @@ def test_plain_gzip_reference_gets_a_clear_error(tmp_path):
         handle.write(">chr1\nACGT\n")
     with pytest.raises(VariantError, match="bgzip"):
         Reference(tmp_path / "g.fa.gz")
+
+
+def test_sharded_scoring_merges_into_the_tsv_one_process_writes(tmp_path, tiny_pretrained):
+    contigs = genome(3)
+    fasta = write_fasta(tmp_path / "g.fa", contigs)
+    rng = np.random.default_rng(4)
+    rows = []
+    for i in range(14):  # SNVs and small indels on both contigs, one symbolic allele, one REF mismatch
+        chrom = ("chr1", "chr2")[i % 2]
+        pos = int(rng.integers(1, len(contigs[chrom]) - 10))
+        ref = contigs[chrom][pos - 1]
+        alt = "<DEL>" if i == 5 else ("T" if ref != "T" else "G") + ("A" * (i % 3))
+        rows.append((chrom, pos, f"v{i}", "A" if i == 9 and ref != "A" else ref, alt))
+    vcf = write_vcf(tmp_path / "v.vcf", rows)
+    common = ["--vcf", str(vcf), "--fasta", str(fasta), "--model_name_or_path", str(tiny_pretrained),
+              "--window", "200", "--on_ref_mismatch", "skip", "--batch_size", "4"]
+    score_main([*common, "--output", str(tmp_path / "one.tsv")])
+    sharded = [*common, "--output", str(tmp_path / "two.tsv"), "--num_shards", "2", "--part_size", "3"]
+    score_main([*sharded, "--shard_index", "0"])
+    assert not (tmp_path / "two.tsv").exists()
+    counts = score_main([*sharded, "--shard_index", "1"])  # the last worker merges
+    assert counts.read == 7  # its own alleles only
+    with open(tmp_path / "one.tsv") as one, open(tmp_path / "two.tsv") as two:
+        expected, merged = list(csv.DictReader(one, delimiter="\t")), list(csv.DictReader(two, delimiter="\t"))
+    assert [{k: v for k, v in r.items() if k not in ("llr", "embedding_distance")} for r in merged] == [
+        {k: v for k, v in r.items() if k not in ("llr", "embedding_distance")} for r in expected]
+    for key in ("llr", "embedding_distance"):  # batches differ between the runs: equal up to float rounding
+        np.testing.assert_allclose([float(r[key]) for r in merged], [float(r[key]) for r in expected], atol=1e-5)

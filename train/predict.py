@@ -6,26 +6,31 @@ Whole sequences by default (ALiBi has no position limit; memory grows linearly w
 scored and written as they come, batched by a token budget, so a multi-gigabyte FASTA need not fit in memory.
 Records longer than you want to score whole go in windows (--window/--stride, in bp), one output row per window
 (name, start, end), plus with --aggregate mean one row per record averaging its windows' logits.
-With --output_dir, predictions go to sharded, resumable Parquet parts instead (as dnabert2-embed writes them):
---num_shards/--shard_index or the launcher's RANK/WORLD_SIZE pick this worker's records.
+Sharded (--num_shards/--shard_index, or several processes under accelerate launch / torchrun: the launcher's
+RANK/WORLD_SIZE pick each worker's records), every worker writes resumable Parquet parts into <output>.parts/ (or
+--output_dir) and the worker that completes the last shard merges them, in input order, into --output (and
+--embeddings): the same rows one process writes. --merge_only merges a finished run again. With --output_dir alone,
+the parts are the output (as dnabert2-embed writes them).
 """
 
 import csv
 import logging
+import os
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
-
 
 from dnabert2.train.inference.prediction import (
     LengthLimit,
     NpyRowWriter,
     iter_inputs,
     load_classifier,
+    output_cells,
     predict_stream,
     prediction_columns,
     prediction_header,
     prediction_row,
     sliding_windows,
+    stored_outputs,
     with_record_means,
 )
 from dnabert2.train.inference.sharding import open_run, position_columns, run_sharded
@@ -33,6 +38,7 @@ from dnabert2.train.data.alphabet import BaseTally
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.runtime.errors import run_command
 from dnabert2.train.runtime.files import atomic_output
+from dnabert2.train.runtime.logs import configure_logging
 from dnabert2.train.runtime.arguments import command_parser
 
 logger = logging.getLogger("predict")
@@ -74,20 +80,24 @@ class PredictArguments:
     output_dir: str | None = field(
         default=None, metadata={"help": "Write sharded, resumable Parquet parts and manifest.json here instead."}
     )
-    part_size: int = field(default=10000, metadata={"help": "Rows per Parquet part file (with --output_dir)."})
-    shard_index: int = field(default=0, metadata={"help": "This worker's shard (with --output_dir)."})
+    part_size: int = field(default=10000, metadata={"help": "Rows per Parquet part file (sharded runs)."})
+    shard_index: int = field(default=0, metadata={"help": "This worker's shard (job arrays)."})
     num_shards: int = field(default=1, metadata={"help": "Shards in all (times WORLD_SIZE under a launcher)."})
+    merge_only: bool = field(
+        default=False, metadata={"help": "Merge the parts of a finished sharded run into --output (and --embeddings)."}
+    )
 
 
 def main(argv=None):
     """Stream predictions (and embeddings) for every input, or window, to the output files."""
     parser = command_parser(PredictArguments, usage="dnabert2-predict --model DIR --input FILE [--output predictions.csv] [options]", description=__doc__.split("\n\n")[0])
     (args,) = parser.parse_args_into_dataclasses(argv)
+    configure_logging()
     if args.aggregate not in (None, "mean"):
         raise ValueError(f"--aggregate must be 'mean', got {args.aggregate!r}.")
     if args.stride and not args.window:
         raise ValueError("--stride needs --window.")
-    if args.output_dir:
+    if args.output_dir or args.merge_only or args.num_shards > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return predict_to_parts(args)
     model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head)
     limit = LengthLimit(args.max_length, args.long_inputs)
@@ -113,28 +123,55 @@ def main(argv=None):
 
 
 def predict_to_parts(args: PredictArguments) -> dict:
-    """This worker's shard of the predictions into --output_dir's Parquet parts; returns the run's counts."""
-    if args.aggregate or args.embeddings:
-        raise ValueError("--output_dir writes one row per record or window: --aggregate and --embeddings are not "
-                         "available with it (embeddings: dnabert2-embed with this model folder).")
+    """This worker's shard of the predictions into Parquet parts (--output_dir, else <output>.parts); the worker that
+    completes the last shard (or --merge_only) merges them into --output. Returns the run's counts."""
+    if args.aggregate:
+        raise ValueError("Sharded runs write one row per record or window: --aggregate mean needs one process.")
     settings = {key: value for key, value in asdict(args).items() if key in (
         "max_length", "long_inputs", "window", "stride", "rc_average", "quantize", "base_model", "part_size")}
-    store = open_run(args.output_dir, args.model, settings, args.input, args.fasta, args.shard_index, args.num_shards)
+    settings["embeddings"] = args.embeddings is not None
+    parts = args.output_dir or f"{args.output}.parts"
+    store = open_run(parts, args.model, settings, args.input, args.fasta, args.shard_index, args.num_shards)
     model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head)
+    if args.merge_only:
+        return {"merged rows": merge_predictions(store, args, model.config)}
     tokenizer, limit = load_tokenizer(args.model), LengthLimit(args.max_length, args.long_inputs)
 
     def compute(rows):
         import pyarrow as pa
 
-        stream = predict_stream(model, tokenizer, [piece for _, piece in rows], args.max_tokens_per_batch, limit,
-                                progress=False, rc_average=args.rc_average)
-        return pa.table({**position_columns(rows), **prediction_columns([logits for _, logits, _ in stream],
-                                                                          model.config)})
+        stream = list(predict_stream(model, tokenizer, [piece for _, piece in rows], args.max_tokens_per_batch, limit,
+                                     args.embeddings is not None, progress=False, rc_average=args.rc_average))
+        columns = {**position_columns(rows), **prediction_columns([logits for _, logits, _ in stream], model.config)}
+        if args.embeddings is not None:
+            columns["embedding"] = pa.array([embedding.astype("float32") for _, _, embedding in stream],
+                                            pa.list_(pa.float32()))
+        return pa.table(columns)
 
-    counts = run_sharded(iter_inputs(args.input, args.fasta), store, args.part_size, args.window, args.stride, compute)
+    counts = run_sharded(iter_inputs(args.input, args.fasta), store, args.part_size, args.window, args.stride, compute,
+                         skip_unusable=False)  # as one process: every record gets its row
     if limit.report():
         logger.warning(limit.report())
+    if counts["completes the run"] and not args.output_dir:
+        counts["merged rows"] = merge_predictions(store, args, model.config)
     return counts
+
+
+def merge_predictions(store, args: PredictArguments, config) -> int:
+    """Write the parts of a complete run, in input order, as the CSV (and .npy) that one process writes."""
+    table = store.merged_table()
+    rows = table.drop_columns([c for c in ("embedding",) if c in table.column_names]).to_pylist()
+    with atomic_output(args.output) as output, open(output, "w", newline="") as handle, \
+            (NpyRowWriter(args.embeddings) if args.embeddings else nullcontext()) as embeddings:
+        writer = csv.writer(handle)
+        writer.writerow(prediction_header(config))
+        for row in rows:
+            writer.writerow([row["name"], row["start"], row["end"]] + output_cells(stored_outputs(row, config), config))
+        for vector in table.column("embedding").to_numpy(zero_copy_only=False) if embeddings is not None else ():
+            embeddings.write(vector)
+    print(f"Merged {len(rows)} predictions from {store.folder} into {args.output}"
+          + (f" and embeddings into {args.embeddings}" if args.embeddings else ""))
+    return len(rows)
 
 
 if __name__ == "__main__":

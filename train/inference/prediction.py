@@ -383,11 +383,22 @@ def predicted_label(values: np.ndarray, config) -> str:
 
 def prediction_row(piece: Piece, logits: np.ndarray, config) -> list:
     """One output row: name, start, end, the prediction and per-class probabilities (or the regressed value)."""
-    position = [piece.name, piece.start, piece.end]
-    values = outputs_of(logits, config)
+    return [piece.name, piece.start, piece.end] + output_cells(outputs_of(logits, config), config)
+
+
+def output_cells(values: np.ndarray, config) -> list:
+    """The CSV cells of a head's outputs (``outputs_of``): the regressed value, or the prediction and each class's
+    probability; one formatting for streamed and merged outputs."""
     if config.problem_type == "regression":
-        return position + [f"{float(values[0]):.6g}"]
-    return position + [predicted_label(values, config)] + [f"{p:.6f}" for p in values]
+        return [f"{float(values[0]):.6g}"]
+    return [predicted_label(values, config)] + [f"{p:.6f}" for p in values]
+
+
+def stored_outputs(row: dict, config) -> np.ndarray:
+    """A head's outputs back from a row of ``prediction_columns`` (a Parquet part)."""
+    if config.problem_type == "regression":
+        return np.array([row["prediction"]])
+    return np.array([row[f"prob_{name}"] for name in label_names(config)])
 
 
 def prediction_columns(logits: list[np.ndarray], config) -> dict:

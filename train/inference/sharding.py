@@ -22,6 +22,7 @@ import torch
 
 from dnabert2.train.data.alphabet import BaseTally, non_acgt_count
 from dnabert2.train.inference.prediction import Piece, sliding_windows
+from dnabert2.train.runtime.errors import InputError
 from dnabert2.train.runtime.weights import weights_digest
 from dnabert2.train.runtime.files import TEMPORARY, atomic_output, write_text_atomic
 
@@ -30,7 +31,7 @@ MANIFEST = "manifest.json"
 logger = logging.getLogger(__name__)
 
 
-class SettingsMismatchError(ValueError):
+class SettingsMismatchError(InputError):
     """An output folder that already holds a run with other settings."""
 
 
@@ -121,6 +122,29 @@ class PartStore:
             manifest["parts"][path.name] = {"rows": table.num_rows}
         return path
 
+    def finish_shard(self) -> bool:
+        """Record this shard as complete; True for the worker that completes the last shard (it merges)."""
+        with self._manifest() as manifest:
+            done = manifest.setdefault("complete_shards", [])
+            if self.shard.index not in done:
+                done.append(self.shard.index)
+            return len(done) == self.shard.count
+
+    def merged_table(self):
+        """Every shard's rows as one pyarrow table in input order (record index, then window start); an error
+        naming the shards still missing when the run is not complete."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        with self._manifest() as manifest:
+            missing = sorted(set(range(self.shard.count)) - set(manifest.get("complete_shards", [])))
+            parts = sorted(manifest["parts"])
+        if missing:
+            raise InputError(f"{self.folder}: shards {', '.join(map(str, missing))} of {self.shard.count} are not "
+                             "complete yet; run their workers (the same command) before merging.")
+        table = pa.concat_tables([pq.read_table(self.folder / name) for name in parts])
+        return table.sort_by([(key, "ascending") for key in ("index", "start") if key in table.column_names])
+
     def record_skipped(self, counts: dict):
         """Record this shard's count of skipped records, by reason."""
         with self._manifest() as manifest:
@@ -151,16 +175,18 @@ def _finish(part: int, batch: list, store: PartStore, compute) -> tuple:
 
 
 def own_rows(pieces: Iterable[Piece], shard: Shard, window: int | None, stride: int | None,
-             skipped: Counter, tally: BaseTally) -> Iterator[tuple[int, Piece]]:
+             skipped: Counter, tally: BaseTally, skip_unusable: bool = True) -> Iterator[tuple[int, Piece]]:
     """(record index, piece or window) for this shard's records, in input order; other shards' records are passed
-    over untokenized, empty records or records without an A/C/G/T base are counted in ``skipped``, and the bases
-    of this shard's records in ``tally``."""
+    over untokenized, the bases of this shard's records are counted in ``tally``, and with ``skip_unusable`` empty
+    records or records without an A/C/G/T base are left out and counted in ``skipped``."""
     for index, piece in enumerate(pieces):
         if not shard.owns(index):
             continue
         sequence = piece.sequences[0]
         tally.add(sequence)
-        if not sequence:
+        if not skip_unusable:
+            yield from ((index, window_piece) for window_piece in sliding_windows([piece], window, stride))
+        elif not sequence:
             skipped["empty"] += 1
         elif non_acgt_count(sequence) == len(sequence):
             skipped["only N (or other ambiguity codes)"] += 1
@@ -169,15 +195,16 @@ def own_rows(pieces: Iterable[Piece], shard: Shard, window: int | None, stride: 
 
 
 def run_sharded(pieces: Iterable[Piece], store: PartStore, part_size: int, window: int | None, stride: int | None,
-                compute: Callable[[list], object]) -> dict:
+                compute: Callable[[list], object], skip_unusable: bool = True) -> dict:
     """Write this worker's share of ``pieces`` (``own_rows``: its records, cut in windows) into ``store``'s parts,
     ``compute`` making each part's pyarrow table from its (record index, piece) rows; complete parts are skipped.
 
-    Returns counts: parts and rows written and skipped, and records skipped by reason (also in the manifest).
+    Returns counts: parts and rows written and skipped, records skipped by reason (also in the manifest), and
+    whether this worker completed the last shard ("completes the run": it may merge the parts).
     """
     skipped, counts, tally = Counter(), Counter(), BaseTally()
-    for part, rows, done in run_parts(own_rows(pieces, store.shard, window, stride, skipped, tally), part_size, store,
-                                      compute):
+    own = own_rows(pieces, store.shard, window, stride, skipped, tally, skip_unusable)
+    for part, rows, done in run_parts(own, part_size, store, compute):
         counts[f"parts {done}"] += 1
         counts[f"rows {done}"] += len(rows)
         logger.info("%s: %s (%d rows).", store.shard.part_name(part), done, len(rows))
@@ -186,6 +213,7 @@ def run_sharded(pieces: Iterable[Piece], store: PartStore, part_size: int, windo
         logger.warning("Skipped records: %s.", ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())))
     logger.info("Shard %d of %d done: %s", store.shard.index, store.shard.count, dict(counts))
     logger.info("%s", tally.report())
+    counts["completes the run"] = store.finish_shard()
     return {**counts, "skipped records": dict(skipped)}
 
 

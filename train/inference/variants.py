@@ -40,13 +40,15 @@ class VariantError(InputError):
 
 @dataclass
 class Variant:
-    """One ALT allele of a VCF record (1-based position, as in the VCF)."""
+    """One ALT allele of a VCF record (1-based position, as in the VCF); ``index`` is its position among the file's
+    ALT alleles (skipped ones included), which shards and merges key on."""
 
     chrom: str
     pos: int
     id: str
     ref: str
     alt: str
+    index: int = 0
 
     def __str__(self):
         return f"{self.chrom}:{self.pos} {self.ref}>{self.alt}" + (f" ({self.id})" if self.id != "." else "")
@@ -71,24 +73,27 @@ class SkipCounts:
                 f"window ({MODEL_READS_AMBIGUITY}): {self.with_n}")
 
 
-def read_variants(vcf_path, counts: SkipCounts) -> Iterator[Variant]:
+def read_variants(vcf_path, counts: SkipCounts, owns=lambda index: True) -> Iterator[Variant]:
     """Every ALT allele of the VCF/BCF, in file order (sorted or not); symbolic and structural alleles
     (``<DEL>``, breakends, ``*``) and alleles with letters that are not nucleotides are skipped and counted. A file
-    that pysam cannot read is a ``VariantError`` naming it."""
+    that pysam cannot read is a ``VariantError`` naming it. ``owns(index)``: the alleles this worker reads (a shard);
+    the others are passed over, uncounted."""
     import pysam
 
     try:
         with pysam.VariantFile(str(vcf_path)) as vcf:
-            for record in vcf:
-                for alt in record.alts or ():
-                    counts.read += 1
-                    ref, alt_bases = clean_bases(record.ref or ""), clean_bases(alt)
-                    if SYMBOLIC.search(alt):
-                        counts.skip("symbolic or structural alleles")
-                    elif not ref or not alt_bases or invalid_characters(ref + alt_bases):
-                        counts.skip("alleles with letters that are not nucleotides")
-                    else:
-                        yield Variant(record.chrom, record.pos, record.id or ".", ref, alt_bases)
+            alleles = ((record, alt) for record in vcf for alt in record.alts or ())
+            for index, (record, alt) in enumerate(alleles):
+                if not owns(index):
+                    continue
+                counts.read += 1
+                ref, alt_bases = clean_bases(record.ref or ""), clean_bases(alt)
+                if SYMBOLIC.search(alt):
+                    counts.skip("symbolic or structural alleles")
+                elif not ref or not alt_bases or invalid_characters(ref + alt_bases):
+                    counts.skip("alleles with letters that are not nucleotides")
+                else:
+                    yield Variant(record.chrom, record.pos, record.id or ".", ref, alt_bases, index)
     except (ValueError, OSError) as error:
         raise VariantError(f"{vcf_path}: not a readable VCF/BCF file ({error}).") from None
 
@@ -189,7 +194,8 @@ def score_variants(variants, reference: Reference, mlm, tokenizer, window: int =
         for i, (variant, _, _, _) in enumerate(pending):
             row = {"CHROM": variant.chrom, "POS": variant.pos, "ID": variant.id, "REF": variant.ref,
                    "ALT": variant.alt, "embedding_distance": float(distance[i]),
-                   "llr": float(alt_scores[i] - ref_scores[i]), "llr_tokens": f"{ref_tokens[i]}/{alt_tokens[i]}"}
+                   "llr": float(alt_scores[i] - ref_scores[i]), "llr_tokens": f"{ref_tokens[i]}/{alt_tokens[i]}",
+                   "index": variant.index}
             if deltas is not None:
                 row.update({f"delta_{classifier.config.id2label[k]}": float(deltas[i, k])
                             for k in range(deltas.shape[1])})
