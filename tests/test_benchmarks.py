@@ -44,3 +44,19 @@ def test_learning_curve_reuses_rows_of_the_same_checkpoint_weights_and_held_out_
     report.write_text(json.dumps({"run": "runs/x", "rows": rows, "baselines": baselines}))
     assert earlier_rows(report, baselines) == {(500, "aaa", "set A"): rows[0], (1000, None, "set A"): rows[1]}
     assert earlier_rows(report, {"set A": {"composition_loss": 7.0, "masked_tokens": 10}}) == {}  # other sets
+
+
+def test_gpu_check_runs_its_checks_on_the_cpu_interpreter(tmp_path):
+    # the same script the first GPU runs, at tiny shapes on the Triton interpreter (fp16: the interpreter cannot do
+    # bf16 dots): every check runs and passes, and the report is written
+    import json
+
+    from dnabert2.benchmarks.gpu_check import main as gpu_check
+
+    gpu_check(["--device", "cpu", "--dtypes", "float32,float16", "--lengths", "5,17,33", "--heads", "2",
+               "--head_dim", "16", "--train_steps", "3", "--train_batch", "2x16", "--autocast", "float16",
+               "--output_dir", str(tmp_path),
+               "--config_overrides", "num_hidden_layers=2,hidden_size=32,num_attention_heads=2,intermediate_size=64"])
+    rows = json.loads((tmp_path / "gpu_check.json").read_text())["rows"]
+    assert [row["check"].split(",")[0] for row in rows][:2] == ["kernel float32", "kernel float16"]
+    assert all(row["passed"] for row in rows) and len(rows) == 6
