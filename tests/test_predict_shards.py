@@ -103,3 +103,27 @@ def test_accelerate_launch_splits_predictions_and_merges_them(tmp_path, classifi
     log = result.stdout + result.stderr
     assert "Shard 0 of 2 done" in log and "Shard 1 of 2 done" in log and log.count("Merged 9 predictions") == 1
     assert (tmp_path / "two.csv").read_text() == (tmp_path / "one.csv").read_text()
+
+
+@pytest.mark.slow
+def test_two_machines_over_localhost_split_and_merge(tmp_path, classifier):
+    import os
+    import socket
+    import subprocess
+
+    fastq = write_reads(tmp_path / "r.fq.gz", 7)
+    predict_main(["--model", str(classifier), "--input", str(fastq), "--output", str(tmp_path / "one.csv")])
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    machines = [subprocess.Popen(
+        ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "2", "--machine_rank",
+         str(rank), "--main_process_ip", "127.0.0.1", "--main_process_port", str(port), "--mixed_precision", "no",
+         "--dynamo_backend", "no", str(ROOT / "train" / "predict.py"), "--model", str(classifier), "--input",
+         str(fastq), "--output", str(tmp_path / "two.csv"), "--part_size", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+        for rank in (0, 1)]
+    logs = [machine.communicate(timeout=600)[0] for machine in machines]
+    assert [machine.returncode for machine in machines] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
+    assert "Shard 0 of 2 done" in logs[0] and "Shard 1 of 2 done" in logs[1]  # one shard per machine
+    assert (tmp_path / "two.csv").read_text() == (tmp_path / "one.csv").read_text()

@@ -99,13 +99,15 @@ def quantize_int8(model: torch.nn.Module) -> torch.nn.Module:
 @dataclass
 class Piece:
     """One input to score: a whole record or CSV row, or a window ``[start, end)`` (bp) of a long record;
-    ``index`` is the record's position in the input (names may repeat, indices do not)."""
+    ``index`` is the record's position in the input (names may repeat, indices do not); ``description`` the rest of
+    its header after the name."""
 
     name: str
     sequences: tuple
     start: int = 0
     end: int | None = None
     index: int = 0
+    description: str = ""
 
 
 def iter_inputs(path, fasta=None) -> Iterator[Piece]:
@@ -119,7 +121,7 @@ def iter_inputs(path, fasta=None) -> Iterator[Piece]:
             yield Piece(str(row), tuple(sequences), 0, len(sequences[0]), row)
         return
     for index, record in enumerate(read_records(path, fasta)):
-        yield Piece(record.name, (record.sequence,), 0, len(record.sequence), index)
+        yield Piece(record.name, (record.sequence,), 0, len(record.sequence), index, record.description)
 
 
 def read_inputs(path) -> tuple[list[str], list[tuple]]:
@@ -145,7 +147,8 @@ def sliding_windows(pieces: Iterable[Piece], window_bp: int | None, stride_bp: i
             continue
         starts = list(range(0, len(sequence) - window_bp, stride_bp)) + [len(sequence) - window_bp]
         for start in dict.fromkeys(starts):
-            yield Piece(piece.name, (sequence[start : start + window_bp],), start, start + window_bp, piece.index)
+            yield Piece(piece.name, (sequence[start : start + window_bp],), start, start + window_bp, piece.index,
+                        piece.description)
 
 
 class LengthLimit:

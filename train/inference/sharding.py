@@ -219,11 +219,12 @@ def run_sharded(pieces: Iterable[Piece], store: PartStore, part_size: int, windo
 
 def position_columns(rows: list[tuple[int, Piece]]) -> dict:
     """The pyarrow columns that place each row of a part: index (the record's position in the input), name,
-    start, end."""
+    description (the rest of its header), start, end."""
     import pyarrow as pa
 
     return {"index": pa.array([index for index, _ in rows], pa.int64()),
             "name": pa.array([piece.name for _, piece in rows], pa.string()),
+            "description": pa.array([piece.description for _, piece in rows], pa.string()),
             "start": pa.array([piece.start for _, piece in rows], pa.int64()),
             "end": pa.array([piece.end for _, piece in rows], pa.int64())}
 
