@@ -223,7 +223,7 @@ def test_accelerate_launch_two_processes_match_one(tmp_path, tiny_pretrained):
 
 
 def test_rows_keep_the_header_description_beside_the_name(tmp_path, tiny_pretrained):
-    fastq = write_fastq_gz(tmp_path / "r.fq.gz", random_reads(3))  # headers "@readN description"
+    fastq = write_fastq_gz(tmp_path / "r.fq.gz", random_reads(5))  # headers "@readN description"
     run(tiny_pretrained, fastq, tmp_path / "out")
     rows = rows_of(tmp_path / "out")
     assert [(r["name"], r["description"]) for r in rows][:2] == [("read0", "description"), ("read1", "description")]
