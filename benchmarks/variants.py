@@ -12,14 +12,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from transformers import HfArgumentParser
 
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.reports import write_report
-from dnabert2.train.data.alphabet import ACGT
+from dnabert2.benchmarks.measure.generated import generated_variants, write_genome
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.inference.variants import Reference, Variant, score_variants
 from modeling_dnabert2 import DNABert2ForMaskedLM
@@ -34,25 +33,9 @@ class VariantBenchArguments:
 
 
 def generated_inputs(folder: Path, count: int, seed: int = 0):
-    """A 2-contig FASTA and ``count`` variants on it (70 % SNVs, 30 % 1-5 bp indels)."""
-    rng = np.random.default_rng(seed)
-    contigs = {name: "".join(rng.choice(list(ACGT), 200_000)) for name in ("chr1", "chr2")}
-    (folder / "g.fa").write_text("".join(f">{n}\n{s}\n" for n, s in contigs.items()))
-    variants = []
-    for _ in range(count):
-        name = str(rng.choice(list(contigs)))
-        pos = int(rng.integers(1000, 199_000))
-        ref = contigs[name][pos - 1]
-        kind = rng.random()
-        if kind < 0.7:
-            alt = str(rng.choice([b for b in ACGT if b != ref]))
-        elif kind < 0.85:
-            alt = ref + "".join(rng.choice(list(ACGT), int(rng.integers(1, 6))))
-        else:
-            ref = contigs[name][pos - 1 : pos + int(rng.integers(1, 6))]
-            alt = ref[0]
-        variants.append(Variant(name, pos, ".", ref, alt))
-    return folder / "g.fa", variants
+    """A 2-contig FASTA (2 x 200 kb) and ``count`` variants on it (``generated_variants``)."""
+    contigs = write_genome(folder / "g.fa", {"chr1": 200_000, "chr2": 200_000}, seed)
+    return folder / "g.fa", [Variant(c, p, ".", r, a) for c, p, r, a in generated_variants(contigs, count, seed)]
 
 
 def variants_per_second(model, tokenizer, fasta, variants, window) -> float:
