@@ -123,8 +123,9 @@ def main(argv=None):
              "peak RSS per process (MB) |", "|---|---|---|---|---|---|---|"]
     for row in rows:  # baseline: the same case in 1 process; for nucleotide pooling, mean pooling
         alone = next(r for r in rows if r["case"] == row["baseline"] and r["processes"] == 1)
+        bp_per_s = f"{row['bp_per_s']:,.0f}" if row["bp"] else "-"
         lines.append(f"| {row['case']} | {row['processes']} | {row['seconds']:.1f} | {row['per_s']:,.1f} "
-                     f"{row['unit']} | {f"{row['bp_per_s']:,.0f}" if row['bp'] else '-'} | {alone['seconds'] / row['seconds']:.2f}x | "
+                     f"{row['unit']} | {bp_per_s} | {alone['seconds'] / row['seconds']:.2f}x | "
                      f"{row['peak_mb']:,.0f} |")
     write_report(args.output_dir, "scale", lines, rows)
 
