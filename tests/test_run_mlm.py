@@ -241,3 +241,29 @@ def test_validation_species_holds_out_whole_files(tmp_path):
     data = load_sequences([str(tmp_path / "*.fa")], validation_files=[str(tmp_path / "beta.fa")],
                           validation_split_percentage=0, cache_dir=str(tmp_path / "cache"))
     assert set(data["train"]["sequence"]) == {"ACGTTGCA" * 20} and len(data["validation"]) == 5
+
+
+def test_further_pretraining_reads_gue_training_splits_only(tmp_path, monkeypatch):
+    from conftest import write_task
+
+    from dnabert2.train.data.gue import training_sequences
+
+    gue = tmp_path / "GUE"
+    write_task(gue / "tf" / "0")
+    write_task(gue / "mouse" / "1")
+    (gue / "mouse" / "1" / "train.csv").unlink()  # dev and test only, as 14 tasks here: nothing to train on
+    for split in ("dev", "test"):  # mark every held-out sequence so that a leak would show
+        for task in ("tf/0", "mouse/1"):
+            path = gue / task / f"{split}.csv"
+            path.write_text(path.read_text().replace(",", "G" * 20 + ",").replace("sequence" + "G" * 20, "sequence"))
+    sequences, tasks = training_sequences(gue)
+    assert tasks == ["tf_0"] and len(sequences) == 96 and not any("G" * 20 in s for s in sequences["sequence"])
+    metrics = run_mlm(["--config_name", str(ROOT / "train" / "configs" / "dnabert2-small.json"), "--config_overrides",
+                       TINY, "--tokenizer_name", str(ROOT), "--gue_dir", str(gue), "--validation_split_percentage",
+                       "10", "--max_seq_length", "32", "--output_dir", str(tmp_path / "run"), "--max_steps", "2",
+                       "--per_device_train_batch_size", "8", "--disable_tqdm", "True", "--eval_steps", "2"])
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert "the training splits of 1 tasks (tf_0); dev and test splits never read" in card
+    assert metrics["eval_masked_tokens"] > 0
+    with pytest.raises(SystemExit):  # one data source at a time
+        run_mlm(["--gue_dir", str(gue), "--train_file", str(FIXTURE_FASTA), "--output_dir", str(tmp_path / "x")])
