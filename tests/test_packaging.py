@@ -44,6 +44,14 @@ def test_wheel_install_fine_tunes_and_predicts_from_another_directory(tmp_path):
     assert (work / "out" / "results" / "run" / "eval_results.json").is_file()
     run("dnabert2-predict", "--model", "out", "--input", "task/test.csv", "--output", "predictions.csv")
     assert len((work / "predictions.csv").read_text().splitlines()) == 1 + 32
+    run("dnabert2-embed", "--model_name_or_path", "out", "--input", "task/test.csv", "--output_dir", "emb")
+    assert len(list((work / "emb").glob("*.parquet"))) == 1
+    # every entry point imports and parses from the installed package (their package data included)
+    scripts = [line.split("=")[0].strip() for line in (ROOT / "setup.cfg").read_text().splitlines()
+               if line.strip().startswith("dnabert2-")]
+    assert len(scripts) >= 10
+    for script in scripts:
+        assert run(script, "--help").stdout.startswith(f"usage: {script}"), script
     imports = run(str(venv / "bin" / "python"), "-c",
                   "import importlib.util as u, dnabert2; print(u.find_spec('train'), u.find_spec('benchmarks'), "
                   "dnabert2.packaged('model'))")
