@@ -8,18 +8,15 @@ Record i belongs to shard i % num_shards; each worker writes its own parts (at m
 whole or not at all) and records them in manifest.json, so a rerun redoes only the missing parts.
 """
 
-import os
 from dataclasses import asdict, dataclass, field
-
-import torch
 
 import dnabert2
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.inference.embedding import embed_to_parts
 from dnabert2.train.inference.prediction import iter_inputs, load_classifier
+from dnabert2.train.inference.sharding import open_run, worker_device
 from dnabert2.train.runtime.arguments import command_parser
 from dnabert2.train.runtime.errors import run_command
-from dnabert2.train.inference.sharding import open_run
 from dnabert2.train.runtime.logs import configure_logging
 
 
@@ -55,9 +52,7 @@ def main(argv=None):
                 if key in ("pooling", "window", "stride", "rc_average", "dtype", "part_size")}
     store = open_run(args.output_dir, args.model_name_or_path, settings, args.input, args.fasta, args.shard_index,
                      args.num_shards)
-    encoder = load_classifier(args.model_name_or_path, allow_untrained_head=True).bert
-    if torch.cuda.is_available():
-        encoder.to(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+    encoder = load_classifier(args.model_name_or_path, allow_untrained_head=True).bert.to(worker_device())
     return embed_to_parts(encoder, load_tokenizer(args.model_name_or_path), iter_inputs(args.input, args.fasta),
                           store, args.pooling, args.window, args.stride, args.rc_average, args.dtype, args.part_size,
                           args.max_tokens_per_batch)

@@ -33,7 +33,7 @@ from dnabert2.train.inference.prediction import (
     stored_outputs,
     with_record_means,
 )
-from dnabert2.train.inference.sharding import open_run, position_columns, run_sharded
+from dnabert2.train.inference.sharding import open_run, position_columns, run_sharded, worker_device
 from dnabert2.train.data.alphabet import BaseTally
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.runtime.errors import run_command
@@ -99,7 +99,7 @@ def main(argv=None):
         raise ValueError("--stride needs --window.")
     if args.output_dir or args.merge_only or args.num_shards > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return predict_to_parts(args)
-    model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head)
+    model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head).to(worker_device())
     limit = LengthLimit(args.max_length, args.long_inputs)
     pieces = sliding_windows(iter_inputs(args.input, args.fasta), args.window, args.stride)
     rows = 0
@@ -132,7 +132,7 @@ def predict_to_parts(args: PredictArguments) -> dict:
     settings["embeddings"] = args.embeddings is not None
     parts = args.output_dir or f"{args.output}.parts"
     store = open_run(parts, args.model, settings, args.input, args.fasta, args.shard_index, args.num_shards)
-    model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head)
+    model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head).to(worker_device())
     if args.merge_only:
         return {"merged rows": merge_predictions(store, args, model.config)}
     tokenizer, limit = load_tokenizer(args.model), LengthLimit(args.max_length, args.long_inputs)

@@ -24,7 +24,7 @@ from dnabert2.train.inference.prediction import load_classifier
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.inference.variants import COLUMNS, Reference, SkipCounts, read_variants, score_variants
 from modeling_dnabert2 import DNABert2ForMaskedLM
-from dnabert2.train.inference.sharding import open_run, run_parts
+from dnabert2.train.inference.sharding import open_run, run_parts, worker_device
 from dnabert2.train.runtime.errors import run_command
 from dnabert2.train.runtime.files import atomic_output
 from dnabert2.train.runtime.arguments import command_parser
@@ -60,8 +60,8 @@ def main(argv=None):
     (args,) = parser.parse_args_into_dataclasses(argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     tokenizer = load_tokenizer(args.model_name_or_path)
-    mlm = DNABert2ForMaskedLM.from_pretrained(args.model_name_or_path).eval()
-    classifier = load_classifier(args.classifier) if args.classifier else None
+    mlm = DNABert2ForMaskedLM.from_pretrained(args.model_name_or_path).eval().to(worker_device())
+    classifier = load_classifier(args.classifier).to(worker_device()) if args.classifier else None
     columns = COLUMNS + ([f"delta_{classifier.config.id2label[k]}" for k in range(classifier.config.num_labels)]
                          if classifier else [])
     if args.merge_only or args.num_shards > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:

@@ -59,6 +59,13 @@ def current_shard(shard_index: int = 0, num_shards: int = 1) -> Shard:
     return Shard(shard_index * world + rank, num_shards * world)
 
 
+def worker_device() -> torch.device:
+    """This process's device: its own GPU (``cuda:LOCAL_RANK``) when there are GPUs, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}")
+    return torch.device("cpu")
+
+
 def set_cpu_threads() -> int:
     """On CPU, give each of the launcher's processes on this machine an equal share of the cores; logged."""
     if torch.cuda.is_available():
