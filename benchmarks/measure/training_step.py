@@ -35,8 +35,7 @@ def timed(fn, repeats):
 def matmul_peak(repeats=5) -> float:
     """GFLOP/s of a 4096 x 768 x 3072 fp32 matmul: the practical ceiling for these models here."""
     a, b = torch.randn(4096, 768), torch.randn(768, 3072)
-    seconds = timed(lambda: a @ b, repeats)
-    return 2 * 4096 * 768 * 3072 / seconds / 1e9
+    return 2 * 4096 * 768 * 3072 / timed(lambda: a @ b, repeats) / 1e9
 
 
 def mlm_batch(tokenizer, batch_size: int, seq_len: int, seed: int = 0) -> dict:
@@ -58,11 +57,10 @@ def mlm_model(config_path: str, tokenizer, hidden_dropout_prob: float, seed: int
     return DNABert2ForMaskedLM(config).train()
 
 
-def training_step(model, batch: dict, optim: str | None = None):
+def training_step(model, batch: dict):
     """A function doing one optimizer step as the Trainer of run_mlm does: forward, backward, gradient clipping to
-    ``max_grad_norm``, the optimizer run_mlm's defaults choose (or ``optim``), zero_grad."""
-    overrides = {"optim": optim} if optim else {}
-    args = MLMTrainingArguments(output_dir=tempfile.gettempdir(), report_to=[], eval_strategy="no", **overrides)
+    ``max_grad_norm``, the optimizer of run_mlm's defaults (AdamW, fused), zero_grad."""
+    args = MLMTrainingArguments(output_dir=tempfile.gettempdir(), report_to=[], eval_strategy="no")
     optimizer = Trainer(model=model, args=args).create_optimizer()
 
     def step():
@@ -113,9 +111,9 @@ def independent_linear_flops(config, batch) -> float:
     return 3 * (linear_flops(encoder, tokens) + mlm_head_flops(config.hidden_size, config.vocab_size, labelled))
 
 
-def step_efficiency(model, batch, repeats: int, optim: str | None = None) -> dict:
+def step_efficiency(model, batch, repeats: int) -> dict:
     """Step time against its dense matmuls alone, interleaved in this process (medians of ``repeats`` pairs)."""
-    step = training_step(model, batch, optim)
+    step = training_step(model, batch)
     shapes = linear_shapes(model, step)
     matmuls = dense_matmuls(shapes)
     step()
