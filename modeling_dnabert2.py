@@ -79,7 +79,8 @@ class PackedBatch:
     """Where the real tokens of a right-padded (batch, seqlen) batch lie once padding is removed.
 
     ``indices`` are the flat positions of real tokens in the padded batch, ``cu_seqlens`` the cumulative
-    sequence lengths (int32, batch + 1), ``max_seqlen`` the longest sequence.
+    sequence lengths (int32, batch + 1), ``max_seqlen`` the longest sequence, ``equal_lengths`` whether every
+    sequence is that long.
     """
 
     indices: torch.Tensor
@@ -88,6 +89,7 @@ class PackedBatch:
     max_seqlen: int
     batch_size: int
     seqlen: int
+    equal_lengths: bool
 
     @classmethod
     def from_mask(cls, attention_mask: torch.Tensor) -> "PackedBatch":
@@ -96,7 +98,8 @@ class PackedBatch:
         indices = torch.nonzero(attention_mask.flatten(), as_tuple=False).flatten()
         cu_seqlens = F.pad(torch.cumsum(lengths, dim=0, dtype=torch.int32), (1, 0))
         batch_size, seqlen = attention_mask.shape
-        return cls(indices, cu_seqlens, lengths, int(lengths.max()), batch_size, seqlen)
+        shortest, longest = torch.stack(torch.aminmax(lengths)).tolist()  # one device sync
+        return cls(indices, cu_seqlens, lengths, longest, batch_size, seqlen, shortest == longest)
 
     def unpad(self, padded: torch.Tensor) -> torch.Tensor:
         """(batch, seqlen, ...) -> (total_tokens, ...)."""
@@ -286,12 +289,17 @@ class AttentionInputs:
         self._diagonals = None
 
     def padded_bias(self, dtype) -> torch.Tensor:
-        """(batch, heads, L, L) ALiBi bias plus key padding (large negative), for L = max_seqlen."""
+        """(batch, heads, L, L) ALiBi bias plus key padding (large negative), for L = max_seqlen.
+
+        Without padding (every sequence ``max_seqlen`` long) it is the ALiBi bias alone, (1, heads, L, L).
+        """
         if self._padded_bias is None or self._padded_bias.dtype != dtype:
             positions = torch.arange(self.packed.max_seqlen, device=self.slopes.device)
-            bias = alibi_bias(self.slopes, positions, positions).to(dtype)
-            keys = self.packed.key_padding_mask()[:, None, None, :]
-            self._padded_bias = bias[None].masked_fill(~keys, torch.finfo(dtype).min)
+            bias = alibi_bias(self.slopes, positions, positions).to(dtype)[None]
+            if not self.packed.equal_lengths:
+                keys = self.packed.key_padding_mask()[:, None, None, :]
+                bias = bias.masked_fill(~keys, torch.finfo(dtype).min)
+            self._padded_bias = bias
         return self._padded_bias
 
     def alibi_diagonals(self, dtype) -> torch.Tensor:
@@ -335,6 +343,15 @@ def sdpa_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
     q, k, v = (_to_padded_heads(x, inputs.packed) for x in (q, k, v))
     context = F.scaled_dot_product_attention(q, k, v, attn_mask=inputs.padded_bias(q.dtype), dropout_p=dropout_p)
     return _from_padded_heads(context, inputs.packed), None
+
+
+def sdpa_equal_length_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
+    """One SDPA call over (batch, heads, L, head_dim) when every sequence is L long: the packed tokens are the batch
+    already (no padding, no copies), the bias one (1, heads, L, L) ALiBi tensor (CPU pretraining windows)."""
+    shape = (inputs.packed.batch_size, inputs.packed.max_seqlen, *q.shape[1:])
+    q, k, v = (x.view(shape).transpose(1, 2) for x in (q, k, v))
+    context = F.scaled_dot_product_attention(q, k, v, attn_mask=inputs.padded_bias(q.dtype), dropout_p=dropout_p)
+    return context.transpose(1, 2).flatten(0, 1), None
 
 
 def sdpa_per_sequence_attention(q, k, v, inputs: AttentionInputs, dropout_p: float):
@@ -393,6 +410,7 @@ ATTENTION_FUNCTIONS = {
     "eager": eager_attention,
     "sdpa": sdpa_attention,
     "sdpa_per_sequence": sdpa_per_sequence_attention,
+    "sdpa_equal_length": sdpa_equal_length_attention,
     "triton": triton_attention,
 }
 
@@ -401,7 +419,8 @@ def choose_attention(requested: str, hidden: torch.Tensor, packed: PackedBatch, 
                      head_dim: int, block_size: int) -> str:
     """The one place that decides which ``ATTENTION_FUNCTIONS`` entry runs, and says why when it falls back.
 
-    "auto" is SDPA (per sequence on CPU and for inputs longer than ``block_size``). "triton" is opt-in: it runs on
+    "auto" is SDPA (per sequence on CPU and for inputs longer than ``block_size``; one call on CPU when every
+    sequence has the same length). "triton" is opt-in: it runs on
     CUDA, or on CPU tensors under ``TRITON_INTERPRET=1`` (testing), else SDPA with a notice. Returning attention
     weights needs "eager".
     """
@@ -422,8 +441,13 @@ def choose_attention(requested: str, hidden: torch.Tensor, packed: PackedBatch, 
             return "triton"
         _notice_once(f"attn_implementation='triton' is not usable ({reason}); falling back to 'sdpa'.")
     # One sequence at a time was faster on CPU at every length we measured (20-2048 tokens, inference and
-    # training); on GPUs the padded batch stays one call (not measured here) unless inputs are long.
-    return "sdpa_per_sequence" if not hidden.is_cuda or packed.max_seqlen > block_size else "sdpa"
+    # training), unless every sequence has the same length (pretraining windows): then one call without padding is.
+    # On GPUs the padded batch stays one call (not measured here) unless inputs are long.
+    if packed.max_seqlen > block_size:
+        return "sdpa_per_sequence"
+    if hidden.is_cuda:
+        return "sdpa"
+    return "sdpa_equal_length" if packed.equal_lengths else "sdpa_per_sequence"
 
 
 def packed_attention(qkv: torch.Tensor, inputs: AttentionInputs, num_heads: int, dropout_p: float):
@@ -483,6 +507,33 @@ class DNABert2Attention(nn.Module):
 # ----------------------------------------------------------------------------------------------------------------
 
 
+# hidden_act -> F.gelu's ``approximate``: the activations whose gated product runs as ``_GatedGelu``
+_GELU_APPROXIMATIONS = {"gelu": "none", "gelu_pytorch_tanh": "tanh"}
+
+
+class _GatedGelu(torch.autograd.Function):
+    """gelu(first half) * second half of the last dimension. The backward writes the gradients of both halves into
+    one tensor, where autograd's split would allocate them apart and then concatenate them."""
+
+    @staticmethod
+    def forward(ctx, projected, approximate):
+        gated, linear = projected.chunk(2, dim=-1)
+        activated = F.gelu(gated, approximate=approximate)
+        ctx.approximate = approximate
+        ctx.save_for_backward(gated, linear, activated)
+        return activated * linear
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad):
+        gated, linear, activated = ctx.saved_tensors
+        grad_projected = grad.new_empty(*grad.shape[:-1], 2 * grad.shape[-1])
+        grad_gated, grad_linear = grad_projected.chunk(2, dim=-1)
+        torch.ops.aten.gelu_backward.grad_input(grad * linear, gated, approximate=ctx.approximate, grad_input=grad_gated)
+        torch.mul(grad, activated, out=grad_linear)
+        return grad_projected, None
+
+
 class DNABert2GatedMLP(nn.Module):
     """Gated GELU unit: act(first half) * second half of one bias-free projection, dropout, output, residual, LN."""
 
@@ -491,13 +542,19 @@ class DNABert2GatedMLP(nn.Module):
         self.intermediate_size = config.intermediate_size
         self.gated_layers = nn.Linear(config.hidden_size, 2 * config.intermediate_size, bias=False)
         self.act = ACT2FN[config.hidden_act]
+        self.approximate = _GELU_APPROXIMATIONS.get(config.hidden_act)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.wo = nn.Linear(config.intermediate_size, config.hidden_size)
         self.layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def forward(self, hidden_states):
-        gated, linear = self.gated_layers(hidden_states).split(self.intermediate_size, dim=-1)
-        return self.layernorm(self.wo(self.dropout(self.act(gated) * linear)) + hidden_states)
+        projected = self.gated_layers(hidden_states)
+        if self.approximate is None:  # any other activation: autograd through split
+            gated, linear = projected.split(self.intermediate_size, dim=-1)
+            product = self.act(gated) * linear
+        else:
+            product = _GatedGelu.apply(projected, self.approximate)
+        return self.layernorm(self.wo(self.dropout(product)) + hidden_states)
 
 
 class DNABert2Layer(GradientCheckpointingLayer):

@@ -7,10 +7,12 @@ one long sequence (subprocess per length), and the opt-in fast CPU inference pat
 torch.compile). Model FLOP utilisation is measured against a large fp32 matmul in the same run.
 
     python benchmarks/speed.py            # ~18 min on 2 cores; writes benchmarks/results/speed.{md,json,png}
+    python benchmarks/speed.py --only_training_step True   # the MLM step's efficiency: speed_training_step.{md,json}
 """
 
+import importlib.resources
 import json
-import statistics
+import os
 import subprocess
 import sys
 import time
@@ -21,13 +23,21 @@ import torch
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertForMaskedLM, HfArgumentParser
 
+from dnabert2 import packaged
 from dnabert2.benchmarks.measure.flops import Encoder, forward_flops, mlm_head_flops
 from dnabert2.benchmarks.measure.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
+from dnabert2.benchmarks.measure.reports import write_report
+from dnabert2.benchmarks.measure.training_step import matmul_peak, timed, training_step_lines, training_step_rows
 from configuration_dnabert2 import DNABert2Config
 from modeling_dnabert2 import DNABert2ForMaskedLM
 from dnabert2.train.inference.prediction import quantize_int8
 
 VOCAB = 4096
+# (name, config file, windows per batch) of the training-step efficiency measurement
+TRAINING_STEP_WORKLOADS = [
+    ("shipped config (config.json)", str(packaged("model") / "config.json"), 32),
+    ("117M architecture", str(importlib.resources.files("dnabert2.train") / "configs" / "dnabert2-117m.json"), 16),
+]
 
 
 @dataclass
@@ -42,24 +52,17 @@ class SpeedArguments:
     seed: int = field(default=0)
     config_overrides: str = field(default="", metadata={"help": "e.g. 'hidden_size=64,num_hidden_layers=2' (smoke tests)."})
     only_memory: bool = field(default=False, metadata={"help": "Re-measure memory only, keep the other results."})
-
-
-def timed(fn, repeats):
-    """Median wall time of ``fn`` over ``repeats`` runs after one warm-up."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def matmul_peak(repeats=5) -> float:
-    """GFLOP/s of a 4096 x 768 x 3072 fp32 matmul: the practical ceiling for these models here."""
-    a, b = torch.randn(4096, 768), torch.randn(768, 3072)
-    seconds = timed(lambda: a @ b, repeats)
-    return 2 * 4096 * 768 * 3072 / seconds / 1e9
+    only_training_step: bool = field(
+        default=False,
+        metadata={"help": "Only the MLM training step's efficiency (its dense matmuls alone / the step) for the shipped "
+                  "config (32 x 128) and the 117M architecture (16 x 128): speed_training_step.{md,json}."},
+    )
+    training_step_repeats: int = field(default=5)
+    omp_wait_policies: str = field(
+        default="default,PASSIVE",
+        metadata={"help": "The training step is measured once per OMP_WAIT_POLICY, each in a fresh process ('default': "
+                  "unset)."},
+    )
 
 
 def int8_matmul_speedup(repeats=5) -> dict:
@@ -320,12 +323,48 @@ def throughput_results(args, generator) -> dict:
     return results
 
 
+TRAINING_STEP_PROBE = """
+import json, torch
+torch.set_num_threads({threads})
+from dnabert2.benchmarks.speed import training_step_measurement
+print(json.dumps(training_step_measurement({repeats})))
+"""
+
+
+def training_step_measurement(repeats: int) -> dict:
+    """The training step's efficiency for both architectures, with the matmul peak and the load before and after."""
+    measured = {"load_before": _load(), "matmul_peak_gflops": matmul_peak()}
+    measured["rows"] = training_step_rows(TRAINING_STEP_WORKLOADS, repeats)
+    return {**measured, "load_after": _load(), "matmul_peak_gflops_after": matmul_peak()}
+
+
+def training_step_results(args, results) -> dict:
+    """``training_step_measurement`` in a fresh process per OpenMP wait policy (libgomp reads it when it loads)."""
+    runs = []
+    for policy in args.omp_wait_policies.split(","):
+        env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+        env.update({} if policy == "default" else {"OMP_WAIT_POLICY": policy})
+        code = TRAINING_STEP_PROBE.format(threads=args.threads, repeats=args.training_step_repeats)
+        child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+        runs.append({"omp_wait_policy": policy, **json.loads(child.stdout.splitlines()[-1])})
+    return {**results, "repeats": args.training_step_repeats, "runs": runs}
+
+
+def _load() -> str:
+    """The 1, 5 and 15-minute load averages."""
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main(argv=None):
     (args,) = HfArgumentParser(SpeedArguments).parse_args_into_dataclasses(argv)
     torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(args.seed)
     results = {"command": " ".join(["python benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)]),
                "threads": args.threads, "torch": torch.__version__}
+    if args.only_training_step:
+        results = training_step_results(args, results)
+        write_report(args.output_dir, "speed_training_step", training_step_lines(results), results)
+        return
     out = Path(args.output_dir)
     if args.only_memory:
         results = {**json.loads((out / "speed.json").read_text()), "memory_command": results["command"]}

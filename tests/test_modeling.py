@@ -70,8 +70,13 @@ def test_real_token_outputs_do_not_depend_on_padding(tiny_config):
     torch.testing.assert_close(alone[0], short[0, :9], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("lengths", [[70, 33, 5], [1], [16, 16], [3, 40]])
-@pytest.mark.parametrize("path", ["sdpa", "sdpa_per_sequence", "sdpa_per_sequence, 16-query blocks", "eager"])
+ANY_LENGTHS_PATHS = ["sdpa", "sdpa_per_sequence", "sdpa_per_sequence, 16-query blocks", "eager"]
+
+
+@pytest.mark.parametrize("lengths, path", [
+    *((lengths, path) for lengths in ([70, 33, 5], [1], [16, 16], [3, 40]) for path in ANY_LENGTHS_PATHS),
+    *((lengths, "sdpa_equal_length") for lengths in ([1], [16, 16], [9, 9, 9])),
+])
 def test_sdpa_paths_match_plain_attention_forward_and_backward(monkeypatch, lengths, path):
     heads, head_dim = 6, 8
     generator = torch.Generator().manual_seed(len(lengths))
@@ -91,6 +96,37 @@ def test_sdpa_paths_match_plain_attention_forward_and_backward(monkeypatch, leng
     (grad,) = torch.autograd.grad(context, qkv, upstream)
     (expected_grad,) = torch.autograd.grad(expected, qkv, upstream)
     torch.testing.assert_close(grad, expected_grad, atol=1e-10, rtol=1e-10)
+
+
+def test_equal_length_batch_trains_as_the_per_sequence_path_in_fp32(tiny_config, monkeypatch):
+    ids, mask, types = uneven_batch([24, 24, 24], extra_padding=3)
+    labels = ids.masked_fill(torch.rand(ids.shape, generator=torch.Generator().manual_seed(1)) > 0.3, -100)
+    model, _ = mlm_with_reference_weights(tiny_config)
+    model.train()
+    results = []
+    for path in ("sdpa_equal_length", "sdpa_per_sequence"):
+        monkeypatch.setattr(md, "choose_attention", lambda *args, path=path: path)
+        model.zero_grad()
+        loss = model(ids, mask, types, labels=labels).loss
+        loss.backward()
+        results.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
+    (loss, grads), (expected_loss, expected_grads) = results
+    torch.testing.assert_close(loss, expected_loss, atol=1e-5, rtol=1e-5)
+    for grad, expected in zip(grads, expected_grads):
+        torch.testing.assert_close(grad, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("hidden_act", ["gelu", "gelu_pytorch_tanh"])
+def test_gated_gelu_matches_autograd_through_split(hidden_act):
+    projected = torch.randn(7, 2 * 5, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(7, 5, dtype=torch.float64)
+    product = md._GatedGelu.apply(projected, md._GELU_APPROXIMATIONS[hidden_act])
+    gated, linear = projected.split(5, dim=-1)
+    expected = md.ACT2FN[hidden_act](gated) * linear
+    torch.testing.assert_close(product, expected, atol=1e-12, rtol=1e-12)
+    (grad,) = torch.autograd.grad(product, projected, upstream)
+    (expected_grad,) = torch.autograd.grad(expected, projected, upstream)
+    torch.testing.assert_close(grad, expected_grad, atol=1e-12, rtol=1e-12)
 
 
 def test_attention_weights_returned_and_match_reference(tiny_config):
@@ -299,9 +335,12 @@ def test_unknown_attention_implementation_is_refused(tiny_config):
 
 def test_attention_choice(monkeypatch):
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)
-    hidden, packed = torch.zeros(2, 2), md.PackedBatch.from_mask(torch.ones(1, 2, dtype=torch.long))
+    hidden, packed = torch.zeros(2, 2), md.PackedBatch.from_mask(torch.tensor([[1, 1], [1, 0]]))
+    equal = md.PackedBatch.from_mask(torch.ones(2, 2, dtype=torch.long))
     for requested in ("auto", "sdpa", "triton"):  # triton needs a GPU (or the interpreter)
         assert md.choose_attention(requested, hidden, packed, False, 64, 512) == "sdpa_per_sequence"
+        assert md.choose_attention(requested, hidden, equal, False, 64, 512) == "sdpa_equal_length"
+    assert md.choose_attention("auto", hidden, equal, False, 64, 1) == "sdpa_per_sequence"  # longer than a block
     assert md.choose_attention("sdpa", hidden, packed, True, 64, 512) == "eager"
     assert md.choose_attention("eager", hidden, packed, False, 64, 512) == "eager"
     monkeypatch.setattr(torch.Tensor, "is_cuda", property(lambda self: True))  # what a GPU would be offered

@@ -28,11 +28,15 @@ DNABERT = Encoder("DNABERT (6-mer)", 768, 12, 3072, False)
 NT_2500M = Encoder("NT-2500M-multi", 2560, 32, 10240, False)
 
 
+def linear_flops(encoder: Encoder, tokens: int) -> float:
+    """FLOPs of the encoder's linear layers (QKV, output, MLP projections) over ``tokens`` tokens, forward only."""
+    h, i = encoder.hidden, encoder.intermediate
+    return float(encoder.layers * tokens * 2 * (h * 3 * h + h * h + h * (2 * i if encoder.gated_mlp else i) + i * h))
+
+
 def forward_flops(encoder: Encoder, seq_len: int) -> float:
     """Matmul FLOPs of one forward pass over one sequence of ``seq_len`` tokens (no MLM head)."""
-    h, i = encoder.hidden, encoder.intermediate
-    per_token = 2 * (h * 3 * h + h * h + h * (2 * i if encoder.gated_mlp else i) + i * h) + 4 * seq_len * h
-    return float(encoder.layers * seq_len * per_token)
+    return linear_flops(encoder, seq_len) + float(encoder.layers * seq_len * 4 * seq_len * encoder.hidden)
 
 
 def mlm_head_flops(hidden: int, vocab: int, tokens: int) -> float:
