@@ -11,6 +11,7 @@ children).
 """
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from dnabert2.train.runtime.arguments import command_parser
 from dnabert2.train.runtime.errors import run_command
 
 TRAIN = Path(__file__).resolve().parents[1] / "train"
+CASES = ["reads", "genome", "pooling", "variants"]
 
 
 @dataclass
@@ -39,6 +41,8 @@ class ScaleBenchArguments:
     nucleotide_reads: int = field(default=5_000, metadata={"help": "Reads embedded with mean and nucleotide pooling."})
     variants: int = field(default=400, metadata={"help": "Generated variants scored."})
     processes: str = field(default="1,2", metadata={"help": "Process counts to compare, comma-separated."})
+    cases: str = field(default="reads,genome,pooling,variants",
+                       metadata={"help": "Cases to run; the other cases' rows are kept from the existing scale.json."})
     output_dir: str = field(default="benchmarks/results", metadata={"help": "Where the .md and .json go."})
 
 
@@ -56,6 +60,13 @@ def run_case(script: str, flags: list, processes: int) -> tuple[float, float]:
         raise RuntimeError(f"{script} with {processes} process(es) failed:\n{result.stderr[-3000:]}")
     peak = [line for line in result.stderr.splitlines() if line.startswith("peak-kb ")][-1]
     return seconds, int(peak.split()[1]) / 1024
+
+
+def kind_of(row: dict) -> str:
+    """Which of ``CASES`` a result row belongs to."""
+    case = row["case"]
+    return "pooling" if "pooling" in case else "genome" if "genome" in case else "variants" if case.startswith(
+        "score") else "reads"
 
 
 def parquet_rows(folder: Path) -> int:
@@ -86,13 +97,13 @@ def main(argv=None):
         contigs = write_genome(work / "ref.fa", {"chr1": 1_000_000, "chr2": 1_000_000}, seed=2)
         vcf = write_vcf(work / "v.vcf", contigs, generated_variants(contigs, args.variants))
         model = ["--model_name_or_path", args.model]
-        for processes in counts:
+        for processes in counts if "reads" in args.cases else ():
             out = work / f"reads{processes}"
             seconds, peak = run_case("embed.py", [*model, "--input", reads, "--output_dir", out], processes)
             assert parquet_rows(out) == args.reads
             record(f"embed {args.reads:,} reads of {args.read_length} bp (FASTQ.gz), mean", "reads", args.reads,
                    args.reads * args.read_length, processes, seconds, peak)
-        for processes in counts:
+        for processes in counts if "genome" in args.cases else ():
             out = work / f"genome{processes}"
             seconds, peak = run_case("embed.py", [*model, "--input", work / "genome.fa", "--output_dir", out,
                                                   "--window", 1000], processes)
@@ -100,7 +111,7 @@ def main(argv=None):
             assert windows == -(-args.genome_bp // 1000)
             record(f"embed a {args.genome_bp / 1e6:g}-Mbp genome in 1-kb windows, mean", "windows", windows,
                    args.genome_bp, processes, seconds, peak)
-        for pooling in ("mean", "nucleotide"):
+        for pooling in ("mean", "nucleotide") if "pooling" in args.cases else ():
             out = work / f"pool-{pooling}"
             seconds, peak = run_case("embed.py", [*model, "--input", few, "--output_dir", out, "--pooling", pooling,
                                                   "--dtype", "float16"], 1)
@@ -108,7 +119,7 @@ def main(argv=None):
             record(f"embed {args.nucleotide_reads:,} reads, {pooling} pooling, float16", "reads",
                    args.nucleotide_reads, args.nucleotide_reads * args.read_length, 1, seconds, peak,
                    baseline=f"embed {args.nucleotide_reads:,} reads, mean pooling, float16")
-        for processes in counts:
+        for processes in counts if "variants" in args.cases else ():
             out = work / f"scores{processes}.tsv"
             seconds, peak = run_case("score_variants.py", ["--vcf", vcf, "--fasta", work / "ref.fa", "--output", out,
                                                            "--model_name_or_path", args.model], processes)
@@ -117,6 +128,10 @@ def main(argv=None):
             assert scored == args.variants
             record(f"score {args.variants} variants (512-bp windows)", "variants", scored, 0, processes, seconds,
                    peak)
+    previous = Path(args.output_dir) / "scale.json"
+    if previous.exists():  # the cases not rerun keep their rows
+        rows += [row for row in json.loads(previous.read_text()) if kind_of(row) not in args.cases.split(",")]
+        rows.sort(key=lambda row: CASES.index(kind_of(row)))
     lines = [f"Inputs generated (seeded random DNA); model `{Path(args.model).name}`; CPU, torch threads per process "
              "= cores / processes; times include process start and model loading; `python benchmarks/scale.py`.", "",
              "| case | processes | time (s) | per second | bp/s | time of the baseline / time | "

@@ -227,3 +227,16 @@ def test_rows_keep_the_header_description_beside_the_name(tmp_path, tiny_pretrai
     run(tiny_pretrained, fastq, tmp_path / "out")
     rows = rows_of(tmp_path / "out")
     assert [(r["name"], r["description"]) for r in rows][:2] == [("read0", "description"), ("read1", "description")]
+
+
+def test_windows_of_one_long_record_are_split_among_shards(tmp_path, tiny_pretrained):
+    genome = tmp_path / "g.fa"
+    genome.write_text(">chr1 a chromosome\n" + "".join(random.Random(5).choice("ACGT") for _ in range(5000)) + "\n")
+    run(tiny_pretrained, genome, tmp_path / "one", "--window", 500)
+    for shard in (0, 1):
+        counts = run(tiny_pretrained, genome, tmp_path / "two", "--window", 500, "--num_shards", 2, "--shard_index",
+                     shard)
+        assert counts["rows written"] == 5  # every other window of the one record
+    one, two = rows_of(tmp_path / "one"), rows_of(tmp_path / "two")
+    assert [(r["start"], r["end"]) for r in two] == [(r["start"], r["end"]) for r in one] and len(one) == 10
+    np.testing.assert_allclose([r["embedding"] for r in two], [r["embedding"] for r in one], atol=1e-6)

@@ -45,7 +45,7 @@ def test_two_shards_of_parts_match_the_csv_rows(tmp_path, classifier):
     for shard in (0, 1):
         counts = predict_main([*common, "--output_dir", str(tmp_path / "parts"), "--part_size", "4",
                                "--num_shards", "2", "--shard_index", str(shard)])
-        assert counts["rows written"] == sum(1 for row in expected if int(row["name"][1:]) % 2 == shard)
+        assert counts["rows written"] == len(expected[shard::2])  # with windows: every other window of the input
     rows = sorted((row for part in (tmp_path / "parts").glob("*.parquet") for row in pq.read_table(part).to_pylist()),
                   key=lambda row: (row["index"], row["start"]))
     assert [(r["name"], r["start"], r["end"], r["prediction"]) for r in rows] == [

@@ -1,6 +1,7 @@
 """Sharded, resumable runs over a stream of records: Parquet part files written atomically, and a manifest.
 
-Record ``i`` of the input belongs to shard ``i % num_shards``. A worker's shard comes from ``--shard_index`` /
+Record ``i`` of the input belongs to shard ``i % num_shards`` (with windows: window ``w`` of the whole input, so
+that one long record is split too). A worker's shard comes from ``--shard_index`` /
 ``--num_shards`` and, under a multi-process launcher (``accelerate launch``, ``torchrun``), from its RANK and
 WORLD_SIZE: with both, shard ``shard_index * WORLD_SIZE + RANK`` of ``num_shards * WORLD_SIZE`` (a job array of
 multi-process jobs). A worker groups its own rows into parts of ``part_size`` rows, named by shard and part number;
@@ -42,9 +43,9 @@ class Shard:
     index: int
     count: int
 
-    def owns(self, record_index: int) -> bool:
-        """Whether record ``record_index`` of the input is this worker's."""
-        return record_index % self.count == self.index
+    def owns(self, number: int) -> bool:
+        """Whether record (or, with windows, window) ``number`` of the input is this worker's."""
+        return number % self.count == self.index
 
     def part_name(self, part: int) -> str:
         """The file name of this shard's part ``part``."""
@@ -183,22 +184,32 @@ def _finish(part: int, batch: list, store: PartStore, compute) -> tuple:
 
 def own_rows(pieces: Iterable[Piece], shard: Shard, window: int | None, stride: int | None,
              skipped: Counter, tally: BaseTally, skip_unusable: bool = True) -> Iterator[tuple[int, Piece]]:
-    """(record index, piece or window) for this shard's records, in input order; other shards' records are passed
-    over untokenized, the bases of this shard's records are counted in ``tally``, and with ``skip_unusable`` empty
-    records or records without an A/C/G/T base are left out and counted in ``skipped``."""
+    """(record index, piece or window) for this shard, in input order; other shards' rows are passed over before
+    tokenizing. Without windows record i is shard i % count's. With windows, the windows of all records are numbered
+    in input order and window w is shard w % count's, so a single long record (a chromosome) is split among the
+    workers too. A record's bases are counted in ``tally``, and with ``skip_unusable`` an empty record or one without
+    an A/C/G/T base is left out and counted in ``skipped``, by the shard that owns its record index."""
+    windows_seen = 0
     for index, piece in enumerate(pieces):
-        if not shard.owns(index):
+        counted_here = shard.owns(index)
+        if window is None and not counted_here:
             continue
         sequence = piece.sequences[0]
-        tally.add(sequence)
-        if not skip_unusable:
-            yield from ((index, window_piece) for window_piece in sliding_windows([piece], window, stride))
-        elif not sequence:
-            skipped["empty"] += 1
-        elif non_acgt_count(sequence) == len(sequence):
-            skipped["only N (or other ambiguity codes)"] += 1
-        else:
-            yield from ((index, window_piece) for window_piece in sliding_windows([piece], window, stride))
+        if counted_here:
+            tally.add(sequence)
+        unusable = "empty" if not sequence else "only N (or other ambiguity codes)" if non_acgt_count(
+            sequence) == len(sequence) else None
+        if skip_unusable and unusable:
+            if counted_here:
+                skipped[unusable] += 1
+            continue
+        if window is None:
+            yield index, piece
+            continue
+        for window_piece in sliding_windows([piece], window, stride):
+            if shard.owns(windows_seen):
+                yield index, window_piece
+            windows_seen += 1
 
 
 def run_sharded(pieces: Iterable[Piece], store: PartStore, part_size: int, window: int | None, stride: int | None,
