@@ -132,7 +132,8 @@ def main(argv=None):
     if previous.exists():  # the cases not rerun keep their rows
         rows += [row for row in json.loads(previous.read_text()) if kind_of(row) not in args.cases.split(",")]
         rows.sort(key=lambda row: CASES.index(kind_of(row)))
-    lines = [f"Inputs generated (seeded random DNA); model `{Path(args.model).name}`; CPU, torch threads per process "
+    model_name = "the shipped model" if Path(args.model) == packaged("model") else f"`{Path(args.model).name}`"
+    lines = [f"Inputs generated (seeded random DNA); {model_name}; CPU, torch threads per process "
              "= cores / processes; times include process start and model loading; `python benchmarks/scale.py`.", "",
              "| case | processes | time (s) | per second | bp/s | time of the baseline / time | "
              "peak RSS per process (MB) |", "|---|---|---|---|---|---|---|"]
