@@ -10,6 +10,8 @@ whole or not at all) and records them in manifest.json, so a rerun redoes only t
 
 from dataclasses import asdict, dataclass, field
 
+import torch
+
 import dnabert2
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.inference.embedding import embed_to_parts
@@ -34,7 +36,9 @@ class EmbedArguments:
     stride: int | None = field(default=None, metadata={"help": "bp between window starts (default: --window)."})
     rc_average: bool = field(default=False, metadata={"help": "Average each input's and its reverse complement's."})
     max_tokens_per_batch: int = field(default=16384, metadata={"help": "Token budget of a batch (count x longest)."})
-    dtype: str = field(default="float32", metadata={"help": "Stored vectors: float32 | float16 | bfloat16."})
+    dtype: str = field(
+        default="float32", metadata={"help": "Stored vectors: float32 | float16 | bfloat16 (on GPUs also the compute)."}
+    )
     part_size: int = field(default=10000, metadata={"help": "Rows per Parquet part file."})
     shard_index: int = field(default=0, metadata={"help": "This worker's shard (with --num_shards)."})
     num_shards: int = field(default=1, metadata={"help": "Shards in all (times WORLD_SIZE under a launcher)."})
@@ -53,6 +57,8 @@ def main(argv=None):
     store = open_run(args.output_dir, args.model_name_or_path, settings, args.input, args.fasta, args.shard_index,
                      args.num_shards)
     encoder = load_classifier(args.model_name_or_path, allow_untrained_head=True).bert.to(worker_device())
+    if encoder.device.type == "cuda" and args.dtype != "float32":  # half precision compute on GPUs only
+        encoder.to(getattr(torch, args.dtype))
     return embed_to_parts(encoder, load_tokenizer(args.model_name_or_path), iter_inputs(args.input, args.fasta),
                           store, args.pooling, args.window, args.stride, args.rc_average, args.dtype, args.part_size,
                           args.max_tokens_per_batch)
