@@ -12,6 +12,7 @@ from transformers import DataCollatorForTokenClassification, Trainer
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.flops import Encoder, linear_flops, mlm_head_flops
+from dnabert2.benchmarks.measure.generated import random_dna
 from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.data.windows import tokenize_windows
 from dnabert2.train.pretraining.masking import MaskedWindows
@@ -41,8 +42,7 @@ def matmul_peak(repeats=5) -> float:
 def mlm_batch(tokenizer, batch_size: int, seq_len: int, seed: int = 0) -> dict:
     """One pretraining batch as run_mlm builds it: windows of ``seq_len`` tokens cut from one long random DNA record,
     15 % of tokens selected (seeded masks), padded by DataCollatorForTokenClassification."""
-    rng = np.random.default_rng(seed)
-    record = "".join(rng.choice(list("ACGT"), size=batch_size * seq_len * 8))  # > 4.9 bp per token: enough windows
+    record = random_dna(np.random.default_rng(seed), batch_size * seq_len * 8)  # > 4.9 bp per token: enough windows
     windows = tokenize_windows(DatasetDict(train=Dataset.from_dict({"sequence": [record]})), tokenizer, seq_len)["train"]
     masked = MaskedWindows(windows.select(range(batch_size)), tokenizer, 0.15, seed=seed)
     return DataCollatorForTokenClassification(tokenizer)([masked[i] for i in range(batch_size)])
