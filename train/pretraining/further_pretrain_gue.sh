@@ -7,8 +7,10 @@
 # Rerunning resumes exactly from the newest runs/further-gue/checkpoint-N. Arguments are appended.
 set -euo pipefail
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-exec nice -n 5 python train/run_mlm.py --model_name_or_path . --config_overrides hidden_dropout_prob=0.0 \
+nice -n 5 python train/run_mlm.py --model_name_or_path . --config_overrides hidden_dropout_prob=0.0 \
   --gue_dir ../shared/data/GUE --validation_split_percentage 2 --max_seq_length 128 \
   --per_device_train_batch_size 64 --per_device_eval_batch_size 128 --learning_rate 5e-4 --warmup_steps 200 \
   --max_steps 2000 --eval_steps 500 --save_steps 500 --save_total_limit 3 --logging_steps 50 \
   --max_eval_samples 2000 --output_dir runs/further-gue --disable_tqdm True --seed 42 "$@"
+# fine-tune it as the shipped model is fine-tuned: the root config's dropout (the run trained with 0)
+python -c "import json; root = json.load(open('config.json')); path = 'runs/further-gue/config.json'; c = json.load(open(path)); c.update({k: root[k] for k in ('hidden_dropout_prob', 'attention_probs_dropout_prob')}); json.dump(c, open(path, 'w'), indent=2)"
