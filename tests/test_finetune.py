@@ -55,6 +55,9 @@ def test_original_command_line_trains_saves_reloads_and_predicts(tmp_path, tiny_
     for key, value in expected.items():
         assert results[key] == pytest.approx(value, abs=1e-6), key
     assert embeddings.shape == (32, 32) and np.isfinite(embeddings).all()
+    with np.load(output / "results" / "run" / "predictions.npz") as stored:  # the scored examples, in file order
+        np.testing.assert_array_equal(stored["labels"], truth)
+        np.testing.assert_allclose(stored["logits"], logits, atol=1e-4)
 
 
 def test_regression_and_pairs(tmp_path, tiny_pretrained):

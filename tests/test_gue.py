@@ -7,11 +7,12 @@ import shutil
 
 import pytest
 from conftest import SHARED
+from sklearn.metrics import matthews_corrcoef
 from datasets import load_dataset
 from conftest import write_task
 
 from dnabert2.benchmarks import gue
-from dnabert2.benchmarks.gue_runner import runs
+from dnabert2.benchmarks.gue_runner import runs, store
 from dnabert2.benchmarks.gue_runner.reports import write_comparison, write_reports
 from dnabert2.benchmarks.gue_runner.settings import SETTINGS, GueArguments
 from dnabert2.benchmarks.gue_runner.store import run_settings
@@ -65,6 +66,12 @@ def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch
     printed = capsys.readouterr().out
     for name in ("results.json", "results.md", "results.csv", "results.png"):
         assert str(tmp_path / "results" / name) in printed
+    for task, folder in (("tf_0", "tf/0"), ("prom_core_tata", "prom/prom_core_tata")):
+        stored = store.read_predictions(tmp_path / "results", task, 42)  # each run's per-example test predictions
+        truth = [int(row["label"]) for row in csv.DictReader(open(tmp_path / "GUE" / folder / "test.csv"))]
+        assert stored["labels"].tolist() == truth
+        assert matthews_corrcoef(truth, stored["predictions"]) == pytest.approx(
+            payload["results"][task]["42"]["eval_matthews_correlation"], abs=1e-6)
 
     calls = []
     monkeypatch.setattr(runs, "run_task", lambda *a: calls.append(a) or {"eval_matthews_correlation": 0.5})

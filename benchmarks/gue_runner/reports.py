@@ -6,11 +6,12 @@ from pathlib import Path
 
 from dnabert2.benchmarks.gue_runner.plots import plot, plot_comparison
 from dnabert2.benchmarks.gue_runner.statistics import (
-    COLLAPSE_RULE, CONTRASTS, MEANS_NOTE, METRIC_NOTE, PREDICTIONS_NOTE, RC_AVERAGE, SIDE_TITLES, STRANDS_NOTE,
+    CLEAN_RULE, COLLAPSE_RULE, CONTRASTS, MEANS_NOTE, METRIC_NOTE, RC_AVERAGE, SIDE_TITLES, STRANDS_NOTE,
     TEST_RULE, compare, mean_or_none, summarize, task_summary,
 )
+from dnabert2.benchmarks.gue_runner.examples import BOOTSTRAP_RULE
 from dnabert2.train.runtime.files import atomic_output, write_text_atomic
-from dnabert2.benchmarks.gue_runner.store import read_results
+from dnabert2.benchmarks.gue_runner.store import read_predictions, read_results
 
 CSV_COLUMNS = ["task", "family", "metric", "score", "std", "seeds", "collapsed_seeds", "score_strands_averaged"]
 
@@ -147,9 +148,12 @@ def write_comparison(folders: dict, output_dir, augmented_dir=None, contaminatio
     (benchmarks/gue_contamination.py's JSON) is given; returns the markdown tables."""
     output_dir = Path(output_dir)
     contamination = json.loads(Path(contamination_file).read_text()) if contamination_file else None
-    report = compare({name: read_results(folder)[1] for name, folder in folders.items() if folder},
-                     read_results(augmented_dir)[1] if augmented_dir else None,
-                     contamination["tasks"] if contamination else None)
+    results = {name: read_results(folder)[1] for name, folder in folders.items() if folder}
+    predictions = {name: {task: {seed: arrays for seed in by_seed
+                                 if (arrays := read_predictions(folders[name], task, seed)) is not None}
+                          for task, by_seed in side.items()} for name, side in results.items()}
+    report = compare(results, read_results(augmented_dir)[1] if augmented_dir else None,
+                     contamination["tasks"] if contamination else None, predictions)
     report["results_folders"] = {name: str(folder) for name, folder in folders.items() if folder}
     report["augmented_results"] = str(augmented_dir) if augmented_dir else None
     report["contamination"] = {"file": str(contamination_file), "k": contamination["k"]} if contamination else None
@@ -178,17 +182,65 @@ def write_comparison(folders: dict, output_dir, augmented_dir=None, contaminatio
                   "", "Averages with collapsed runs left out (each side's mean over its non-collapsed seeds; a task "
                   "where a side collapsed on every seed left out of every side's average):", "",
                   *averages_table(groups, sides, contrasts, "collapsed_left_out")]
+    lines += examples_tables(report, sides, contrasts)
     lines += strand_table(report["tasks"])
     lines += ["", "Scores x100 over the seeds pretrained and from scratch share: mean ± sample sd, every run as "
               "scored; where a side collapsed, its mean without the collapsed seeds follows. " + METRIC_NOTE,
               "", "Differences: first side minus second, seed by seed. " + TEST_RULE,
-              "", MEANS_NOTE, "", report["collapse_rule"][0].upper() + report["collapse_rule"][1:], "", PREDICTIONS_NOTE]
+              "", MEANS_NOTE, "", report["collapse_rule"][0].upper() + report["collapse_rule"][1:]]
     if report["tasks_on_one_side_only"]:
         lines += ["", f"Left out (run on one side only): {', '.join(report['tasks_on_one_side_only'])}."]
     table = "\n".join(lines) + "\n"
     write_text_atomic(output_dir / "comparison.md", table)
     plot_comparison(report, output_dir / "comparison.png")
     return table
+
+
+def bootstrap_cell(summary: dict | None) -> str:
+    """A bootstrap over test examples as '+5.30 [2.1, 8.5], p=0.002'."""
+    if summary is None:
+        return "-"
+    low, high = summary["ci95"]
+    p = f"p<{1 / summary['replicates']:.2g}" if summary["p"] == 0 else f"p={summary['p']:.2g}"
+    return f"{signed_cell(summary['mean'])} [{low:.1f}, {high:.1f}], {p}"
+
+
+def examples_tables(report: dict, sides: list, contrasts: list) -> list[str]:
+    """Markdown lines of the per-example statistics: the paired bootstrap over test examples and every side's score
+    on the contamination-clean subset beside its full score, per task, family and all tasks; a line saying which
+    sides stored no per-example predictions."""
+    rows, groups = report["tasks"], [*report["families"], *([report["all_tasks"]] if report["all_tasks"] else [])]
+    with_predictions = [name for name in sides if any(name in r["clean"] for r in rows)]
+    lines = []
+    if len(with_predictions) < len(sides):
+        lines += ["", "Per-example test predictions are not stored for: "
+                  + ", ".join(SIDE_TITLES[name] for name in sides if name not in with_predictions)
+                  + " (results from before runs stored them); those sides have no bootstrap and no clean-subset score."]
+    tested = [c for c in contrasts if any(c in r["bootstrap"] for r in rows)]
+    if tested:
+        lines += ["", "Paired bootstrap over test examples (the fine-tuned models fixed; see the rule below):", "",
+                  "| task | " + " | ".join(contrast_title(c) for c in tested) + " |", "|---|" + "---|" * len(tested)]
+        lines += [f"| {r['task']} | " + " | ".join(bootstrap_cell(r["bootstrap"].get(c)) for c in tested) + " |"
+                  for r in rows]
+        lines += [f"| {g['family']} | " + " | ".join(bootstrap_cell(g["bootstrap"].get(c)) for c in tested) + " |"
+                  for g in groups]
+    clean_sides = [name for name in with_predictions if any(r["clean"].get(name) is not None for r in rows)]
+    if clean_sides:
+        lines += ["", "Contamination-clean test subsets: each side's score on the whole test set; on its clean subset "
+                  "(mean over the same seeds):", "",
+                  "| task | clean examples | " + " | ".join(SIDE_TITLES[name] for name in clean_sides) + " |",
+                  "|---|---|" + "---|" * len(clean_sides)]
+        for r in rows:
+            counts = r["contamination"]
+            lines.append(f"| {r['task']} | " + (f"{counts['clean']:,} of {counts['test_sequences']:,}" if counts else "-")
+                         + " | " + " | ".join(f"{number_cell(r[name]['mean_as_scored'])}; {number_cell(r['clean'].get(name))}"
+                                              if r[name] else "-" for name in clean_sides) + " |")
+        for g in groups:
+            lines.append(f"| {g['family']} | | " + " | ".join(
+                f"{number_cell(g['as_scored'].get(name))}; {number_cell(g['clean'].get(name))}" for name in clean_sides) + " |")
+    if tested or clean_sides:
+        lines += ["", BOOTSTRAP_RULE, "", CLEAN_RULE]
+    return lines
 
 
 def strand_table(rows: list) -> list[str]:

@@ -7,15 +7,17 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from dnabert2.benchmarks.gue_runner.cnn import cnn_for_task, encode_columns
 from dnabert2.benchmarks.gue_runner.default_task import write_species_task
 from dnabert2.benchmarks.gue_runner.reports import write_reports
 from dnabert2.benchmarks.gue_runner.settings import GueArguments, settings_for
 from dnabert2.benchmarks.gue_runner.statistics import is_collapsed
-from dnabert2.benchmarks.gue_runner.store import open_results, run_settings
+from dnabert2.benchmarks.gue_runner.store import open_results, run_settings, save_predictions
 from dnabert2.train.data.gue import find_tasks, resolve_task
 from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
-from dnabert2.train.finetuning.trainer import load_task, run_finetune
+from dnabert2.train.finetuning.trainer import PREDICTIONS_FILE, load_task, results_folder, run_finetune
 
 logger = logging.getLogger("gue")
 
@@ -46,7 +48,8 @@ def label_shares(data: DataArguments) -> list[float] | None:
 
 
 def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
-    """Fine-tune on one task with one seed; returns the test metrics, with test_class_shares and collapsed."""
+    """Fine-tune on one task with one seed; returns the test metrics, with test_class_shares and collapsed, and
+    keeps the run's per-example test predictions in --output_dir (save_predictions)."""
     max_length, epochs, cap = settings_for(task)
     data = DataArguments()
     if task == "species":
@@ -80,6 +83,8 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
         metrics = dict(run_finetune(model, data, training))
     else:
         raise ValueError(f"--architecture must be 'dnabert2' or 'cnn', got {args.architecture!r}.")
+    with np.load(results_folder(training) / PREDICTIONS_FILE) as arrays:
+        save_predictions(dict(arrays), args.output_dir, task, seed)
     shutil.rmtree(training.output_dir, ignore_errors=True)
     metrics["test_class_shares"] = label_shares(data)
     metrics["collapsed"] = is_collapsed(metrics)

@@ -3,8 +3,12 @@ sides (pretrained, further pretrained, from scratch, the CNN baseline) by paired
 
 import statistics
 
+import numpy as np
 from scipy import stats
 
+from dnabert2.benchmarks.gue_runner.examples import (
+    BOOTSTRAP_RULE, bootstrap_differences, bootstrap_summary, check_alignment, score,
+)
 from dnabert2.benchmarks.gue_runner.settings import FAMILIES, family_of, metric_of
 
 METRIC_NOTE = "Metric: MCC x100 for every task but virus_covid, macro F1 x100 for virus_covid (as in the paper)."
@@ -42,12 +46,11 @@ TEST_RULE = (
     "intervals are wide and p > 0.05 is not evidence of no difference."
 )
 
-PREDICTIONS_NOTE = (
-    "Per-example test predictions are not stored by the runs (fine-tuning returns metrics only): there is no "
-    "bootstrap over test examples and no score on the contamination-clean test subset; both need stored "
-    "predictions (follow-up)."
+CLEAN_RULE = (
+    "Clean subset: the test examples that neither occur in the pretraining corpus nor share a non-low-complexity "
+    "k-mer with it (benchmarks/results/gue_contamination.md); each side's score there is its mean over the same seeds "
+    "of the metric on those examples only, from the runs' stored per-example predictions (plain strand, as scored)."
 )
-
 
 def is_collapsed(metrics: dict) -> bool:
     """True for a run whose test predictions all fell into one class (see COLLAPSE_RULE)."""
@@ -159,15 +162,18 @@ def group_summary(label: str, rows: list, sides: list) -> dict:
                                                if left_out.get(first) is not None and left_out.get(second) is not None}}
 
 
-def compare(sides: dict, augmented: dict | None = None, contamination: dict | None = None) -> dict:
+def compare(sides: dict, augmented: dict | None = None, contamination: dict | None = None,
+            predictions: dict | None = None) -> dict:
     """Per task, family and over all tasks: each side's scores (``sides``: name in SIDES -> results; pretrained and
     from_scratch required) over the seeds pretrained and from scratch share, both kinds of means, the paired tests
     of CONTRASTS, the pretrained model's strand variants (test-time averaging; ``augmented``: fine-tuned on a
     random strand per example) and each test set's overlap with the pretraining corpus (``contamination``: the
-    tasks of a gue_contamination.json report; counts only)."""
+    tasks of a gue_contamination.json report) with, where the runs stored them (``predictions``: side -> task -> seed
+    -> arrays of store.read_predictions), each side's score on the contamination-clean subset and the paired
+    bootstrap over test examples of CONTRASTS."""
     pretrained, scratch = sides["pretrained"], sides["from_scratch"]
     present = [name for name in SIDES if sides.get(name) is not None]
-    rows = []
+    rows, replicates = [], {}
     for task in sorted(set(pretrained) & set(scratch)):
         seeds = sorted(set(pretrained[task]) & set(scratch[task]), key=int)
         if not seeds:
@@ -184,10 +190,49 @@ def compare(sides: dict, augmented: dict | None = None, contamination: dict | No
                           "augmented_averaged_at_test": task_summary(task, both_strands, True) if both_strands else None}
         counts = (contamination or {}).get(task)
         row["contamination"] = {key: value for key, value in counts.items() if not key.endswith("_indices")} if counts else None
+        row["clean"], row["bootstrap"], replicates[task] = example_level(
+            row, {name: (predictions or {}).get(name, {}).get(task, {}) for name in SIDES},
+            counts["clean_indices"] if counts else None)
         rows.append(row)
-    families = [group_summary(label, members, present) for label, _, _ in FAMILIES
-                if (members := [row for row in rows if row["family"] == label])]
+    families = [{**group_summary(label, members, present), **group_examples(members, replicates)}
+                for label, _, _ in FAMILIES if (members := [row for row in rows if row["family"] == label])]
     return {"metric_note": METRIC_NOTE, "means_note": MEANS_NOTE, "test_rule": TEST_RULE,
-            "collapse_rule": f"{COLLAPSE_DEFINITION}.", "predictions_note": PREDICTIONS_NOTE, "sides": present, "tasks": rows,
-            "families": families, "all_tasks": group_summary("all tasks", rows, present) if rows else None,
+            "collapse_rule": f"{COLLAPSE_DEFINITION}.", "bootstrap_rule": BOOTSTRAP_RULE, "clean_rule": CLEAN_RULE,
+            "sides": present, "tasks": rows, "families": families,
+            "all_tasks": {**group_summary("all tasks", rows, present), **group_examples(rows, replicates)} if rows else None,
             "tasks_on_one_side_only": sorted(set(pretrained) ^ set(scratch))}
+
+
+def example_level(row: dict, stored: dict, clean_indices) -> tuple[dict, dict, dict]:
+    """A task row's per-example statistics from its sides' stored predictions (``stored``: side -> seed -> arrays;
+    a side counts only when every seed of the row has them, checked against its stored scores): (side -> score on the
+    clean subset or None, contrast -> bootstrap_summary, contrast -> resampled differences)."""
+    metric = row["metric"]
+    runs = {}
+    for name in SIDES:
+        if row[name] and all(seed in stored[name] for seed in row[name]["scores_as_scored"]):
+            runs[name] = {seed: stored[name][seed] for seed in row[name]["scores_as_scored"]}
+            check_alignment(runs[name], row[name]["scores_as_scored"], metric)
+    clean = {name: mean_or_none([score(arrays["labels"], arrays["predictions"], metric, clean_indices)
+                                 for arrays in by_seed.values()]) if clean_indices is not None else None
+             for name, by_seed in runs.items()}
+    summaries, replicates = {}, {}
+    for first, second in CONTRASTS:
+        if first in runs and second in runs:
+            seeds = sorted(set(runs[first]) & set(runs[second]), key=int)
+            pair = [{seed: runs[name][seed] for seed in seeds} for name in (first, second)]
+            observed = mean_or_none([row[first]["scores_as_scored"][s] - row[second]["scores_as_scored"][s] for s in seeds])
+            replicates[f"{first} - {second}"] = bootstrap_differences(*pair, metric)
+            summaries[f"{first} - {second}"] = bootstrap_summary(observed, replicates[f"{first} - {second}"])
+    return clean, summaries, replicates
+
+
+def group_examples(rows: list, replicates: dict) -> dict:
+    """Per-example statistics of a group of task rows: each side's mean clean-subset score (over the tasks, where
+    every task has one) and each contrast's bootstrap of the tasks' mean difference (where every task has one)."""
+    sides = [name for name in SIDES if rows and all(row["clean"].get(name) is not None for row in rows)]
+    contrasts = [f"{a} - {b}" for a, b in CONTRASTS if all(f"{a} - {b}" in replicates[row["task"]] for row in rows)]
+    return {"clean": {name: mean_or_none([row["clean"][name] for row in rows]) for name in sides},
+            "bootstrap": {contrast: bootstrap_summary(mean_or_none([row["bootstrap"][contrast]["mean"] for row in rows]),
+                                                      np.mean([replicates[row["task"]][contrast] for row in rows], axis=0))
+                          for contrast in contrasts}}

@@ -6,11 +6,15 @@ import json
 import shlex
 from pathlib import Path
 
+import numpy as np
 from transformers import HfArgumentParser
 
 from dnabert2 import packaged
 from dnabert2.benchmarks.gue_runner.settings import SETTINGS, GueArguments
+from dnabert2.train.runtime.files import atomic_output
 from dnabert2.train.runtime.weights import weights_digest
+
+PREDICTIONS_DIR = "predictions"  # beside results.json: <task>_seed<seed>.npz, one per single-label run
 
 
 def model_name(folder: Path) -> str:
@@ -103,3 +107,32 @@ def check_comparable(args: GueArguments, other_dir):
     if different:
         raise ValueError(f"--compare_with {other_dir}: other settings there ({'; '.join(different)}); the ablation "
                          "needs the same model config, budgets and seeds.")
+
+
+def predictions_path(folder, task: str, seed) -> Path:
+    """Where a results folder keeps one run's per-example test predictions."""
+    return Path(folder) / PREDICTIONS_DIR / f"{task}_seed{seed}.npz"
+
+
+def save_predictions(run_arrays: dict, folder, task: str, seed):
+    """Keep a single-label run's test labels and predicted classes (plain strand, and strands averaged where the run
+    has them) from fine-tuning's per-example arrays, compactly; other problem types keep nothing."""
+    logits = run_arrays["logits"]
+    if logits.ndim != 2 or run_arrays["labels"].ndim != 1:
+        return
+    kept = {"labels": run_arrays["labels"].astype(np.int16), "predictions": logits.argmax(-1).astype(np.int16)}
+    if "rc_average_logits" in run_arrays:
+        kept["rc_average_predictions"] = run_arrays["rc_average_logits"].argmax(-1).astype(np.int16)
+    path = predictions_path(folder, task, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as temporary, open(temporary, "wb") as file:
+        np.savez_compressed(file, **kept)
+
+
+def read_predictions(folder, task: str, seed) -> dict | None:
+    """A run's stored test labels and predicted classes (save_predictions); None when the run stored none."""
+    path = predictions_path(folder, task, seed)
+    if not path.exists():
+        return None
+    with np.load(path) as arrays:
+        return {name: arrays[name] for name in arrays.files}

@@ -23,10 +23,12 @@ from dnabert2.train.data.tokenizer import load_tokenizer
 from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
 from dnabert2.train.finetuning.lora import with_lora
 from modeling_dnabert2 import DNABert2ForSequenceClassification
-from dnabert2.train.runtime.files import write_text_atomic
+from dnabert2.train.runtime.files import atomic_output, write_text_atomic
 
 logger = logging.getLogger(__name__)
 METRICS = Path(__file__).resolve().parent / "metrics"  # evaluate modules, loaded by path (they travel as package data)
+# The scored split's per-example arrays, in file order: labels, logits and, with --rc_average, rc_average_logits.
+PREDICTIONS_FILE = "predictions.npz"
 
 
 def load_task(data_args: DataArguments):
@@ -78,9 +80,15 @@ def build_model(model_args: ModelArguments, info: TaskInfo):
                      [name.strip() for name in model_args.lora_target_modules.split(",")])
 
 
+def results_folder(training_args: FinetuneTrainingArguments) -> Path:
+    """Where a run's scored-split results go: eval_results.json and PREDICTIONS_FILE."""
+    return Path(training_args.output_dir) / "results" / (training_args.run_name or "run")
+
+
 def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_args: FinetuneTrainingArguments,
                  make_model=None, encode=None):
-    """Fine-tune, evaluate on the test split and write ``results/<run_name>/eval_results.json``; returns the metrics.
+    """Fine-tune, evaluate on the test split and write ``results/<run_name>/eval_results.json`` (and the per-example
+    labels and logits, PREDICTIONS_FILE); returns the metrics.
 
     The model is DNABERT-2 (``build_model``) unless the caller hands in another: ``make_model(info) -> model`` (a
     Trainer-compatible module for the task's TaskInfo) with ``encode(columns) -> dict``, its input encoding (see
@@ -120,16 +128,21 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
         if "test" not in data:
             logger.warning("No test split: the metrics below are on the validation split, which also picked the "
                            "checkpoint, so they are optimistic.")
-        results = trainer.evaluate(eval_dataset=strand(test, reverse=False) if both_strands else test)
+        plain = trainer.predict(strand(test, reverse=False) if both_strands else test, metric_key_prefix="eval")
+        results = {**plain.metrics, "epoch": trainer.state.epoch}
+        outputs = {"labels": plain.label_ids, "logits": plain.predictions}
         if training_args.rc_average:  # the same model on both strands, logits averaged
-            outputs = [trainer.predict(strand(test, reverse)) for reverse in (False, True)]
-            averaged = metrics_function(info)(EvalPrediction(
-                predictions=np.mean([o.predictions for o in outputs], axis=0), label_ids=outputs[0].label_ids))
+            reverse = trainer.predict(strand(test, reverse=True))
+            outputs["rc_average_logits"] = np.mean([plain.predictions, reverse.predictions], axis=0)
+            averaged = metrics_function(info)(EvalPrediction(predictions=outputs["rc_average_logits"],
+                                                             label_ids=plain.label_ids))
             results.update({f"eval_rc_average_{key}": value for key, value in averaged.items()})
         results["scored_split"] = "test" if "test" in data else "validation"
-        folder = Path(training_args.output_dir) / "results" / (training_args.run_name or "run")
+        folder = results_folder(training_args)
         folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(folder / "eval_results.json", json.dumps(results, indent=2))
+        with atomic_output(folder / PREDICTIONS_FILE) as path, open(path, "wb") as file:
+            np.savez(file, **outputs)  # a file object: np.savez would add .npz to the temporary name
     if training_args.save_model:
         trainer.save_model(training_args.output_dir)  # with LoRA: the adapter (+ classifier and pooler)
         if model_args.use_lora:  # the head's config, so that predict.py can rebuild the model around the adapter
@@ -145,7 +158,8 @@ def outputs_summary(results: dict, training_args: FinetuneTrainingArguments) -> 
     split = results.get("scored_split", "test")
     lines = [f"{split}_{key.removeprefix('eval_')}: {value}" for key, value in results.items() if key != "scored_split"]
     if results:
-        lines.append(f"Results ({split} split): {output_dir / 'results' / (training_args.run_name or 'run') / 'eval_results.json'}")
+        lines.append(f"Results ({split} split): {results_folder(training_args) / 'eval_results.json'}, its "
+                     f"per-example labels and logits in {PREDICTIONS_FILE}")
     lines.append(f"Model: {output_dir}" if training_args.save_model else
                  "Model: not saved (pass --save_model True to keep the fine-tuned model for dnabert2-predict)")
     checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
