@@ -22,7 +22,8 @@ per example (--rc_augment), random weights, and the one-hot CNN baseline, into <
 t-tests over seeds, means with collapsed runs scored and left out; with ``--rc_average True`` the strand table also
 scores each test sequence as the mean of both strands. ``--further_pretrained_model DIR`` adds a fifth side,
 /further_pretrained: DIR (further MLM-pretrained on GUE training splits) fine-tuned like the pretrained model. ``--compare_with <folder>`` compares this
-run with an earlier one of the opposite --from_scratch.
+run with an earlier one of the opposite --from_scratch. ``--report_only True`` runs nothing and writes the comparison
+from the stored results (each side as far as it got).
 """
 
 import dataclasses
@@ -77,9 +78,12 @@ def main(argv=None):
         open_results(run)
     if args.compare_with:
         check_comparable(args, args.compare_with)
+    if args.report_only and not (args.ablation or args.compare_with):
+        raise ValueError("--report_only writes a comparison: add --ablation True or --compare_with.")
     folders = []
     for run in runs:
-        print(run_benchmark(run, tasks, seeds, command))
+        if not args.report_only:
+            print(run_benchmark(run, tasks, seeds, command))
         folders.append(Path(run.output_dir))
     paths = [path for folder in folders for path in report_paths(folder, "results")]
     if args.ablation or args.compare_with:

@@ -156,12 +156,15 @@ def fake_finetune(predict):
     """run_finetune stand-in: real test labels, predictions from predict(labels), the real GUE metrics."""
     import numpy as np
 
-    from dnabert2.train.finetuning.trainer import load_task, metrics_function
+    from dnabert2.train.finetuning.trainer import PREDICTIONS_FILE, load_task, metrics_function
+    from dnabert2.train.finetuning.trainer import results_folder as run_folder
 
     def run(model_args, data_args, training_args):
         data, info = load_task(data_args)
         labels = np.array(data["test"]["labels"])
         logits = np.eye(info.num_labels)[predict(labels)]
+        run_folder(training_args).mkdir(parents=True)  # the per-example arrays, where run_finetune leaves them
+        np.savez(run_folder(training_args) / PREDICTIONS_FILE, labels=labels, logits=logits)
         return {f"eval_{k}": v for k, v in metrics_function(info)((logits, labels)).items()}
 
     return run
@@ -323,6 +326,9 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
     test = row["tests"]["pretrained - from_scratch"]
     assert test["mean"] == pytest.approx(row["pretrained"]["mean_as_scored"] - row["from_scratch"]["mean_as_scored"])
     assert test["no_test"] == "1 seed" and test["p"] is None
+    bootstrap = row["bootstrap"]["pretrained - from_scratch"]  # one seed: the bootstrap over test examples still tests
+    assert bootstrap["mean"] == pytest.approx(test["mean"]) and bootstrap["replicates"] == 2000
+    assert bootstrap["ci95"][0] <= test["mean"] <= bootstrap["ci95"][1]
     assert "| pretrained | from scratch | CNN baseline | pretrained - from scratch |" in (out / "comparison.md").read_text()
     cnn = json.loads((out / "cnn" / "results.json").read_text())  # the third side: the one-hot CNN baseline
     assert cnn["settings"]["architecture"] == "cnn" and "CNN baseline" in (out / "comparison.md").read_text()
@@ -339,8 +345,14 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
     again = json.loads((out / "from_scratch" / "comparison.json").read_text())
     no_augmented = {"augmented": None, "augmented_averaged_at_test": None}
     assert again["tasks"] == [{**r, "cnn": None, "strands": {**r["strands"], **no_augmented},  # neither named here
-                               "tests": {"pretrained - from_scratch": r["tests"]["pretrained - from_scratch"]}}
+                               "tests": {"pretrained - from_scratch": r["tests"]["pretrained - from_scratch"]},
+                               "bootstrap": {"pretrained - from_scratch": r["bootstrap"]["pretrained - from_scratch"]},
+                               "clean": {name: r["clean"][name] for name in ("pretrained", "from_scratch")}}
                               for r in report["tasks"]]
+    monkeypatch.setattr(runs, "run_task", lambda *a: pytest.fail("--report_only ran a task"))
+    (out / "comparison.json").unlink()
+    gue.main(args + ["--ablation", "True", "--report_only", "True"])  # the comparison again, from the stored results
+    assert json.loads((out / "comparison.json").read_text())["tasks"] == report["tasks"]
     with pytest.raises(ValueError, match="both runs have from_scratch=False"):
         gue.main(args[:-6] + ["--output_dir", str(out / "pretrained"), "--max_steps", "2", "--learning_rate", "1e-3",
                               "--batch_size", "16", "--compare_with", str(out / "pretrained")])

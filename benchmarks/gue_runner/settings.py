@@ -86,6 +86,10 @@ class GueArguments:
         default=None,
         metadata={"help": "Results folder of the opposite --from_scratch (same settings) to compare this run with."},
     )
+    report_only: bool = field(
+        default=False,
+        metadata={"help": "Run nothing: write the comparison (--ablation or --compare_with) from the stored results."},
+    )
 
 
 def settings_for(config_name):
