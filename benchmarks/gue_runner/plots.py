@@ -61,8 +61,8 @@ def plot(rows, families, path):
 
 
 def plot_comparison(report: dict, path):
-    """Per-task bars of every side as scored (sd as error bars, collapsed runs noted), and the as-scored family
-    averages."""
+    """Per-task bars of every side as scored (sd as error bars, collapsed runs noted; a black tick at its score on
+    the contamination-clean subset where known), and the as-scored family averages."""
     rows, families = report["tasks"], report["families"]
     sides = [name for name in report["sides"] if all(r[name] for r in rows)]
     plt, fig, axes = _figure(len(rows), len(families), bars_per_task=len(sides))
@@ -70,9 +70,16 @@ def plot_comparison(report: dict, path):
     colors = {"pretrained": "tab:blue", "further_pretrained": "tab:purple", "from_scratch": "tab:orange",
               "cnn": "tab:green"}
     width = 0.8 / len(sides)
+    marked = False
     for k, name in enumerate(sides):
-        _bars(axes[0], [i + (k - (len(sides) - 1) / 2) * width for i in x], [r[name] for r in rows],
+        positions = [i + (k - (len(sides) - 1) / 2) * width for i in x]
+        _bars(axes[0], positions, [r[name] for r in rows],
               mean="mean_as_scored", std="std_as_scored", width=width, color=colors[name], label=SIDE_TITLES[name])
+        clean = [(position, r["clean"].get(name)) for position, r in zip(positions, rows)
+                 if r["clean"].get(name) is not None]
+        if clean:
+            axes[0].plot(*zip(*clean), "k_", markersize=5, label=None if marked else "on the contamination-clean subset")
+            marked = True
     _task_ticks(axes[0], x, [r["task"] for r in rows])
     axes[0].set_ylabel("score x100 (MCC; F1 for virus_covid)")
     axes[0].set_title("Per task, every run as scored")

@@ -228,7 +228,7 @@ def examples_tables(report: dict, sides: list, contrasts: list) -> list[str]:
     if clean_sides:
         lines += ["", "Contamination-clean test subsets: each side's score on the whole test set; on its clean subset "
                   "(mean over the same seeds):", "",
-                  "| task | clean examples | " + " | ".join(SIDE_TITLES[name] for name in clean_sides) + " |",
+                  "| task | clean examples | " + " | ".join(f"{SIDE_TITLES[name]}: all; clean" for name in clean_sides) + " |",
                   "|---|---|" + "---|" * len(clean_sides)]
         for r in rows:
             counts = r["contamination"]
