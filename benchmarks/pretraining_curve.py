@@ -12,6 +12,12 @@ composition baselines of that set:
 
 A rerun scores only the checkpoints it has not scored before: rows of the earlier report are kept when the held-out
 sets are the same (same baselines) and the checkpoint's weights are the same (digest).
+
+With ``--model`` it scores that one model folder instead, on the same windows and masks, beside the same baselines
+and the strict ones (priors from the evaluated windows themselves, ``strict_baseline_metrics``):
+
+    python benchmarks/pretraining_curve.py --model .
+    # -> benchmarks/results/heldout_strict.{json,md}
 """
 
 import json
@@ -24,6 +30,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 from datasets import Dataset, DatasetDict  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
@@ -43,6 +50,7 @@ from dnabert2.train.pretraining.metrics import (  # noqa: E402
     baseline_metrics,
     label_log_probability_and_prediction,
     masked_lm_metrics,
+    strict_baseline_metrics,
     token_base_counts,
     unigram_counts,
 )
@@ -53,6 +61,9 @@ GENOMES = "../shared/data/genomes"
 @dataclass
 class CurveArguments:
     run_dir: str = field(default="runs/pretrain-v2", metadata={"help": "Output folder of a run_mlm.py run."})
+    model: str | None = field(default=None, metadata={
+        "help": "Score this model folder (e.g. . for the shipped model) instead of --run_dir's checkpoints, beside "
+                "the strict baselines too: heldout_strict.{json,md}."})
     train_file: str = field(default=f"{GENOMES}/*.fa.gz", metadata={"help": "The run's --train_file."})
     species: list[str] = field(
         default_factory=lambda: [f"{GENOMES}/protist_Plasmodium_knowlesi.fa.gz",
@@ -158,16 +169,9 @@ def plot(rows, baselines, path: Path, learning_rates: list[tuple[float, float]])
     fig.savefig(path, dpi=110)
 
 
-def main():
-    """Score every selected checkpoint on every held-out set; write json, md and png."""
-    args = HfArgumentParser(CurveArguments).parse_args_into_dataclasses()[0]
-    run_dir = Path(args.run_dir)
-    selected = checkpoints(run_dir, args.every)
-    if not selected:
-        raise FileNotFoundError(f"{run_dir}: no checkpoint-N folder with N a multiple of --every {args.every}.")
-    state = json.loads((selected[0][1] / "trainer_state.json").read_text())
-    tokens_per_step = state["train_batch_size"] * 128  # an upper bound: windows hold at most 128 tokens
-    tokenizer = load_tokenizer(selected[0][1])
+def masked_sets_and_baselines(args: CurveArguments, tokenizer) -> tuple[dict, dict, np.ndarray]:
+    """(name -> held-out windows with the fixed evaluation masks, name -> their training-prior baselines, the
+    tokens' base counts)."""
     train = load_sequences([args.train_file], validation_species=[Path(p).name for p in args.species],
                            validation_split_percentage=args.validation_split_percentage, cache_dir=args.cache_dir)
     unigram = unigram_counts(tokenize_windows(train, tokenizer, 128)["train"], len(tokenizer),
@@ -176,6 +180,53 @@ def main():
     sets = {name: MaskedWindows(w, tokenizer, 0.15, EVAL_MASK_SEED, replace_all=True)
             for name, w in held_out_sets(args, tokenizer).items()}
     baselines = {name: baseline_metrics(m, unigram, bases, tokenizer.mask_token_id) for name, m in sets.items()}
+    return sets, baselines, bases
+
+
+def score_model(args: CurveArguments):
+    """Score the model folder ``args.model`` on every held-out set beside the training-prior and strict baselines;
+    write heldout_strict.{json,md}."""
+    folder = Path(args.model)
+    tokenizer = load_tokenizer(folder)
+    sets, baselines, bases = masked_sets_and_baselines(args, tokenizer)
+    model = DNABert2ForMaskedLM.from_pretrained(folder).eval()
+    rows, strict = [], {}
+    with tempfile.TemporaryDirectory() as workdir:
+        for name, masked in sets.items():
+            metrics = score(model, masked, baselines[name], tokenizer, workdir)
+            strict[name] = strict_baseline_metrics(masked, bases)
+            rows.append({"set": name, "loss": metrics["eval_loss"], "accuracy": metrics["eval_accuracy"],
+                         "model_minus_strict": metrics["eval_loss"] - strict[name]["strict_loss"],
+                         "accuracy_over_most_frequent": metrics["eval_accuracy"]
+                         / strict[name]["most_frequent_accuracy"]})
+            print(rows[-1], flush=True)
+    lines = [f"Masked-only scores of `{folder}` beside training-prior and strict baselines (prior: the evaluated "
+             "windows' own token frequencies).", "",
+             "| held-out set | masked tokens | model CE | composition CE | unigram CE | model - composition | "
+             "model acc. | composition acc. | unigram acc. | strict CE (variant) | strict acc. | model - strict | "
+             "most-frequent acc. | model acc. / most-frequent |", "|---" * 14 + "|"]
+    for r in rows:
+        b, s = baselines[r["set"]], strict[r["set"]]
+        lines.append(f"| {r['set']} | {b['masked_tokens']:,} | {r['loss']:.3f} | {b['composition_loss']:.3f} | "
+                     f"{b['unigram_loss']:.3f} | {r['loss'] - b['composition_loss']:+.3f} | {r['accuracy']:.2%} | "
+                     f"{b['composition_accuracy']:.2%} | {b['unigram_accuracy']:.2%} | "
+                     f"{s['strict_loss']:.3f} ({s['strict_variant']}) | {s['strict_accuracy']:.2%} | "
+                     f"{r['model_minus_strict']:+.3f} | {s['most_frequent_accuracy']:.2%} | "
+                     f"{r['accuracy_over_most_frequent']:.2f}x |")
+    write_report(args.output_dir, "heldout_strict", lines, {"model": str(folder), "weights": weights_digest(folder),
+                                                             "rows": rows, "baselines": baselines, "strict": strict})
+
+
+def curve(args: CurveArguments):
+    """Score every selected checkpoint of ``args.run_dir`` on every held-out set; write json, md and png."""
+    run_dir = Path(args.run_dir)
+    selected = checkpoints(run_dir, args.every)
+    if not selected:
+        raise FileNotFoundError(f"{run_dir}: no checkpoint-N folder with N a multiple of --every {args.every}.")
+    state = json.loads((selected[0][1] / "trainer_state.json").read_text())
+    tokens_per_step = state["train_batch_size"] * 128  # an upper bound: windows hold at most 128 tokens
+    tokenizer = load_tokenizer(selected[0][1])
+    sets, baselines, _ = masked_sets_and_baselines(args, tokenizer)
     rows, known = [], earlier_rows(Path(args.output_dir) / "pretraining_curve.json", baselines)
     with tempfile.TemporaryDirectory() as workdir:
         for step, folder in tqdm(selected, desc="checkpoints"):
@@ -204,6 +255,15 @@ def main():
     learning_rates = [(h["step"] * tokens_per_step / 1e6, h["learning_rate"]) for h in history if "learning_rate" in h]
     plot(rows, baselines, table.with_suffix(".png"), learning_rates)
     print(f"and {table.with_suffix('.png')}")
+
+
+def main():
+    """The learning curve of --run_dir, or with --model the scores of one model folder beside the strict baselines."""
+    args = HfArgumentParser(CurveArguments).parse_args_into_dataclasses()[0]
+    if args.model:
+        score_model(args)
+    else:
+        curve(args)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Masked-LM evaluation that copying cannot game: masked-only loss and accuracy beside two baselines.
+"""Masked-LM evaluation that copying cannot game: masked-only loss and accuracy beside baselines.
 
 Every figure is over the same positions: the tokens selected by the fixed evaluation mask, all replaced by [MASK]
 (``MaskedWindows(replace_all=True)``). Baselines, computed once per evaluation set (they do not depend on the model):
@@ -10,6 +10,10 @@ Every figure is over the same positions: the tokens selected by the fixed evalua
   b in token t; then p(t) = (c(t) + alpha * q(t)) / (n + alpha), with c(t) the window's own visible token counts.
   alpha is the best of ``COMPOSITION_ALPHAS`` on the evaluation set itself, so the baseline is as strong as it can
   be made on these data; a model must beat it to show that it learned more than composition.
+
+Strict baselines (``strict_baseline_metrics``) take as prior the token frequencies of the evaluated windows
+themselves (all their original tokens, masked ones included), which no model is given: the better of the visible
+counts mixed with that prior and the composition baseline over it, and always guessing their most frequent token.
 """
 
 import numpy as np
@@ -45,6 +49,49 @@ def _log_softmax_rows(log_weights):
     return log_weights - np.logaddexp.reduce(log_weights, axis=-1, keepdims=True)
 
 
+def _scored_windows(eval_windows, regular: np.ndarray) -> tuple[list, list, list]:
+    """Per window: the labels of its masked positions, its visible regular tokens, and all its original regular
+    tokens (labels where masked, input_ids elsewhere)."""
+    windows = [eval_windows[i] for i in range(len(eval_windows))]
+    targets = [w["labels"][w["labels"] != -100] for w in windows]
+    visible = [w["input_ids"][(w["labels"] == -100) & regular[w["input_ids"]]] for w in windows]
+    originals = [np.where(w["labels"] != -100, w["labels"], w["input_ids"]) for w in windows]
+    return targets, visible, [ids[regular[ids]] for ids in originals]
+
+
+def _prior_scores(targets, log_prior: np.ndarray) -> tuple[float, float]:
+    """Loss and accuracy of predicting the prior at every masked position (its most likely token as the guess)."""
+    total = sum(len(t) for t in targets)
+    loss = -sum(log_prior[t].sum() for t in targets) / total
+    accuracy = sum((t == np.argmax(log_prior)).sum() for t in targets) / total
+    return float(loss), float(accuracy)
+
+
+def _mixture_scores(targets, visible, log_prior: np.ndarray, base_counts: np.ndarray,
+                    by_composition: bool) -> tuple[float, float, float]:
+    """Loss, accuracy and alpha of p(t) = (c(t) + alpha * q(t)) / (n + alpha) per window, at the best alpha of
+    ``COMPOSITION_ALPHAS``: q is the prior, reweighted by the window's visible base composition if
+    ``by_composition``."""
+    regular = base_counts.sum(axis=1) > 0
+    global_bases = np.exp(log_prior[regular]) @ base_counts[regular]
+    global_bases /= global_bases.sum()
+    alphas = np.asarray(COMPOSITION_ALPHAS)
+    losses, correct = np.zeros(len(alphas)), np.zeros(len(alphas))
+    q = np.exp(log_prior)
+    for seen, target in zip(visible, targets):
+        if by_composition:
+            window_bases = base_counts[seen].sum(axis=0) + 1.0
+            shift = np.log(window_bases / window_bases.sum() / global_bases)
+            q = np.exp(_log_softmax_rows(log_prior + np.where(regular, base_counts @ shift, 0.0)))
+        own = np.bincount(seen, minlength=len(log_prior))
+        probability = (own[None] + alphas[:, None] * q[None]) / (len(seen) + alphas[:, None])  # (alphas, vocab)
+        losses -= np.log(probability[:, target]).sum(axis=1)
+        correct += (probability.argmax(axis=1)[:, None] == target[None]).sum(axis=1)
+    total = sum(len(t) for t in targets)
+    best = int(np.argmin(losses))
+    return float(losses[best] / total), float(correct[best] / total), float(alphas[best])
+
+
 def baseline_metrics(eval_windows, unigram: np.ndarray, base_counts: np.ndarray, mask_id: int) -> dict:
     """Loss (nats) and accuracy of the unigram and composition baselines on the masked positions of ``eval_windows``.
 
@@ -54,33 +101,44 @@ def baseline_metrics(eval_windows, unigram: np.ndarray, base_counts: np.ndarray,
     log_unigram = np.full(len(unigram), -np.inf)
     log_unigram[regular] = np.log(unigram[regular] + 1.0)
     log_unigram = _log_softmax_rows(log_unigram)
-    global_bases = np.exp(log_unigram[regular]) @ base_counts[regular]
-    global_bases /= global_bases.sum()
-    windows = [eval_windows[i] for i in range(len(eval_windows))]
-    targets = [w["labels"][w["labels"] != -100] for w in windows]
-    visible = [w["input_ids"][(w["labels"] == -100) & regular[w["input_ids"]]] for w in windows]
-    total = sum(len(t) for t in targets)
-
-    unigram_loss = -sum(log_unigram[t].sum() for t in targets) / total
-    unigram_accuracy = sum((t == np.argmax(log_unigram)).sum() for t in targets) / total
-    alphas = np.asarray(COMPOSITION_ALPHAS)
-    losses, correct = np.zeros(len(alphas)), np.zeros(len(alphas))
-    for seen, target in zip(visible, targets):
-        window_bases = base_counts[seen].sum(axis=0) + 1.0
-        shift = np.log(window_bases / window_bases.sum() / global_bases)
-        q = np.exp(_log_softmax_rows(log_unigram + np.where(regular, base_counts @ shift, 0.0)))
-        own = np.bincount(seen, minlength=len(unigram))
-        probability = (own[None] + alphas[:, None] * q[None]) / (len(seen) + alphas[:, None])  # (alphas, vocab)
-        losses -= np.log(probability[:, target]).sum(axis=1)
-        correct += (probability.argmax(axis=1)[:, None] == target[None]).sum(axis=1)
-    best = int(np.argmin(losses))
+    targets, visible, _ = _scored_windows(eval_windows, regular)
+    unigram_loss, unigram_accuracy = _prior_scores(targets, log_unigram)
+    composition_loss, composition_accuracy, alpha = _mixture_scores(targets, visible, log_unigram, base_counts, True)
     return {
-        "unigram_loss": float(unigram_loss),
-        "unigram_accuracy": float(unigram_accuracy),
-        "composition_loss": float(losses[best] / total),
-        "composition_accuracy": float(correct[best] / total),
-        "composition_alpha": float(alphas[best]),
-        "masked_tokens": int(total),
+        "unigram_loss": unigram_loss,
+        "unigram_accuracy": unigram_accuracy,
+        "composition_loss": composition_loss,
+        "composition_accuracy": composition_accuracy,
+        "composition_alpha": alpha,
+        "masked_tokens": int(sum(len(t) for t in targets)),
+    }
+
+
+def strict_baseline_metrics(eval_windows, base_counts: np.ndarray) -> dict:
+    """The strict baselines on the masked positions of ``eval_windows`` (items as for ``baseline_metrics``).
+
+    The prior is the frequency of each token among all original regular tokens of ``eval_windows`` themselves
+    (not smoothed: every scored token is among them). strict = the lower-loss of "visible counts" (the window's
+    visible counts mixed with the prior) and "composition" (``baseline_metrics``' composition over this prior);
+    most_frequent_accuracy: always guessing the windows' most frequent token.
+    """
+    regular = base_counts.sum(axis=1) > 0
+    targets, visible, originals = _scored_windows(eval_windows, regular)
+    counts = np.bincount(np.concatenate(originals), minlength=len(base_counts))
+    log_prior = np.full(len(counts), -np.inf)
+    log_prior[counts > 0] = np.log(counts[counts > 0] / counts.sum())
+    variants = {name: _mixture_scores(targets, visible, log_prior, base_counts, by_composition)
+                for name, by_composition in (("visible counts", False), ("composition", True))}
+    best = min(variants, key=lambda name: variants[name][0])
+    return {
+        "strict_loss": variants[best][0],
+        "strict_accuracy": variants[best][1],
+        "strict_variant": best,
+        "strict_alpha": variants[best][2],
+        "strict_counts_loss": variants["visible counts"][0],
+        "strict_composition_loss": variants["composition"][0],
+        "most_frequent_accuracy": _prior_scores(targets, log_prior)[1],
+        "masked_tokens": int(sum(len(t) for t in targets)),
     }
 
 
