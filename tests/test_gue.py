@@ -5,6 +5,7 @@ import csv
 import json
 import shutil
 
+import numpy as np
 import pytest
 from conftest import SHARED
 from sklearn.metrics import matthews_corrcoef
@@ -66,6 +67,9 @@ def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch
     printed = capsys.readouterr().out
     for name in ("results.json", "results.md", "results.csv", "results.png"):
         assert str(tmp_path / "results" / name) in printed
+    regression = {"labels": np.array([0.3, 1.7]), "logits": np.array([[0.2], [1.1]])}
+    store.save_predictions(regression, tmp_path / "regression", "tf_0", 42)  # classes only: nothing kept
+    assert store.read_predictions(tmp_path / "regression", "tf_0", 42) is None
     for task, folder in (("tf_0", "tf/0"), ("prom_core_tata", "prom/prom_core_tata")):
         stored = store.read_predictions(tmp_path / "results", task, 42)  # each run's per-example test predictions
         truth = [int(row["label"]) for row in csv.DictReader(open(tmp_path / "GUE" / folder / "test.csv"))]

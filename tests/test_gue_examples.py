@@ -32,8 +32,8 @@ def test_bootstrap_replicates_are_seed_means_of_scikit_learn_scores_on_resampled
     labels = generator.integers(0, 2, 60)
     first = runs_of(labels, *(np.where(generator.random(60) < 0.8, labels, 1 - labels) for _ in range(2)))
     second = runs_of(labels, *(generator.integers(0, 2, 60) for _ in range(2)))
-    differences = examples.bootstrap_differences(first, second, "MCC")
-    rows = np.random.default_rng(examples.BOOTSTRAP_SEED).integers(0, 60, size=(30, 60))  # the same draw (one chunk)
+    differences = examples.bootstrap_differences(first, second, "MCC", "tf_0")
+    rows = examples.resampling_generator("tf_0").integers(0, 60, size=(30, 60))  # the same draw (one chunk)
     expected = [100 * (np.mean([metrics.matthews_corrcoef(labels[r], run["predictions"][r]) for run in first.values()])
                        - np.mean([metrics.matthews_corrcoef(labels[r], run["predictions"][r]) for run in second.values()]))
                 for r in rows]
@@ -44,20 +44,49 @@ def test_bootstrap_of_identical_sides_is_zero_and_of_a_perfect_side_is_far_from_
     generator = np.random.default_rng(0)
     labels = generator.integers(0, 2, 400)
     noisy = runs_of(labels, generator.integers(0, 2, 400))
-    same = examples.bootstrap_summary(0.0, examples.bootstrap_differences(noisy, noisy, "MCC"))
+    same = examples.bootstrap_summary(0.0, examples.bootstrap_differences(noisy, noisy, "MCC", "tf_0"))
     assert same["ci95"] == [0.0, 0.0] and same["p"] == 1.0
     perfect = runs_of(labels, labels.copy())
     observed = examples.score(labels, labels, "MCC") - examples.score(labels, noisy["1"]["predictions"], "MCC")
-    far = examples.bootstrap_summary(observed, examples.bootstrap_differences(perfect, noisy, "MCC"))
+    far = examples.bootstrap_summary(observed, examples.bootstrap_differences(perfect, noisy, "MCC", "tf_0"))
     assert far["p"] == 0.0 and 80 < far["ci95"][0] < observed < far["ci95"][1] < 120
+    other_task = examples.bootstrap_differences(perfect, noisy, "MCC", "tf_1")  # same size, its own resamples
+    assert not np.allclose(other_task, examples.bootstrap_differences(perfect, noisy, "MCC", "tf_0"))
 
 
 def test_predictions_that_do_not_reproduce_the_stored_score_are_refused():
     labels = np.array([0, 1, 0, 1, 1, 0])
     runs = runs_of(labels, np.array([0, 1, 0, 0, 1, 0]))
-    examples.check_alignment(runs, {"1": 100 * metrics.matthews_corrcoef(labels, runs["1"]["predictions"])}, "MCC")
+    examples.check_alignment(runs, {"1": 100 * metrics.matthews_corrcoef(labels, runs["1"]["predictions"])}, "MCC", labels)
     with pytest.raises(ValueError, match="stored predictions score"):
-        examples.check_alignment(runs, {"1": 12.0}, "MCC")
+        examples.check_alignment(runs, {"1": 12.0}, "MCC", labels)
+
+
+def two_sides(labels, first, second, **metrics_of_runs):
+    sides = {name: {"tf_0": {"1": {"eval_matthews_correlation": metrics.matthews_corrcoef(l, p), **metrics_of_runs}}}
+             for name, (l, p) in (("pretrained", first), ("from_scratch", second))}
+    stored = {name: {"tf_0": runs_of(l, p)} for name, (l, p) in (("pretrained", first), ("from_scratch", second))}
+    return sides, stored
+
+
+def test_sides_whose_test_rows_do_not_line_up_are_refused_not_compared():
+    labels = np.repeat([0, 1], 200)  # sorted by label, as GUE's test files are
+    guess = np.where(np.random.default_rng(0).random(400) < 0.8, labels, 1 - labels)
+    order = np.random.default_rng(1).permutation(400)
+    sides, stored = two_sides(labels, (labels, guess), (labels[order], guess[order]))  # the second in another order
+    with pytest.raises(ValueError, match="another order"):
+        compare(sides, predictions=stored)
+    sides, stored = two_sides(labels, (labels, guess), (labels, labels))
+    with pytest.raises(ValueError, match="another test file"):
+        compare(sides, contamination={"tf_0": {"test_sequences": 999, "clean": 999, "clean_indices": list(range(999))}},
+                predictions=stored)
+    sides, stored = two_sides(labels, (labels, guess), (labels, labels), scored_split="validation")
+    with pytest.raises(ValueError, match="not test"):
+        compare(sides, predictions=stored)
+    sides, stored = two_sides(labels, (labels, guess), (labels, labels))
+    row = compare(sides, contamination={"tf_0": {"test_sequences": 400, "clean": 0, "clean_indices": []}},
+                  predictions=stored)["tasks"][0]
+    assert row["clean"] == {"pretrained": None, "from_scratch": None}  # no clean example: no score, not MCC 0
 
 
 def test_comparison_scores_each_side_on_the_clean_subset_and_bootstraps_every_contrast():

@@ -1,15 +1,17 @@
 """Scores from stored per-example test predictions: the score on a subset of the test set (the contamination-clean
 examples) and a paired bootstrap over test examples of the difference between two sides."""
 
+import zlib
+
 import numpy as np
 
 BOOTSTRAP_REPLICATES = 2000
-BOOTSTRAP_SEED = 0  # every task's resampling is drawn from its own generator seeded with this: reruns agree
+BOOTSTRAP_SEED = 0  # with the task's name, seeds the task's own resampling: reruns agree, tasks differ
 CHUNK = 250  # replicates resampled at a time (bounds memory on the larger test sets)
 
 BOOTSTRAP_RULE = (
     f"Bootstrap: {BOOTSTRAP_REPLICATES:,} resamples of a task's test examples with replacement (the same resampled "
-    "examples for both sides and every seed); in each, each side's score is its mean over the shared seeds of the "
+    "examples for both sides and every seed; each task drawn from its own seeded generator); in each, each side's score is its mean over the shared seeds of the "
     "metric on the resampled examples (predictions of the plain strand, as scored), and the difference is first minus "
     "second. Interval: the 2.5th and 97.5th percentiles of the differences; p: twice the smaller share of "
     "differences at or below 0 and at or above 0 (at most 1). This holds the fine-tuned models fixed and measures "
@@ -46,34 +48,41 @@ def scores_from_confusion(confusion: np.ndarray, metric: str) -> np.ndarray:
     raise ValueError(f"unknown metric {metric!r} (MCC or F1)")
 
 
-def score(labels: np.ndarray, predictions: np.ndarray, metric: str, rows=None) -> float:
-    """The metric (x100) of the predictions on ``rows`` of the test set (all rows when None)."""
+def score(labels: np.ndarray, predictions: np.ndarray, metric: str, rows=None) -> float | None:
+    """The metric (x100) of the predictions on ``rows`` of the test set (all rows when None); None for no rows."""
     rows = np.arange(len(labels)) if rows is None else np.asarray(rows, dtype=np.int64)
+    if len(rows) == 0:
+        return None
     classes = int(max(labels.max(), predictions.max())) + 1
     return 100 * float(scores_from_confusion(confusion_matrices(labels, predictions, rows[None, :], classes), metric)[0])
 
 
-def check_alignment(runs: dict, expected: dict, metric: str):
+def check_alignment(runs: dict, expected: dict, metric: str, labels: np.ndarray):
     """Fail when stored predictions do not reproduce the stored scores (``runs`` and ``expected``: seed -> arrays
-    and seed -> score x100), or when the seeds' label arrays differ: the predictions would belong to other runs or
-    another test file."""
-    first = next(iter(runs.values()))["labels"]
+    and seed -> score x100), or when a seed's labels differ from ``labels`` (those of every other side and seed):
+    the predictions would belong to other runs, another test file or another order of its rows."""
     for seed, arrays in runs.items():
-        if not np.array_equal(arrays["labels"], first):
-            raise ValueError(f"seed {seed}: its stored test labels differ from seed {next(iter(runs))}'s.")
+        if not np.array_equal(arrays["labels"], labels):
+            raise ValueError(f"seed {seed}: its stored test labels differ from the other runs' (another test file, or "
+                             "its rows in another order).")
         recomputed = score(arrays["labels"], arrays["predictions"], metric)
         if abs(recomputed - expected[seed]) > 1e-6:
             raise ValueError(f"seed {seed}: stored predictions score {recomputed:.6f}, its results say "
                              f"{expected[seed]:.6f}.")
 
 
-def bootstrap_differences(first: dict, second: dict, metric: str) -> np.ndarray:
+def resampling_generator(task: str) -> np.random.Generator:
+    """The task's own bootstrap generator, seeded with BOOTSTRAP_SEED and the task's name."""
+    return np.random.default_rng([BOOTSTRAP_SEED, zlib.crc32(task.encode())])
+
+
+def bootstrap_differences(first: dict, second: dict, metric: str, task: str) -> np.ndarray:
     """The resampled differences (first - second) of the seed-mean scores x100 (``first``/``second``: seed -> arrays
-    of the seeds both sides share), BOOTSTRAP_REPLICATES of them."""
+    of the seeds both sides share, whose labels are the same), BOOTSTRAP_REPLICATES of them."""
     labels = next(iter(first.values()))["labels"]
     classes = int(max(max(arrays["labels"].max(), arrays["predictions"].max())
                       for arrays in (*first.values(), *second.values()))) + 1
-    generator = np.random.default_rng(BOOTSTRAP_SEED)
+    generator = resampling_generator(task)
     differences = []
     for start in range(0, BOOTSTRAP_REPLICATES, CHUNK):
         rows = generator.integers(0, len(labels), size=(min(CHUNK, BOOTSTRAP_REPLICATES - start), len(labels)))

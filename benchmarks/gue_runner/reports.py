@@ -201,7 +201,7 @@ def bootstrap_cell(summary: dict | None) -> str:
     if summary is None:
         return "-"
     low, high = summary["ci95"]
-    p = f"p<{1 / summary['replicates']:.2g}" if summary["p"] == 0 else f"p={summary['p']:.2g}"
+    p = f"p<{2 / summary['replicates']:.2g}" if summary["p"] == 0 else f"p={summary['p']:.2g}"  # 2/B: the least p > 0
     return f"{signed_cell(summary['mean'])} [{low:.1f}, {high:.1f}], {p}"
 
 

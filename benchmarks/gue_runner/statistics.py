@@ -52,6 +52,7 @@ CLEAN_RULE = (
     "of the metric on those examples only, from the runs' stored per-example predictions (plain strand, as scored)."
 )
 
+
 def is_collapsed(metrics: dict) -> bool:
     """True for a run whose test predictions all fell into one class (see COLLAPSE_RULE)."""
     if "collapsed" in metrics:
@@ -191,8 +192,8 @@ def compare(sides: dict, augmented: dict | None = None, contamination: dict | No
         counts = (contamination or {}).get(task)
         row["contamination"] = {key: value for key, value in counts.items() if not key.endswith("_indices")} if counts else None
         row["clean"], row["bootstrap"], replicates[task] = example_level(
-            row, {name: (predictions or {}).get(name, {}).get(task, {}) for name in SIDES},
-            counts["clean_indices"] if counts else None)
+            row, {name: scored_on_test(task, (predictions or {}).get(name, {}).get(task, {}), sides.get(name))
+                  for name in SIDES}, counts)
         rows.append(row)
     families = [{**group_summary(label, members, present), **group_examples(members, replicates)}
                 for label, _, _ in FAMILIES if (members := [row for row in rows if row["family"] == label])]
@@ -203,26 +204,41 @@ def compare(sides: dict, augmented: dict | None = None, contamination: dict | No
             "tasks_on_one_side_only": sorted(set(pretrained) ^ set(scratch))}
 
 
-def example_level(row: dict, stored: dict, clean_indices) -> tuple[dict, dict, dict]:
-    """A task row's per-example statistics from its sides' stored predictions (``stored``: side -> seed -> arrays;
-    a side counts only when every seed of the row has them, checked against its stored scores): (side -> score on the
-    clean subset or None, contrast -> bootstrap_summary, contrast -> resampled differences)."""
+def scored_on_test(task: str, stored: dict, results: dict | None) -> dict:
+    """A side's stored predictions of a task (seed -> arrays); an error for a run scored on another split than test
+    (whose predictions the contamination report's test indices would not fit)."""
+    for seed in stored:
+        split = (results or {}).get(task, {}).get(seed, {}).get("scored_split", "test")
+        if split != "test":
+            raise ValueError(f"{task} seed {seed}: scored on the {split} split, not test.")
+    return stored
+
+
+def example_level(row: dict, stored: dict, counts: dict | None) -> tuple[dict, dict, dict]:
+    """A task row's per-example statistics from its sides' stored test predictions (``stored``: side -> seed ->
+    arrays; a side counts only when every seed of the row has them; all must reproduce their stored scores and share
+    one label array, whose length must be the contamination report's test_sequences): (side -> score on the clean
+    subset of ``counts``, or None; contrast -> bootstrap_summary; contrast -> resampled differences)."""
     metric = row["metric"]
-    runs = {}
-    for name in SIDES:
-        if row[name] and all(seed in stored[name] for seed in row[name]["scores_as_scored"]):
-            runs[name] = {seed: stored[name][seed] for seed in row[name]["scores_as_scored"]}
-            check_alignment(runs[name], row[name]["scores_as_scored"], metric)
-    clean = {name: mean_or_none([score(arrays["labels"], arrays["predictions"], metric, clean_indices)
-                                 for arrays in by_seed.values()]) if clean_indices is not None else None
-             for name, by_seed in runs.items()}
+    runs = {name: {seed: stored[name][seed] for seed in row[name]["scores_as_scored"]} for name in SIDES
+            if row[name] and all(seed in stored[name] for seed in row[name]["scores_as_scored"])}
+    if runs:
+        labels = next(iter(next(iter(runs.values())).values()))["labels"]
+        for name, by_seed in runs.items():
+            check_alignment(by_seed, row[name]["scores_as_scored"], metric, labels)
+        if counts and counts["test_sequences"] != len(labels):
+            raise ValueError(f"{row['task']}: the contamination report counts {counts['test_sequences']} test "
+                             f"sequences, the runs scored {len(labels)}: another test file.")
+    clean = {name: mean_or_none([value for arrays in by_seed.values() if (value := score(
+                 arrays["labels"], arrays["predictions"], metric, counts["clean_indices"])) is not None])
+             if counts else None for name, by_seed in runs.items()}
     summaries, replicates = {}, {}
     for first, second in CONTRASTS:
         if first in runs and second in runs:
             seeds = sorted(set(runs[first]) & set(runs[second]), key=int)
             pair = [{seed: runs[name][seed] for seed in seeds} for name in (first, second)]
             observed = mean_or_none([row[first]["scores_as_scored"][s] - row[second]["scores_as_scored"][s] for s in seeds])
-            replicates[f"{first} - {second}"] = bootstrap_differences(*pair, metric)
+            replicates[f"{first} - {second}"] = bootstrap_differences(*pair, metric, row["task"])
             summaries[f"{first} - {second}"] = bootstrap_summary(observed, replicates[f"{first} - {second}"])
     return clean, summaries, replicates
 

@@ -115,12 +115,13 @@ def predictions_path(folder, task: str, seed) -> Path:
 
 
 def save_predictions(run_arrays: dict, folder, task: str, seed):
-    """Keep a single-label run's test labels and predicted classes (plain strand, and strands averaged where the run
-    has them) from fine-tuning's per-example arrays, compactly; other problem types keep nothing."""
-    logits = run_arrays["logits"]
-    if logits.ndim != 2 or run_arrays["labels"].ndim != 1:
+    """Keep a single-label classification run's test labels and predicted classes (plain strand, as scored; and with
+    both strands averaged, rc_average_predictions, where the run has them, for strand analyses) from fine-tuning's
+    per-example arrays, compactly; other problem types (regression, multi-label) keep nothing."""
+    logits, labels = run_arrays["logits"], run_arrays["labels"]
+    if logits.ndim != 2 or logits.shape[1] < 2 or labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         return
-    kept = {"labels": run_arrays["labels"].astype(np.int16), "predictions": logits.argmax(-1).astype(np.int16)}
+    kept = {"labels": labels.astype(np.int16), "predictions": logits.argmax(-1).astype(np.int16)}
     if "rc_average_logits" in run_arrays:
         kept["rc_average_predictions"] = run_arrays["rc_average_logits"].argmax(-1).astype(np.int16)
     path = predictions_path(folder, task, seed)
