@@ -13,7 +13,8 @@ With GUE (folder in the official layout, or a dataset built by train/build_gue_d
 Results go to --output_dir (results.json, results.csv, results.md, results.png). results.json records the run's
 settings (model and a digest of its weights, learning rate, batch size, max_steps, epochs_scale, LoRA, from scratch,
 strand augmentation, architecture); a rerun with the same
-settings skips the finished (task, seed) pairs, one with other settings is refused.
+settings skips the finished (task, seed) pairs (a classification run without its stored per-example test predictions
+is run again), one with other settings is refused.
 
 Pretraining ablation: ``--from_scratch True`` fine-tunes a randomly initialised model of the same config (same
 tokenizer, budgets and seeds). ``--ablation True`` runs the pretrained model, the same fine-tuned on a random strand

@@ -81,6 +81,10 @@ def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch
     monkeypatch.setattr(runs, "run_task", lambda *a: calls.append(a) or {"eval_matthews_correlation": 0.5})
     gue.main(args)
     assert calls == []  # finished tasks are not rerun
+    store.predictions_path(tmp_path / "results", "tf_0", 42).unlink()
+    gue.main(args)  # a run without its stored predictions (from before runs kept them) is run again
+    assert [(call[1], call[2]) for call in calls] == [("tf_0", 42)]
+    calls.clear()
     gue.main(args + ["--seeds", "42,7"])
     assert sorted(call[1] for call in calls) == ["prom_core_tata", "tf_0"] and {call[2] for call in calls} == {7}
 

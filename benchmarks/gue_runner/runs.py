@@ -14,7 +14,7 @@ from dnabert2.benchmarks.gue_runner.default_task import write_species_task
 from dnabert2.benchmarks.gue_runner.reports import write_reports
 from dnabert2.benchmarks.gue_runner.settings import GueArguments, settings_for
 from dnabert2.benchmarks.gue_runner.statistics import is_collapsed
-from dnabert2.benchmarks.gue_runner.store import open_results, run_settings, save_predictions
+from dnabert2.benchmarks.gue_runner.store import open_results, predictions_path, run_settings, save_predictions
 from dnabert2.train.data.gue import find_tasks, resolve_task
 from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
 from dnabert2.train.finetuning.trainer import PREDICTIONS_FILE, load_task, results_folder, run_finetune
@@ -93,6 +93,15 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
     return metrics
 
 
+def is_done(results: dict, output_dir: Path, task: str, seed: int) -> bool:
+    """Whether (task, seed) has its results and, for a single-label task, its stored test predictions (a run from
+    before runs stored them is run again; its metrics come out the same)."""
+    metrics = results.get(task, {}).get(str(seed))
+    if metrics is None:
+        return False
+    return metrics.get("test_class_shares") is None or predictions_path(output_dir, task, seed).exists()
+
+
 def run_benchmark(args: GueArguments, tasks: list[str], seeds: list[int], command: str) -> str:
     """Run every (task, seed) not yet in --output_dir; write and return the report table."""
     output_dir = Path(args.output_dir)
@@ -101,7 +110,7 @@ def run_benchmark(args: GueArguments, tasks: list[str], seeds: list[int], comman
     with tempfile.TemporaryDirectory(prefix="gue_") as workdir:
         for number, task in enumerate(tasks, start=1):
             for seed in seeds:
-                if str(seed) in results.get(task, {}):
+                if is_done(results, output_dir, task, seed):
                     logger.info("[%d/%d] %s seed %d: already done", number, len(tasks), task, seed)
                     continue
                 logger.info("[%d/%d] %s seed %d%s", number, len(tasks), task, seed, " (from scratch)" * args.from_scratch)
