@@ -116,9 +116,27 @@ if triton is not None:
 
     @triton.jit
     def _forward_kernel(
-        Q, K, V, Out, Lse, cu_seqlens, slopes, scale,
-        stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_ot, stride_oh, stride_lh,
-        head_dim, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+        Q,
+        K,
+        V,
+        Out,
+        Lse,
+        cu_seqlens,
+        slopes,
+        scale,
+        stride_qt,
+        stride_qh,
+        stride_kt,
+        stride_kh,
+        stride_vt,
+        stride_vh,
+        stride_ot,
+        stride_oh,
+        stride_lh,
+        head_dim,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_D: tl.constexpr,
     ):
         start, seqlen, head, slope, offs_m, past_end = _program(cu_seqlens, slopes, BLOCK_M)
         if past_end:
@@ -145,10 +163,34 @@ if triton is not None:
 
     @triton.jit
     def _backward_dkdv_kernel(
-        Q, K, V, dO, Lse, Delta, dK, dV, cu_seqlens, slopes, scale,
-        stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_dot, stride_doh, stride_lh,
-        stride_dkt, stride_dkh, stride_dvt, stride_dvh,
-        head_dim, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+        Q,
+        K,
+        V,
+        dO,
+        Lse,
+        Delta,
+        dK,
+        dV,
+        cu_seqlens,
+        slopes,
+        scale,
+        stride_qt,
+        stride_qh,
+        stride_kt,
+        stride_kh,
+        stride_vt,
+        stride_vh,
+        stride_dot,
+        stride_doh,
+        stride_lh,
+        stride_dkt,
+        stride_dkh,
+        stride_dvt,
+        stride_dvh,
+        head_dim,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_D: tl.constexpr,
     ):
         start, seqlen, head, slope, offs_n, past_end = _program(cu_seqlens, slopes, BLOCK_N)
         if past_end:
@@ -176,10 +218,31 @@ if triton is not None:
 
     @triton.jit
     def _backward_dq_kernel(
-        Q, K, V, dO, Lse, Delta, dQ, cu_seqlens, slopes, scale,
-        stride_qt, stride_qh, stride_kt, stride_kh, stride_vt, stride_vh, stride_dot, stride_doh, stride_lh,
-        stride_dqt, stride_dqh,
-        head_dim, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
+        Q,
+        K,
+        V,
+        dO,
+        Lse,
+        Delta,
+        dQ,
+        cu_seqlens,
+        slopes,
+        scale,
+        stride_qt,
+        stride_qh,
+        stride_kt,
+        stride_kh,
+        stride_vt,
+        stride_vh,
+        stride_dot,
+        stride_doh,
+        stride_lh,
+        stride_dqt,
+        stride_dqh,
+        head_dim,
+        BLOCK_M: tl.constexpr,
+        BLOCK_N: tl.constexpr,
+        BLOCK_D: tl.constexpr,
     ):
         start, seqlen, head, slope, offs_m, past_end = _program(cu_seqlens, slopes, BLOCK_M)
         if past_end:
@@ -216,12 +279,15 @@ def _check(q, k, v, cu_seqlens, max_seqlen, alibi_slopes):
     if triton is None:
         raise RuntimeError(triton_unavailable_reason())
     if q.dim() != 3 or q.shape != k.shape or q.shape != v.shape:
-        raise ValueError(f"q, k, v must share a (total_tokens, heads, head_dim) shape, got {q.shape}, {k.shape}, {v.shape}.")
+        raise ValueError(
+            f"q, k, v must share a (total_tokens, heads, head_dim) shape, got {q.shape}, {k.shape}, {v.shape}."
+        )
     if not HEAD_DIM_RANGE[0] <= q.shape[-1] <= HEAD_DIM_RANGE[1]:
         raise ValueError(f"head_dim must lie in {list(HEAD_DIM_RANGE)}, got {q.shape[-1]}.")
     if q.dtype not in (torch.float16, torch.bfloat16, torch.float32) or not q.dtype == k.dtype == v.dtype:
-        raise TypeError(f"q, k, v must have the same dtype, float16, bfloat16 or float32; got {q.dtype}, {k.dtype}, "
-                        f"{v.dtype}.")
+        raise TypeError(
+            f"q, k, v must have the same dtype, float16, bfloat16 or float32; got {q.dtype}, {k.dtype}, {v.dtype}."
+        )
     if cu_seqlens.dtype != torch.int32:
         raise TypeError(f"cu_seqlens must be int32, got {cu_seqlens.dtype}.")
     if alibi_slopes.dtype != torch.float32:
@@ -234,16 +300,20 @@ def _check(q, k, v, cu_seqlens, max_seqlen, alibi_slopes):
     if cu_seqlens.dim() != 1 or cu_seqlens.numel() < 2 or not cu_seqlens.is_contiguous():
         raise ValueError("cu_seqlens must be a contiguous 1-D tensor of batch + 1 cumulative lengths (batch >= 1).")
     if alibi_slopes.shape != (q.shape[1],) or not alibi_slopes.is_contiguous():
-        raise ValueError(f"alibi_slopes must be a contiguous tensor of shape ({q.shape[1]},), got "
-                         f"{tuple(alibi_slopes.shape)}.")
+        raise ValueError(
+            f"alibi_slopes must be a contiguous tensor of shape ({q.shape[1]},), got {tuple(alibi_slopes.shape)}."
+        )
     lengths = cu_seqlens[1:] - cu_seqlens[:-1]
     first, last, shortest, longest = torch.stack([cu_seqlens[0], cu_seqlens[-1], lengths.min(), lengths.max()]).tolist()
     if first != 0 or last != q.shape[0] or shortest < 0:
-        raise ValueError(f"cu_seqlens must rise from 0 to total_tokens ({q.shape[0]}) without decreasing, got "
-                         f"{cu_seqlens.tolist()}.")
+        raise ValueError(
+            f"cu_seqlens must rise from 0 to total_tokens ({q.shape[0]}) without decreasing, got {cu_seqlens.tolist()}."
+        )
     if max_seqlen < longest:
-        raise ValueError(f"max_seqlen {max_seqlen} is below the longest sequence in cu_seqlens ({longest}): rows past "
-                         "it would be left uncomputed.")
+        raise ValueError(
+            f"max_seqlen {max_seqlen} is below the longest sequence in cu_seqlens ({longest}): rows past "
+            "it would be left uncomputed."
+        )
 
 
 class _FlashAttnVarlenAlibi(torch.autograd.Function):
@@ -255,9 +325,27 @@ class _FlashAttnVarlenAlibi(torch.autograd.Function):
         lse = torch.empty(heads, total, device=q.device, dtype=torch.float32)
         grid = (triton.cdiv(max_seqlen, block_m), cu_seqlens.numel() - 1, heads)
         _forward_kernel[grid](
-            q, k, v, out, lse, cu_seqlens, slopes, scale,
-            q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1), out.stride(0), out.stride(1),
-            lse.stride(0), head_dim, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
+            q,
+            k,
+            v,
+            out,
+            lse,
+            cu_seqlens,
+            slopes,
+            scale,
+            q.stride(0),
+            q.stride(1),
+            k.stride(0),
+            k.stride(1),
+            v.stride(0),
+            v.stride(1),
+            out.stride(0),
+            out.stride(1),
+            lse.stride(0),
+            head_dim,
+            BLOCK_M=block_m,
+            BLOCK_N=block_n,
+            BLOCK_D=block_d,
         )
         ctx.save_for_backward(q, k, v, out, lse, cu_seqlens, slopes)
         ctx.max_seqlen, ctx.scale = max_seqlen, scale
@@ -272,19 +360,57 @@ class _FlashAttnVarlenAlibi(torch.autograd.Function):
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         block_m, block_n, block_d = _blocks(head_dim, ctx.max_seqlen)
         common = (
-            q.stride(0), q.stride(1), k.stride(0), k.stride(1), v.stride(0), v.stride(1),
-            dout.stride(0), dout.stride(1), lse.stride(0),
+            q.stride(0),
+            q.stride(1),
+            k.stride(0),
+            k.stride(1),
+            v.stride(0),
+            v.stride(1),
+            dout.stride(0),
+            dout.stride(1),
+            lse.stride(0),
         )
         batch = cu_seqlens.numel() - 1
         _backward_dkdv_kernel[(triton.cdiv(ctx.max_seqlen, block_n), batch, heads)](
-            q, k, v, dout, lse, delta, dk, dv, cu_seqlens, slopes, ctx.scale, *common,
-            dk.stride(0), dk.stride(1), dv.stride(0), dv.stride(1),
-            head_dim, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
+            q,
+            k,
+            v,
+            dout,
+            lse,
+            delta,
+            dk,
+            dv,
+            cu_seqlens,
+            slopes,
+            ctx.scale,
+            *common,
+            dk.stride(0),
+            dk.stride(1),
+            dv.stride(0),
+            dv.stride(1),
+            head_dim,
+            BLOCK_M=block_m,
+            BLOCK_N=block_n,
+            BLOCK_D=block_d,
         )
         _backward_dq_kernel[(triton.cdiv(ctx.max_seqlen, block_m), batch, heads)](
-            q, k, v, dout, lse, delta, dq, cu_seqlens, slopes, ctx.scale, *common,
-            dq.stride(0), dq.stride(1),
-            head_dim, BLOCK_M=block_m, BLOCK_N=block_n, BLOCK_D=block_d,
+            q,
+            k,
+            v,
+            dout,
+            lse,
+            delta,
+            dq,
+            cu_seqlens,
+            slopes,
+            ctx.scale,
+            *common,
+            dq.stride(0),
+            dq.stride(1),
+            head_dim,
+            BLOCK_M=block_m,
+            BLOCK_N=block_n,
+            BLOCK_D=block_d,
         )
         return dq, dk, dv, None, None, None, None
 

@@ -183,7 +183,8 @@ def _check_inputs(config, input_ids, attention_mask, token_type_ids, inputs_embe
     else:
         if inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != config.hidden_size:
             raise ValueError(
-                f"inputs_embeds must have shape (batch, seqlen, {config.hidden_size}), got {tuple(inputs_embeds.shape)}."
+                f"inputs_embeds must have shape (batch, seqlen, {config.hidden_size}), "
+                f"got {tuple(inputs_embeds.shape)}."
             )
         shape = tuple(inputs_embeds.shape[:2])
     if shape[0] == 0 or shape[1] == 0:
@@ -194,25 +195,35 @@ def _check_inputs(config, input_ids, attention_mask, token_type_ids, inputs_embe
     # Value checks: each a 0-d bool tensor (True = bad) and its message; read back together, in one device sync.
     checks = []
     if input_ids is not None:
-        checks.append((
-            ((input_ids < 0) | (input_ids >= config.vocab_size)).any(),
-            lambda: f"input_ids hold ids outside the vocabulary [0, {config.vocab_size}): min {int(input_ids.min())}, "
-            f"max {int(input_ids.max())}. Was the right tokenizer used?",
-        ))
+        checks.append(
+            (
+                ((input_ids < 0) | (input_ids >= config.vocab_size)).any(),
+                lambda: (
+                    f"input_ids hold ids outside the vocabulary [0, {config.vocab_size}): min {int(input_ids.min())}, "
+                    f"max {int(input_ids.max())}. Was the right tokenizer used?"
+                ),
+            )
+        )
     if token_type_ids is not None:
-        checks.append((
-            ((token_type_ids < 0) | (token_type_ids >= config.type_vocab_size)).any(),
-            lambda: f"token_type_ids must lie in [0, {config.type_vocab_size}).",
-        ))
+        checks.append(
+            (
+                ((token_type_ids < 0) | (token_type_ids >= config.type_vocab_size)).any(),
+                lambda: f"token_type_ids must lie in [0, {config.type_vocab_size}).",
+            )
+        )
     if attention_mask is not None:
         lengths = attention_mask.sum(dim=1)
         positions = torch.arange(shape[1], device=attention_mask.device)
         checks += [
             (((attention_mask != 0) & (attention_mask != 1)).any(), lambda: "attention_mask must hold only 0 and 1."),
-            ((lengths == 0).any(), lambda: "attention_mask has rows without any real token: "
-             f"{torch.where(lengths == 0)[0].tolist()}."),
-            ((attention_mask.bool() != (positions[None, :] < lengths[:, None])).any(),
-             lambda: "attention_mask must be right-padded (ones, then zeros), as the tokenizer pads by default."),
+            (
+                (lengths == 0).any(),
+                lambda: f"attention_mask has rows without any real token: {torch.where(lengths == 0)[0].tolist()}.",
+            ),
+            (
+                (attention_mask.bool() != (positions[None, :] < lengths[:, None])).any(),
+                lambda: "attention_mask must be right-padded (ones, then zeros), as the tokenizer pads by default.",
+            ),
         ]
     if checks:
         for failed, (_, message) in zip(torch.stack([bad for bad, _ in checks]).tolist(), checks):
@@ -415,8 +426,9 @@ ATTENTION_FUNCTIONS = {
 }
 
 
-def choose_attention(requested: str, hidden: torch.Tensor, packed: PackedBatch, output_attentions: bool,
-                     head_dim: int, block_size: int) -> str:
+def choose_attention(
+    requested: str, hidden: torch.Tensor, packed: PackedBatch, output_attentions: bool, head_dim: int, block_size: int
+) -> str:
     """The one place that decides which ``ATTENTION_FUNCTIONS`` entry runs, and says why when it falls back.
 
     "auto" is SDPA (per sequence on CPU and for inputs longer than ``block_size``; one call on CPU when every
@@ -529,7 +541,9 @@ class _GatedGelu(torch.autograd.Function):
         gated, linear, activated = ctx.saved_tensors
         grad_projected = grad.new_empty(*grad.shape[:-1], 2 * grad.shape[-1])
         grad_gated, grad_linear = grad_projected.chunk(2, dim=-1)
-        torch.ops.aten.gelu_backward.grad_input(grad * linear, gated, approximate=ctx.approximate, grad_input=grad_gated)
+        torch.ops.aten.gelu_backward.grad_input(
+            grad * linear, gated, approximate=ctx.approximate, grad_input=grad_gated
+        )
         torch.mul(grad, activated, out=grad_linear)
         return grad_projected, None
 
@@ -668,7 +682,12 @@ class DNABert2Model(DNABert2PreTrainedModel):
         self.embeddings.word_embeddings = value
 
     def encode_packed(
-        self, input_ids=None, attention_mask=None, token_type_ids=None, inputs_embeds=None, output_attentions=None,
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        inputs_embeds=None,
+        output_attentions=None,
         output_hidden_states=None,
     ) -> PackedEncoding:
         """Run the encoder on the real tokens; every head starts here. Output flags default to the config's."""
@@ -687,8 +706,12 @@ class DNABert2Model(DNABert2PreTrainedModel):
             inputs_embeds=None if inputs_embeds is None else packed.unpad(inputs_embeds),
         )
         implementation = choose_attention(
-            self.config._attn_implementation or "auto", hidden, packed, output_attentions,
-            self.config.hidden_size // self.config.num_attention_heads, self.config.attention_block_size,
+            self.config._attn_implementation or "auto",
+            hidden,
+            packed,
+            output_attentions,
+            self.config.hidden_size // self.config.num_attention_heads,
+            self.config.attention_block_size,
         )
         inputs = AttentionInputs(packed, alibi_slopes(self.config.num_attention_heads, device), implementation)
         return PackedEncoding(packed, *self.encoder(hidden, inputs, output_attentions, output_hidden_states))
@@ -798,7 +821,9 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
         loss = None
         if labels is not None:
             if tuple(labels.shape) != (packed.batch_size, packed.seqlen):
-                raise ValueError(f"labels has shape {tuple(labels.shape)}, expected {(packed.batch_size, packed.seqlen)}.")
+                raise ValueError(
+                    f"labels has shape {tuple(labels.shape)}, expected {(packed.batch_size, packed.seqlen)}."
+                )
             packed_labels = packed.unpad(labels)
         if labels is not None and self.training and self.config.sparse_prediction:
             selected = packed_labels != -100
@@ -830,7 +855,9 @@ def _classification_loss(config, logits, labels, num_labels):
         return F.mse_loss(logits.float(), labels.float())
     if config.problem_type == "single_label_classification":
         if labels.numel() and (labels.max() >= num_labels or labels.min() < -100):
-            raise ValueError(f"Labels must lie in [0, {num_labels}) (or -100 to ignore), got {labels.unique().tolist()}.")
+            raise ValueError(
+                f"Labels must lie in [0, {num_labels}) (or -100 to ignore), got {labels.unique().tolist()}."
+            )
         return F.cross_entropy(logits.view(-1, num_labels).float(), labels.reshape(-1).long(), ignore_index=-100)
     if config.problem_type == "multi_label_classification":
         return F.binary_cross_entropy_with_logits(logits.float(), labels.float())

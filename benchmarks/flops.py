@@ -1,6 +1,6 @@
 """The DNABERT-2 paper's FLOPs comparison (Table 2) on GUE test sequences, from architecture facts.
 
-    python benchmarks/flops.py --gue_dir ../shared/data/GUE     # paper Table 2: 3.25 (DNABERT) and 19.44 (NT-2500M)
+python benchmarks/flops.py --gue_dir ../shared/data/GUE     # paper Table 2: 3.25 (DNABERT) and 19.44 (NT-2500M)
 """
 
 import json
@@ -11,8 +11,8 @@ from transformers import HfArgumentParser
 
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.flops import DNABERT, DNABERT2, NT_2500M, relative_flops
-from dnabert2.train.data.tasks import read_csv_split
-from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.data.tasks import read_csv_split
+from dnabert2.data.tokenizer import load_tokenizer
 
 
 @dataclass
@@ -36,7 +36,9 @@ def main(argv=None):
     for name, value in ours.items():
         print(f"| {name} | {value:.2f} | {paper[name]:.2f} |")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps({"sequences": len(sequences), "tasks": len(files), "ours": ours, "paper": paper}, indent=2))
+    Path(args.output).write_text(
+        json.dumps({"sequences": len(sequences), "tasks": len(files), "ours": ours, "paper": paper}, indent=2)
+    )
 
 
 if __name__ == "__main__":

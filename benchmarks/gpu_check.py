@@ -20,9 +20,9 @@ import torch
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.reports import write_report
-from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.runtime.arguments import command_parser
-from dnabert2.train.runtime.errors import run_command
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
 from modeling_dnabert2 import DNABert2ForMaskedLM, DNABert2Model, alibi_bias, alibi_slopes
 
 # Largest elementwise error against the fp32 reference that each input precision may show (attention outputs
@@ -40,7 +40,9 @@ class GpuCheckArguments:
     autocast: str = field(default="bfloat16", metadata={"help": "Autocast precision of the model checks."})
     train_batch: str = field(default="16x128", metadata={"help": "Sequences x tokens of the timed MLM steps."})
     config_overrides: str = field(default="", metadata={"help": "e.g. 'num_hidden_layers=2' (smoke tests)."})
-    device: str = field(default="cuda", metadata={"help": "'cpu' runs the same checks under TRITON_INTERPRET=1 (tests)."})
+    device: str = field(
+        default="cuda", metadata={"help": "'cpu' runs the same checks under TRITON_INTERPRET=1 (tests)."}
+    )
     output_dir: str = field(default="benchmarks/results")
 
 
@@ -48,7 +50,7 @@ def reference_attention(q, k, v, lengths, slopes):
     """Per-sequence fp32 attention with an explicit ALiBi bias: the reference the kernel must match."""
     out, start = [], 0
     for length in lengths:
-        qs, ks, vs = (t[start:start + length].float().transpose(0, 1) for t in (q, k, v))
+        qs, ks, vs = (t[start : start + length].float().transpose(0, 1) for t in (q, k, v))
         positions = torch.arange(length, device=q.device)
         scores = qs @ ks.transpose(1, 2) / math.sqrt(q.shape[-1]) + alibi_bias(slopes, positions, positions)
         out.append((scores.softmax(-1) @ vs).transpose(0, 1))
@@ -66,8 +68,17 @@ def kernel_rows(args) -> list[dict]:
     rows = []
     for dtype in args.dtypes.split(","):
         torch.manual_seed(0)
-        q, k, v = (torch.randn(sum(lengths), args.heads, args.head_dim, device=args.device, dtype=getattr(torch, dtype),
-                               requires_grad=True) for _ in range(3))
+        q, k, v = (
+            torch.randn(
+                sum(lengths),
+                args.heads,
+                args.head_dim,
+                device=args.device,
+                dtype=getattr(torch, dtype),
+                requires_grad=True,
+            )
+            for _ in range(3)
+        )
         grad = torch.randn_like(q)
         out = flash_attn_varlen_alibi(q, k, v, cu, max(lengths), slopes)
         ours = torch.autograd.grad(out, (q, k, v), grad)
@@ -75,11 +86,22 @@ def kernel_rows(args) -> list[dict]:
         expected = reference_attention(*reference_inputs, lengths, slopes)
         theirs = torch.autograd.grad(expected, reference_inputs, grad.float())
         errors = {"output": (out.float() - expected).abs().max().item()}
-        errors.update({f"d{name}": ((a.float() - b).abs().max() / b.abs().max()).item()
-                       for name, a, b in zip("qkv", ours, theirs)})
+        errors.update(
+            {
+                f"d{name}": ((a.float() - b).abs().max() / b.abs().max()).item()
+                for name, a, b in zip("qkv", ours, theirs)
+            }
+        )
         worst = max(errors.values())
-        rows.append({"check": f"kernel {dtype}", "lengths": lengths, **errors, "tolerance": TOLERANCE[dtype],
-                     "passed": worst <= TOLERANCE[dtype]})
+        rows.append(
+            {
+                "check": f"kernel {dtype}",
+                "lengths": lengths,
+                **errors,
+                "tolerance": TOLERANCE[dtype],
+                "passed": worst <= TOLERANCE[dtype],
+            }
+        )
     return rows
 
 
@@ -100,8 +122,14 @@ def model_rows(args) -> list[dict]:
         with torch.no_grad(), torch.autocast(device, dtype=getattr(torch, args.autocast)):
             logits[name] = model(input_ids=ids, attention_mask=mask).logits.float()[mask.bool()]
     difference = (logits["triton"] - logits["sdpa"]).abs().max().item()
-    rows.append({"check": f"model logits, triton vs sdpa ({args.autocast} autocast)", "max_abs_difference": difference,
-                 "tolerance": 0.1, "passed": difference <= 0.1})
+    rows.append(
+        {
+            "check": f"model logits, triton vs sdpa ({args.autocast} autocast)",
+            "max_abs_difference": difference,
+            "tolerance": 0.1,
+            "passed": difference <= 0.1,
+        }
+    )
     sequences, tokens = (int(n) for n in args.train_batch.split("x"))
     batch = torch.randint(5, config.vocab_size, (sequences, tokens), device=device)
     labels = torch.where(torch.rand(batch.shape, device=device) < 0.15, batch, -100)
@@ -123,10 +151,16 @@ def model_rows(args) -> list[dict]:
         synchronize(device)
         seconds = (time.perf_counter() - start) / args.train_steps
         finite = all(math.isfinite(x) for x in losses)
-        rows.append({"check": f"MLM training, {name} ({sequences} x {tokens}, {args.autocast} autocast, AdamW)",
-                     "first_loss": losses[0], "last_loss": losses[-1], "step_ms": 1000 * seconds,
-                     "tokens_per_s": sequences * tokens / seconds,
-                     "passed": finite and losses[-1] < losses[0]})
+        rows.append(
+            {
+                "check": f"MLM training, {name} ({sequences} x {tokens}, {args.autocast} autocast, AdamW)",
+                "first_loss": losses[0],
+                "last_loss": losses[-1],
+                "step_ms": 1000 * seconds,
+                "tokens_per_s": sequences * tokens / seconds,
+                "passed": finite and losses[-1] < losses[0],
+            }
+        )
     return rows
 
 
@@ -148,33 +182,51 @@ def embed_rows() -> list[dict]:
         embed(["--input", str(fasta), "--output_dir", work, "--window", "1000"])
         seconds = time.perf_counter() - start
         table = pq.read_table(sorted(Path(work).glob("*.parquet"))).to_pylist()
-    from dnabert2.train.data.fasta import read_fasta
+    from dnabert2.data.fasta import read_fasta
 
     sequences = {r.name: r.sequence for r in read_fasta(fasta)}
     tokenizer, encoder = load_tokenizer(packaged("model")), DNABert2Model.from_pretrained(packaged("model")).eval()
     sample = table[:: max(1, len(table) // 20)]
     with torch.no_grad():
-        expected = [encoder.embed(**tokenizer([sequences[r["name"]][r["start"]:r["end"]]], return_tensors="pt"))[0]
-                    for r in sample]
+        expected = [
+            encoder.embed(**tokenizer([sequences[r["name"]][r["start"] : r["end"]]], return_tensors="pt"))[0]
+            for r in sample
+        ]
     difference = max(float(np.abs(np.array(r["embedding"]) - e.numpy()).max()) for r, e in zip(sample, expected))
-    return [{"check": "dnabert2-embed (on CUDA when there is one) vs embed() on CPU (1-kb windows)", "windows": len(table),
-             "seconds": seconds, "max_abs_difference": difference, "tolerance": 1e-3, "passed": difference <= 1e-3}]
+    return [
+        {
+            "check": "dnabert2-embed (on CUDA when there is one) vs embed() on CPU (1-kb windows)",
+            "windows": len(table),
+            "seconds": seconds,
+            "max_abs_difference": difference,
+            "tolerance": 1e-3,
+            "passed": difference <= 1e-3,
+        }
+    ]
 
 
 def main(argv=None):
     """Run every check on CUDA, write the report, exit 1 if one failed."""
-    parser = command_parser(GpuCheckArguments, usage="python benchmarks/gpu_check.py [options]",
-                            description=__doc__.split("\n\n")[0])
+    parser = command_parser(
+        GpuCheckArguments, usage="python benchmarks/gpu_check.py [options]", description=__doc__.split("\n\n")[0]
+    )
     (args,) = parser.parse_args_into_dataclasses(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("The GPU check needs a CUDA GPU; none is visible.")
     rows = kernel_rows(args) + model_rows(args) + embed_rows()
     device = torch.cuda.get_device_name() if args.device == "cuda" else "CPU (Triton interpreter)"
-    lines = [f"GPU check on {device}, torch {torch.__version__}: `python benchmarks/gpu_check.py`", "",
-             "| check | result | passed |", "|---|---|---|"]
+    lines = [
+        f"GPU check on {device}, torch {torch.__version__}: `python benchmarks/gpu_check.py`",
+        "",
+        "| check | result | passed |",
+        "|---|---|---|",
+    ]
     for row in rows:
-        details = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
-                            if k not in ("check", "passed"))
+        details = ", ".join(
+            f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in row.items()
+            if k not in ("check", "passed")
+        )
         lines.append(f"| {row['check']} | {details} | {'yes' if row['passed'] else 'NO'} |")
     write_report(args.output_dir, "gpu_check", lines, {"device": device, "rows": rows})
     if not all(row["passed"] for row in rows):

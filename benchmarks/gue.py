@@ -22,9 +22,9 @@ per example (--rc_augment), random weights, and the one-hot CNN baseline, into <
 /pretrained_rc_augment, /from_scratch and /cnn and writes comparison.{md,json,png}: every side's scores, paired
 t-tests over seeds, means with collapsed runs scored and left out; with ``--rc_average True`` the strand table also
 scores each test sequence as the mean of both strands. ``--further_pretrained_model DIR`` adds a fifth side,
-/further_pretrained: DIR (further MLM-pretrained on GUE training splits) fine-tuned like the pretrained model. ``--compare_with <folder>`` compares this
-run with an earlier one of the opposite --from_scratch. ``--report_only True`` runs nothing and writes the comparison
-from the stored results (each side as far as it got).
+/further_pretrained: DIR (further MLM-pretrained on GUE training splits) fine-tuned like the pretrained model.
+``--compare_with <folder>`` compares this run with an earlier one of the opposite --from_scratch.
+``--report_only True`` runs nothing and writes the comparison from the stored results (each side as far as it got).
 """
 
 import dataclasses
@@ -32,14 +32,13 @@ import shlex
 import sys
 from pathlib import Path
 
-
 from dnabert2.benchmarks.gue_runner.reports import report_paths, write_comparison
 from dnabert2.benchmarks.gue_runner.runs import run_benchmark, selected_tasks
 from dnabert2.benchmarks.gue_runner.settings import ABLATION_SIDES, FURTHER_PRETRAINED, GueArguments
 from dnabert2.benchmarks.gue_runner.store import check_comparable, check_model, open_results
-from dnabert2.train.runtime.logs import configure_logging
-from dnabert2.train.runtime.errors import run_command
-from dnabert2.train.runtime.arguments import command_parser
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.logs import configure_logging
 
 
 def ablation_sides(args: GueArguments) -> list[str]:
@@ -48,25 +47,39 @@ def ablation_sides(args: GueArguments) -> list[str]:
 
 
 def ablation_runs(args: GueArguments) -> list[GueArguments]:
-    """The runs of --ablation, one per side (ablation_sides), each into <output_dir>/<side>; the run itself otherwise."""
+    """The runs of --ablation, one per side (ablation_sides), each into <output_dir>/<side>; else the run itself."""
     if not args.ablation:
         return [args]
-    return [dataclasses.replace(args, output_dir=str(Path(args.output_dir) / side), from_scratch=side == "from_scratch",
-                                architecture="cnn" if side == "cnn" else args.architecture, ablation=False,
-                                rc_augment=side == "pretrained_rc_augment", further_pretrained_model=None,
-                                model_name_or_path=args.further_pretrained_model if side == FURTHER_PRETRAINED
-                                else args.model_name_or_path)
-            for side in ablation_sides(args)]
+    return [
+        dataclasses.replace(
+            args,
+            output_dir=str(Path(args.output_dir) / side),
+            from_scratch=side == "from_scratch",
+            architecture="cnn" if side == "cnn" else args.architecture,
+            ablation=False,
+            rc_augment=side == "pretrained_rc_augment",
+            further_pretrained_model=None,
+            model_name_or_path=args.further_pretrained_model if side == FURTHER_PRETRAINED else args.model_name_or_path,
+        )
+        for side in ablation_sides(args)
+    ]
 
 
 def main(argv=None):
     """Run every (task, seed) not yet done, print and write the reports (and the comparison of the sides)."""
-    parser = command_parser(GueArguments, usage="dnabert2-gue [--gue_dir GUE | --dataset_name NAME] [--tasks T1,T2] [--seeds 1,2,3] [--ablation True] [options]", description=__doc__.split("\n\n")[0])
+    parser = command_parser(
+        GueArguments,
+        usage="dnabert2-gue [--gue_dir GUE | --dataset_name NAME] [--tasks T1,T2] [--seeds 1,2,3] "
+        "[--ablation True] [options]",
+        description=__doc__.split("\n\n")[0],
+    )
     (args,) = parser.parse_args_into_dataclasses(argv)
     configure_logging()
     command = " ".join(["python benchmarks/gue.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     if args.ablation and (args.from_scratch or args.compare_with or args.rc_augment):
-        raise ValueError("--ablation runs every side itself: leave out --from_scratch, --compare_with and --rc_augment.")
+        raise ValueError(
+            "--ablation runs every side itself: leave out --from_scratch, --compare_with and --rc_augment."
+        )
     if args.further_pretrained_model and not args.ablation:
         raise ValueError("--further_pretrained_model is a side of the ablation: add --ablation True.")
     for model in (args.model_name_or_path, args.further_pretrained_model):

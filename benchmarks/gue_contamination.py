@@ -9,17 +9,22 @@ writes benchmarks/results/gue_contamination.{json,md}: per task the counts and t
 from pathlib import Path
 
 from dnabert2.benchmarks.gue_runner.contamination import (
-    ContaminationArguments, measure_contamination, write_contamination,
+    ContaminationArguments,
+    measure_contamination,
+    write_contamination,
 )
-from dnabert2.train.runtime.arguments import command_parser
-from dnabert2.train.runtime.errors import run_command
-from dnabert2.train.runtime.logs import configure_logging
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.logs import configure_logging
 
 
 def main(argv=None):
     """Measure every selected test set against the corpus; print and write the report."""
-    parser = command_parser(ContaminationArguments, description=__doc__.split("\n\n")[0],
-                            usage="dnabert2-gue-contamination [--gue_dir GUE] [--corpus GLOB] [--output FILE] [options]")
+    parser = command_parser(
+        ContaminationArguments,
+        description=__doc__.split("\n\n")[0],
+        usage="dnabert2-gue-contamination [--gue_dir GUE] [--corpus GLOB] [--output FILE] [options]",
+    )
     (args,) = parser.parse_args_into_dataclasses(argv)
     configure_logging()
     print(write_contamination(measure_contamination(args), Path(args.output)))

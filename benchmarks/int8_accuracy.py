@@ -16,9 +16,9 @@ import torch
 from sklearn.metrics import matthews_corrcoef
 from transformers import HfArgumentParser
 
-from dnabert2.train.data.tasks import read_csv_split
-from dnabert2.train.inference.prediction import load_classifier, predict
-from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.data.tasks import read_csv_split
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.inference.prediction import load_classifier, predict
 
 
 @dataclass
@@ -44,12 +44,18 @@ def main(argv=None):
         logits, _ = predict(model, tokenizer, sequences, max_length=args.max_length, progress=False)
         seconds = time.perf_counter() - start
         logits_by[name] = logits
-        rows[name] = {"seconds": seconds, "sequences_per_s": len(sequences) / seconds,
-                      "mcc": float(matthews_corrcoef(labels, logits.argmax(-1)))}
+        rows[name] = {
+            "seconds": seconds,
+            "sequences_per_s": len(sequences) / seconds,
+            "mcc": float(matthews_corrcoef(labels, logits.argmax(-1))),
+        }
     rows["int8 dynamic"]["max_abs_logit_diff"] = float(np.abs(logits_by["int8 dynamic"] - logits_by["fp32"]).max())
     rows["int8 dynamic"]["speedup"] = rows["fp32"]["seconds"] / rows["int8 dynamic"]["seconds"]
-    result = {"command": " ".join(["python benchmarks/int8_accuracy.py", *(sys.argv[1:] if argv is None else argv)]),
-              "test_sequences": len(sequences), "results": rows}
+    result = {
+        "command": " ".join(["python benchmarks/int8_accuracy.py", *(sys.argv[1:] if argv is None else argv)]),
+        "test_sequences": len(sequences),
+        "results": rows,
+    }
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -44,7 +44,9 @@ def bench(fn):
 def main(argv=None):
     (args,) = HfArgumentParser(KernelArguments).parse_args_into_dataclasses(argv)
     if not torch.cuda.is_available() or triton_unavailable_reason():
-        raise SystemExit(f"This benchmark needs a CUDA GPU and triton ({triton_unavailable_reason() or 'no CUDA device'}).")
+        raise SystemExit(
+            f"This benchmark needs a CUDA GPU and triton ({triton_unavailable_reason() or 'no CUDA device'})."
+        )
     try:
         from flash_attn import flash_attn_varlen_func
     except ImportError:
@@ -54,7 +56,10 @@ def main(argv=None):
     rows = []
     for length in [int(n) for n in args.lengths.split(",")]:
         batch = max(1, args.tokens // length)
-        q, k, v = (torch.randn(batch * length, args.heads, args.head_dim, device="cuda", dtype=dtype, requires_grad=True) for _ in range(3))
+        q, k, v = (
+            torch.randn(batch * length, args.heads, args.head_dim, device="cuda", dtype=dtype, requires_grad=True)
+            for _ in range(3)
+        )
         cu = torch.arange(0, (batch + 1) * length, length, device="cuda", dtype=torch.int32)
         positions = torch.arange(length, device="cuda")
         bias = alibi_bias(slopes, positions, positions).to(dtype)[None].expand(batch, -1, -1, -1)
@@ -64,7 +69,9 @@ def main(argv=None):
             "SDPA + dense bias": lambda: F.scaled_dot_product_attention(*padded, attn_mask=bias),
         }
         if flash_attn_varlen_func is not None:
-            candidates["flash-attn alibi_slopes"] = lambda: flash_attn_varlen_func(q, k, v, cu, cu, length, length, alibi_slopes=slopes)
+            candidates["flash-attn alibi_slopes"] = lambda: flash_attn_varlen_func(
+                q, k, v, cu, cu, length, length, alibi_slopes=slopes
+            )
         for name, fn in candidates.items():
             try:
                 forward = bench(fn)
@@ -73,18 +80,31 @@ def main(argv=None):
             except torch.OutOfMemoryError:
                 rows.append({"L": length, "batch": batch, "method": name, "error": "out of memory"})
                 continue
-            rows.append({"L": length, "batch": batch, "method": name,
-                         "fwd_tflops": attention_flops(batch, args.heads, length, args.head_dim) / forward / 1e12,
-                         "fwd_bwd_tflops": attention_flops(batch, args.heads, length, args.head_dim, True) / both / 1e12})
+            rows.append(
+                {
+                    "L": length,
+                    "batch": batch,
+                    "method": name,
+                    "fwd_tflops": attention_flops(batch, args.heads, length, args.head_dim) / forward / 1e12,
+                    "fwd_bwd_tflops": attention_flops(batch, args.heads, length, args.head_dim, True) / both / 1e12,
+                }
+            )
             print(rows[-1])
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     device = torch.cuda.get_device_name()
     (out / "kernel.json").write_text(json.dumps({"device": device, "args": vars(args), "rows": rows}, indent=2))
-    lines = [f"Command: `python benchmarks/kernel.py {' '.join(sys.argv[1:] if argv is None else argv)}` on {device}", "",
-             "| L | batch | method | fwd TFLOP/s | fwd+bwd TFLOP/s |", "|---|---|---|---|---|"]
+    lines = [
+        f"Command: `python benchmarks/kernel.py {' '.join(sys.argv[1:] if argv is None else argv)}` on {device}",
+        "",
+        "| L | batch | method | fwd TFLOP/s | fwd+bwd TFLOP/s |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['L']} | {r['batch']} | {r['method']} | " + (f"{r['fwd_tflops']:.1f} | {r['fwd_bwd_tflops']:.1f} |" if "error" not in r else f"{r['error']} | |"))
+        lines.append(
+            f"| {r['L']} | {r['batch']} | {r['method']} | "
+            + (f"{r['fwd_tflops']:.1f} | {r['fwd_bwd_tflops']:.1f} |" if "error" not in r else f"{r['error']} | |")
+        )
     (out / "kernel.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

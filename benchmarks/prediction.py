@@ -19,7 +19,7 @@ from transformers import HfArgumentParser
 
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.reports import write_report
-from dnabert2.train.data.alphabet import ACGT
+from dnabert2.data.alphabet import ACGT
 
 CHILD = """
 import json, sys, time
@@ -49,10 +49,26 @@ def write_fasta(path: Path, records: dict):
 def run_case(model: str, fasta: Path, extra: list, threads: int) -> dict:
     """Run predict.py in a fresh process; seconds and peak RSS (MB)."""
     with tempfile.TemporaryDirectory() as out:
-        command = [sys.executable, "-c", CHILD, "--model", model, "--input", str(fasta), "--output",
-                   f"{out}/p.csv", "--allow_untrained_head", "True", *extra]
-        result = subprocess.run(command, capture_output=True, text=True,
-                                env={"OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"})
+        command = [
+            sys.executable,
+            "-c",
+            CHILD,
+            "--model",
+            model,
+            "--input",
+            str(fasta),
+            "--output",
+            f"{out}/p.csv",
+            "--allow_untrained_head",
+            "True",
+            *extra,
+        ]
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            env={"OMP_NUM_THREADS": str(threads), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"},
+        )
         if result.returncode:
             raise RuntimeError(result.stderr[-3000:])
         return json.loads(result.stdout.strip().splitlines()[-1])
@@ -65,24 +81,39 @@ def main():
     dna = lambda n: "".join(rng.choice(list(ACGT), n))  # noqa: E731
     short = {f"short{i}": dna(int(rng.integers(100, 301))) for i in range(10_000)}
     long = {"long_100kb": dna(100_000)}
-    cases = [("10,000 short (100-300 bp)", short, []), ("one 100-kb record, whole", long, []),
-             ("one 100-kb record, 10-kb windows", long, ["--window", "10000"]),
-             ("100 kb + 10,000 short, one file", {**long, **short}, [])]
+    cases = [
+        ("10,000 short (100-300 bp)", short, []),
+        ("one 100-kb record, whole", long, []),
+        ("one 100-kb record, 10-kb windows", long, ["--window", "10000"]),
+        ("100 kb + 10,000 short, one file", {**long, **short}, []),
+    ]
     rows = []
     with tempfile.TemporaryDirectory() as work:
         for name, records, extra in cases:
             fasta = Path(work) / "in.fa"
             write_fasta(fasta, records)
             bases = sum(map(len, records.values()))
-            row = {"case": name, "records": len(records), "bp": bases, **run_case(args.model, fasta, extra, args.threads)}
+            row = {
+                "case": name,
+                "records": len(records),
+                "bp": bases,
+                **run_case(args.model, fasta, extra, args.threads),
+            }
             row["bp_per_s"] = bases / row["seconds"]
             rows.append(row)
             print(row, flush=True)
-    lines = [f"`dnabert2-predict` with `{Path(args.model).name}` (shipped model unless given), default token budget "
-             f"(16,384), {args.threads} threads; one fresh process per row (time includes loading the model).", "",
-             "| case | records | Mbp | time (s) | bp/s | peak RSS (MB) |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['case']} | {r['records']:,} | {r['bp'] / 1e6:.2f} | {r['seconds']:.1f} | {r['bp_per_s']:,.0f} | "
-              f"{r['peak_rss_mb']:.0f} |" for r in rows]
+    lines = [
+        f"`dnabert2-predict` with `{Path(args.model).name}` (shipped model unless given), default token budget "
+        f"(16,384), {args.threads} threads; one fresh process per row (time includes loading the model).",
+        "",
+        "| case | records | Mbp | time (s) | bp/s | peak RSS (MB) |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['case']} | {r['records']:,} | {r['bp'] / 1e6:.2f} | {r['seconds']:.1f} | {r['bp_per_s']:,.0f} | "
+        f"{r['peak_rss_mb']:.0f} |"
+        for r in rows
+    ]
     write_report(args.output_dir, "prediction", lines, rows)
 
 

@@ -31,21 +31,19 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import PercentFormatter  # noqa: E402
 from datasets import Dataset, DatasetDict  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 from transformers import DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments  # noqa: E402
 
-from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
-from dnabert2.train.runtime.weights import weights_digest  # noqa: E402
 from dnabert2.benchmarks.measure.reports import write_report  # noqa: E402
-from dnabert2.train.data.alphabet import acgt_segments  # noqa: E402
-from dnabert2.train.data.fasta import expand_paths, is_held_out, read_fasta  # noqa: E402
-from dnabert2.train.data.gue import resolve_task  # noqa: E402
-from dnabert2.train.data.tokenizer import load_tokenizer  # noqa: E402
-from dnabert2.train.data.windows import load_sequences, tokenize_windows  # noqa: E402
-from dnabert2.train.pretraining.masking import EVAL_MASK_SEED, MaskedWindows  # noqa: E402
-from dnabert2.train.pretraining.metrics import (  # noqa: E402
+from dnabert2.data.alphabet import acgt_segments  # noqa: E402
+from dnabert2.data.fasta import expand_paths, is_held_out, read_fasta  # noqa: E402
+from dnabert2.data.gue import resolve_task  # noqa: E402
+from dnabert2.data.tokenizer import load_tokenizer  # noqa: E402
+from dnabert2.data.windows import load_sequences, tokenize_windows  # noqa: E402
+from dnabert2.pretraining.masking import EVAL_MASK_SEED, MaskedWindows  # noqa: E402
+from dnabert2.pretraining.metrics import (  # noqa: E402
     MaskedLMTrainer,
     baseline_metrics,
     label_log_probability_and_prediction,
@@ -54,6 +52,8 @@ from dnabert2.train.pretraining.metrics import (  # noqa: E402
     token_base_counts,
     unigram_counts,
 )
+from dnabert2.runtime.weights import weights_digest  # noqa: E402
+from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
 
 GENOMES = "../shared/data/genomes"
 
@@ -61,14 +61,20 @@ GENOMES = "../shared/data/genomes"
 @dataclass
 class CurveArguments:
     run_dir: str = field(default="runs/pretrain-v2", metadata={"help": "Output folder of a run_mlm.py run."})
-    model: str | None = field(default=None, metadata={
-        "help": "Score this model folder (e.g. . for the shipped model) instead of --run_dir's checkpoints, beside "
-                "the strict baselines too: heldout_strict.{json,md}."})
+    model: str | None = field(
+        default=None,
+        metadata={
+            "help": "Score this model folder (e.g. . for the shipped model) instead of --run_dir's checkpoints, beside "
+            "the strict baselines too: heldout_strict.{json,md}."
+        },
+    )
     train_file: str = field(default=f"{GENOMES}/*.fa.gz", metadata={"help": "The run's --train_file."})
     species: list[str] = field(
-        default_factory=lambda: [f"{GENOMES}/protist_Plasmodium_knowlesi.fa.gz",
-                                 f"{GENOMES}/bacteria_Vibrio_cholerae_N16961.fa.gz",
-                                 f"{GENOMES}/plant_Arabidopsis_arenosa_chr1_chr2.fa.gz"],
+        default_factory=lambda: [
+            f"{GENOMES}/protist_Plasmodium_knowlesi.fa.gz",
+            f"{GENOMES}/bacteria_Vibrio_cholerae_N16961.fa.gz",
+            f"{GENOMES}/plant_Arabidopsis_arenosa_chr1_chr2.fa.gz",
+        ],
         metadata={"help": "Held-out species files (the run's --validation_species)."},
     )
     human_file: str = field(default=f"{GENOMES}/human_GRCh37_chrX_first70Mb.fa.gz")
@@ -94,8 +100,12 @@ def held_out_sets(args: CurveArguments, tokenizer) -> dict:
         pieces = [s for r in read_fasta(path) for s in acgt_segments(r.sequence, 10)]
         sets[re.sub(r"\.(fa|fasta|fna)(\.gz)?$", "", path.name)] = windows_of(pieces, tokenizer, args.windows_per_set)
     human = Path(args.human_file)
-    pieces = [s for r in read_fasta(human) if is_held_out(human.name, r.header, args.validation_split_percentage)
-              for s in acgt_segments(r.sequence, 10)]
+    pieces = [
+        s
+        for r in read_fasta(human)
+        if is_held_out(human.name, r.header, args.validation_split_percentage)
+        for s in acgt_segments(r.sequence, 10)
+    ]
     sets["human chrX, held-out regions"] = windows_of(pieces, tokenizer, args.windows_per_set)
     if Path(args.gue_dir).is_dir():
         sequences = []
@@ -104,8 +114,9 @@ def held_out_sets(args: CurveArguments, tokenizer) -> dict:
                 sequences += [line.split(",")[0] for line in list(handle)[1:]]
         ids = tokenizer(sequences, truncation=True, max_length=128)["input_ids"]
         count = min(4 * args.windows_per_set, len(ids))  # GUE sequences are about a fifth of a 128-token window
-        sets[f"GUE test ({args.gue_tasks})"] = Dataset.from_dict({"input_ids": ids}).shuffle(
-            seed=EVAL_MASK_SEED).select(range(count))
+        sets[f"GUE test ({args.gue_tasks})"] = (
+            Dataset.from_dict({"input_ids": ids}).shuffle(seed=EVAL_MASK_SEED).select(range(count))
+        )
     return sets
 
 
@@ -172,13 +183,20 @@ def plot(rows, baselines, path: Path, learning_rates: list[tuple[float, float]])
 def masked_sets_and_baselines(args: CurveArguments, tokenizer) -> tuple[dict, dict, np.ndarray]:
     """(name -> held-out windows with the fixed evaluation masks, name -> their training-prior baselines, the
     tokens' base counts)."""
-    train = load_sequences([args.train_file], validation_species=[Path(p).name for p in args.species],
-                           validation_split_percentage=args.validation_split_percentage, cache_dir=args.cache_dir)
-    unigram = unigram_counts(tokenize_windows(train, tokenizer, 128)["train"], len(tokenizer),
-                             tokenizer.all_special_ids)
+    train = load_sequences(
+        [args.train_file],
+        validation_species=[Path(p).name for p in args.species],
+        validation_split_percentage=args.validation_split_percentage,
+        cache_dir=args.cache_dir,
+    )
+    unigram = unigram_counts(
+        tokenize_windows(train, tokenizer, 128)["train"], len(tokenizer), tokenizer.all_special_ids
+    )
     bases = token_base_counts(tokenizer)
-    sets = {name: MaskedWindows(w, tokenizer, 0.15, EVAL_MASK_SEED, replace_all=True)
-            for name, w in held_out_sets(args, tokenizer).items()}
+    sets = {
+        name: MaskedWindows(w, tokenizer, 0.15, EVAL_MASK_SEED, replace_all=True)
+        for name, w in held_out_sets(args, tokenizer).items()
+    }
     baselines = {name: baseline_metrics(m, unigram, bases, tokenizer.mask_token_id) for name, m in sets.items()}
     return sets, baselines, bases
 
@@ -195,26 +213,47 @@ def score_model(args: CurveArguments):
         for name, masked in sets.items():
             metrics = score(model, masked, baselines[name], tokenizer, workdir)
             strict[name] = strict_baseline_metrics(masked, bases)
-            rows.append({"set": name, "loss": metrics["eval_loss"], "accuracy": metrics["eval_accuracy"],
-                         "model_minus_strict": metrics["eval_loss"] - strict[name]["strict_loss"],
-                         "accuracy_over_most_frequent": metrics["eval_accuracy"]
-                         / strict[name]["most_frequent_accuracy"]})
+            rows.append(
+                {
+                    "set": name,
+                    "loss": metrics["eval_loss"],
+                    "accuracy": metrics["eval_accuracy"],
+                    "model_minus_strict": metrics["eval_loss"] - strict[name]["strict_loss"],
+                    "accuracy_over_most_frequent": metrics["eval_accuracy"] / strict[name]["most_frequent_accuracy"],
+                }
+            )
             print(rows[-1], flush=True)
-    lines = [f"Masked-only scores of `{folder}` beside training-prior and strict baselines (prior: the evaluated "
-             "windows' own token frequencies).", "",
-             "| held-out set | masked tokens | model CE | composition CE | unigram CE | model - composition | "
-             "model acc. | composition acc. | unigram acc. | strict CE (variant) | strict acc. | model - strict | "
-             "most-frequent acc. | model acc. / most-frequent |", "|---" * 14 + "|"]
+    lines = [
+        f"Masked-only scores of `{folder}` beside training-prior and strict baselines (prior: the evaluated "
+        "windows' own token frequencies).",
+        "",
+        "| held-out set | masked tokens | model CE | composition CE | unigram CE | model - composition | "
+        "model acc. | composition acc. | unigram acc. | strict CE (variant) | strict acc. | model - strict | "
+        "most-frequent acc. | model acc. / most-frequent |",
+        "|---" * 14 + "|",
+    ]
     for r in rows:
         b, s = baselines[r["set"]], strict[r["set"]]
-        lines.append(f"| {r['set']} | {b['masked_tokens']:,} | {r['loss']:.3f} | {b['composition_loss']:.3f} | "
-                     f"{b['unigram_loss']:.3f} | {r['loss'] - b['composition_loss']:+.3f} | {r['accuracy']:.2%} | "
-                     f"{b['composition_accuracy']:.2%} | {b['unigram_accuracy']:.2%} | "
-                     f"{s['strict_loss']:.3f} ({s['strict_variant']}) | {s['strict_accuracy']:.2%} | "
-                     f"{r['model_minus_strict']:+.3f} | {s['most_frequent_accuracy']:.2%} | "
-                     f"{r['accuracy_over_most_frequent']:.2f}x |")
-    write_report(args.output_dir, "heldout_strict", lines, {"model": str(folder), "weights": weights_digest(folder),
-                                                             "rows": rows, "baselines": baselines, "strict": strict})
+        lines.append(
+            f"| {r['set']} | {b['masked_tokens']:,} | {r['loss']:.3f} | {b['composition_loss']:.3f} | "
+            f"{b['unigram_loss']:.3f} | {r['loss'] - b['composition_loss']:+.3f} | {r['accuracy']:.2%} | "
+            f"{b['composition_accuracy']:.2%} | {b['unigram_accuracy']:.2%} | "
+            f"{s['strict_loss']:.3f} ({s['strict_variant']}) | {s['strict_accuracy']:.2%} | "
+            f"{r['model_minus_strict']:+.3f} | {s['most_frequent_accuracy']:.2%} | "
+            f"{r['accuracy_over_most_frequent']:.2f}x |"
+        )
+    write_report(
+        args.output_dir,
+        "heldout_strict",
+        lines,
+        {
+            "model": str(folder),
+            "weights": weights_digest(folder),
+            "rows": rows,
+            "baselines": baselines,
+            "strict": strict,
+        },
+    )
 
 
 def curve(args: CurveArguments):
@@ -237,20 +276,35 @@ def curve(args: CurveArguments):
             model = DNABert2ForMaskedLM.from_pretrained(folder).eval()
             for name, masked in sets.items():
                 metrics = score(model, masked, baselines[name], tokenizer, workdir)
-                rows.append({"step": step, "tokens": step * tokens_per_step, "set": name, "weights": weights,
-                             "loss": metrics["eval_loss"], "accuracy": metrics["eval_accuracy"]})
+                rows.append(
+                    {
+                        "step": step,
+                        "tokens": step * tokens_per_step,
+                        "set": name,
+                        "weights": weights,
+                        "loss": metrics["eval_loss"],
+                        "accuracy": metrics["eval_accuracy"],
+                    }
+                )
                 print(rows[-1], flush=True)
     last = max(r["step"] for r in rows)
-    lines = [f"Masked-only scores of `{run_dir}` at step {last} ({last * tokens_per_step / 1e6:.1f}M tokens).", "",
-             "| held-out set | masked tokens | model CE | composition CE | unigram CE | model - composition | "
-             "model acc. | composition acc. | unigram acc. |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Masked-only scores of `{run_dir}` at step {last} ({last * tokens_per_step / 1e6:.1f}M tokens).",
+        "",
+        "| held-out set | masked tokens | model CE | composition CE | unigram CE | model - composition | "
+        "model acc. | composition acc. | unigram acc. |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in (r for r in rows if r["step"] == last):
         b = baselines[r["set"]]
-        lines.append(f"| {r['set']} | {b['masked_tokens']:,} | {r['loss']:.3f} | {b['composition_loss']:.3f} | "
-                     f"{b['unigram_loss']:.3f} | {r['loss'] - b['composition_loss']:+.3f} | {r['accuracy']:.2%} | "
-                     f"{b['composition_accuracy']:.2%} | {b['unigram_accuracy']:.2%} |")
-    table = write_report(args.output_dir, "pretraining_curve", lines,
-                         {"run": str(run_dir), "rows": rows, "baselines": baselines})
+        lines.append(
+            f"| {r['set']} | {b['masked_tokens']:,} | {r['loss']:.3f} | {b['composition_loss']:.3f} | "
+            f"{b['unigram_loss']:.3f} | {r['loss'] - b['composition_loss']:+.3f} | {r['accuracy']:.2%} | "
+            f"{b['composition_accuracy']:.2%} | {b['unigram_accuracy']:.2%} |"
+        )
+    table = write_report(
+        args.output_dir, "pretraining_curve", lines, {"run": str(run_dir), "rows": rows, "baselines": baselines}
+    )
     history = json.loads((selected[-1][1] / "trainer_state.json").read_text())["log_history"]
     learning_rates = [(h["step"] * tokens_per_step / 1e6, h["learning_rate"]) for h in history if "learning_rate" in h]
     plot(rows, baselines, table.with_suffix(".png"), learning_rates)

@@ -19,13 +19,13 @@ from pathlib import Path
 from transformers import HfArgumentParser
 
 from dnabert2.benchmarks.measure.reports import write_report
-from dnabert2.train.data.fasta import expand_paths
+from dnabert2.data.fasta import expand_paths
 
 CHILD = """
 import json, sys, time
 from dnabert2 import packaged
-from dnabert2.train.data.windows import load_sequences, tokenize_windows
-from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.data.windows import load_sequences, tokenize_windows
+from dnabert2.data.tokenizer import load_tokenizer
 files, cache, streaming, workers = json.loads(sys.argv[1])
 tokenizer = load_tokenizer(packaged("model"))
 start = time.perf_counter()
@@ -54,7 +54,7 @@ def folder_megabytes(folder: Path) -> float:
 
 def fasta_bases(paths) -> int:
     """A/C/G/T/N bases in the FASTA files (header lines excluded)."""
-    from dnabert2.train.data.fasta import read_fasta
+    from dnabert2.data.fasta import read_fasta
 
     return sum(len(record.sequence) for path in paths for record in read_fasta(path))
 
@@ -63,8 +63,7 @@ def measure(files, streaming: bool, workers: int | None) -> dict:
     """Run the pipeline once in a fresh process into an empty cache; time, windows, peak RSS and cache size."""
     with tempfile.TemporaryDirectory() as cache:
         argument = json.dumps([[str(f) for f in files], cache, streaming, workers])
-        result = subprocess.run([sys.executable, "-c", CHILD, argument], capture_output=True,
-                                text=True)
+        result = subprocess.run([sys.executable, "-c", CHILD, argument], capture_output=True, text=True)
         if result.returncode:
             raise RuntimeError(f"pipeline run failed:\n{result.stderr[-3000:]}")
         row = json.loads(result.stdout.strip().splitlines()[-1])
@@ -77,8 +76,12 @@ def main():
     args = HfArgumentParser(DataBenchArguments).parse_args_into_dataclasses()[0]
     paths = expand_paths(args.train_file)
     quarter = paths[: max(1, len(paths) // 4)]
-    cases = [("cached, 1 process", paths, False, None), ("cached, 2 processes", paths, False, 2),
-             ("streaming, 1/4 of the files", quarter, True, None), ("streaming, all files", paths, True, None)]
+    cases = [
+        ("cached, 1 process", paths, False, None),
+        ("cached, 2 processes", paths, False, 2),
+        ("streaming, 1/4 of the files", quarter, True, None),
+        ("streaming, all files", paths, True, None),
+    ]
     rows = []
     for name, files, streaming, workers in cases:
         bases = fasta_bases(files)
@@ -90,7 +93,8 @@ def main():
     lines = [
         f"Pretraining data pipeline on `{args.train_file}` (windows of 128 tokens), one fresh process per row.",
         "",
-        "| case | files | Mbp | windows | time (s) | time per Gbp (h) | peak RSS (MB) | disk cache (MB) | cache per Gbp (GB) |",
+        "| case | files | Mbp | windows | time (s) | time per Gbp (h) | "
+        "peak RSS (MB) | disk cache (MB) | cache per Gbp (GB) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

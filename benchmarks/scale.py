@@ -25,8 +25,8 @@ import pyarrow.dataset as ds
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.generated import generated_variants, write_genome, write_reads, write_vcf
 from dnabert2.benchmarks.measure.reports import write_report
-from dnabert2.train.runtime.arguments import command_parser
-from dnabert2.train.runtime.errors import run_command
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
 
 TRAIN = Path(__file__).resolve().parents[1] / "train"
 CASES = ["reads", "genome", "pooling", "variants"]
@@ -37,24 +37,46 @@ class ScaleBenchArguments:
     model: str = field(default=str(packaged("model")), metadata={"help": "Model folder (default: the shipped one)."})
     reads: int = field(default=100_000, metadata={"help": "Reads in the generated FASTQ.gz."})
     read_length: int = field(default=150, metadata={"help": "Read length (bp)."})
-    genome_bp: int = field(default=10_000_000, metadata={"help": "Generated genome size (bp), embedded in 1-kb windows."})
+    genome_bp: int = field(
+        default=10_000_000, metadata={"help": "Generated genome size (bp), embedded in 1-kb windows."}
+    )
     nucleotide_reads: int = field(default=5_000, metadata={"help": "Reads embedded with mean and nucleotide pooling."})
     variants: int = field(default=400, metadata={"help": "Generated variants scored."})
     processes: str = field(default="1,2", metadata={"help": "Process counts to compare, comma-separated."})
-    cases: str = field(default="reads,genome,pooling,variants",
-                       metadata={"help": "Cases to run; the other cases' rows are kept from the existing scale.json."})
+    cases: str = field(
+        default="reads,genome,pooling,variants",
+        metadata={"help": "Cases to run; the other cases' rows are kept from the existing scale.json."},
+    )
     output_dir: str = field(default="benchmarks/results", metadata={"help": "Where the .md and .json go."})
 
 
 def run_case(script: str, flags: list, processes: int) -> tuple[float, float]:
     """Run a command line of train/ with ``processes`` processes; (wall seconds, peak RSS of the largest process
     in MB)."""
-    launcher = [sys.executable] if processes == 1 else [
-        "accelerate", "launch", "--multi_gpu", "--num_processes", str(processes), "--num_machines", "1",
-        "--mixed_precision", "no", "--dynamo_backend", "no"]
+    launcher = (
+        [sys.executable]
+        if processes == 1
+        else [
+            "accelerate",
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(processes),
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+        ]
+    )
     start = time.perf_counter()
-    result = subprocess.run(["/usr/bin/time", "-f", "peak-kb %M", *launcher, str(TRAIN / script), *map(str, flags)],
-                            capture_output=True, text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    result = subprocess.run(
+        ["/usr/bin/time", "-f", "peak-kb %M", *launcher, str(TRAIN / script), *map(str, flags)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+    )
     seconds = time.perf_counter() - start
     if result.returncode:
         raise RuntimeError(f"{script} with {processes} process(es) failed:\n{result.stderr[-3000:]}")
@@ -65,8 +87,15 @@ def run_case(script: str, flags: list, processes: int) -> tuple[float, float]:
 def kind_of(row: dict) -> str:
     """Which of ``CASES`` a result row belongs to."""
     case = row["case"]
-    return "pooling" if "pooling" in case else "genome" if "genome" in case else "variants" if case.startswith(
-        "score") else "reads"
+    return (
+        "pooling"
+        if "pooling" in case
+        else "genome"
+        if "genome" in case
+        else "variants"
+        if case.startswith("score")
+        else "reads"
+    )
 
 
 def parquet_rows(folder: Path) -> int:
@@ -76,17 +105,29 @@ def parquet_rows(folder: Path) -> int:
 
 def main(argv=None):
     """Generate the inputs, time every case, check the outputs' row counts, print and write the table."""
-    parser = command_parser(ScaleBenchArguments, usage="python benchmarks/scale.py [options]",
-                            description=__doc__.split("\n\n")[0])
+    parser = command_parser(
+        ScaleBenchArguments, usage="python benchmarks/scale.py [options]", description=__doc__.split("\n\n")[0]
+    )
     (args,) = parser.parse_args_into_dataclasses(argv)
     counts = [int(n) for n in args.processes.split(",")]
     rows = []
 
     def record(case, unit, amount, bp, processes, seconds, peak_mb, baseline=None):
         """One row; ``baseline``: the case whose 1-process time the speed-up is against (default: this case)."""
-        rows.append({"case": case, "unit": unit, "amount": amount, "bp": bp, "processes": processes,
-                     "seconds": seconds, "per_s": amount / seconds, "bp_per_s": bp / seconds, "peak_mb": peak_mb,
-                     "baseline": baseline or case})
+        rows.append(
+            {
+                "case": case,
+                "unit": unit,
+                "amount": amount,
+                "bp": bp,
+                "processes": processes,
+                "seconds": seconds,
+                "per_s": amount / seconds,
+                "bp_per_s": bp / seconds,
+                "peak_mb": peak_mb,
+                "baseline": baseline or case,
+            }
+        )
         print(rows[-1], flush=True)
 
     with tempfile.TemporaryDirectory() as work:
@@ -101,48 +142,78 @@ def main(argv=None):
             out = work / f"reads{processes}"
             seconds, peak = run_case("embed.py", [*model, "--input", reads, "--output_dir", out], processes)
             assert parquet_rows(out) == args.reads
-            record(f"embed {args.reads:,} reads of {args.read_length} bp (FASTQ.gz), mean", "reads", args.reads,
-                   args.reads * args.read_length, processes, seconds, peak)
+            record(
+                f"embed {args.reads:,} reads of {args.read_length} bp (FASTQ.gz), mean",
+                "reads",
+                args.reads,
+                args.reads * args.read_length,
+                processes,
+                seconds,
+                peak,
+            )
         for processes in counts if "genome" in args.cases else ():
             out = work / f"genome{processes}"
-            seconds, peak = run_case("embed.py", [*model, "--input", work / "genome.fa", "--output_dir", out,
-                                                  "--window", 1000], processes)
+            seconds, peak = run_case(
+                "embed.py", [*model, "--input", work / "genome.fa", "--output_dir", out, "--window", 1000], processes
+            )
             windows = parquet_rows(out)
             assert windows == -(-args.genome_bp // 1000)
-            record(f"embed a {args.genome_bp / 1e6:g}-Mbp genome in 1-kb windows, mean", "windows", windows,
-                   args.genome_bp, processes, seconds, peak)
+            record(
+                f"embed a {args.genome_bp / 1e6:g}-Mbp genome in 1-kb windows, mean",
+                "windows",
+                windows,
+                args.genome_bp,
+                processes,
+                seconds,
+                peak,
+            )
         for pooling in ("mean", "nucleotide") if "pooling" in args.cases else ():
             out = work / f"pool-{pooling}"
-            seconds, peak = run_case("embed.py", [*model, "--input", few, "--output_dir", out, "--pooling", pooling,
-                                                  "--dtype", "float16"], 1)
+            seconds, peak = run_case(
+                "embed.py", [*model, "--input", few, "--output_dir", out, "--pooling", pooling, "--dtype", "float16"], 1
+            )
             assert parquet_rows(out) == args.nucleotide_reads
-            record(f"embed {args.nucleotide_reads:,} reads, {pooling} pooling, float16", "reads",
-                   args.nucleotide_reads, args.nucleotide_reads * args.read_length, 1, seconds, peak,
-                   baseline=f"embed {args.nucleotide_reads:,} reads, mean pooling, float16")
+            record(
+                f"embed {args.nucleotide_reads:,} reads, {pooling} pooling, float16",
+                "reads",
+                args.nucleotide_reads,
+                args.nucleotide_reads * args.read_length,
+                1,
+                seconds,
+                peak,
+                baseline=f"embed {args.nucleotide_reads:,} reads, mean pooling, float16",
+            )
         for processes in counts if "variants" in args.cases else ():
             out = work / f"scores{processes}.tsv"
-            seconds, peak = run_case("score_variants.py", ["--vcf", vcf, "--fasta", work / "ref.fa", "--output", out,
-                                                           "--model_name_or_path", args.model], processes)
+            seconds, peak = run_case(
+                "score_variants.py",
+                ["--vcf", vcf, "--fasta", work / "ref.fa", "--output", out, "--model_name_or_path", args.model],
+                processes,
+            )
             with open(out) as handle:
                 scored = sum(1 for _ in csv.DictReader(handle, delimiter="\t"))
             assert scored == args.variants
-            record(f"score {args.variants} variants (512-bp windows)", "variants", scored, 0, processes, seconds,
-                   peak)
+            record(f"score {args.variants} variants (512-bp windows)", "variants", scored, 0, processes, seconds, peak)
     previous = Path(args.output_dir) / "scale.json"
     if previous.exists():  # the cases not rerun keep their rows
         rows += [row for row in json.loads(previous.read_text()) if kind_of(row) not in args.cases.split(",")]
         rows.sort(key=lambda row: CASES.index(kind_of(row)))
     model_name = "the shipped model" if Path(args.model) == packaged("model") else f"`{Path(args.model).name}`"
-    lines = [f"Inputs generated (seeded random DNA); {model_name}; CPU, torch threads per process "
-             "= cores / processes; times include process start and model loading; `python benchmarks/scale.py`.", "",
-             "| case | processes | time (s) | per second | bp/s | time of the baseline / time | "
-             "peak RSS per process (MB) |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Inputs generated (seeded random DNA); {model_name}; CPU, torch threads per process "
+        "= cores / processes; times include process start and model loading; `python benchmarks/scale.py`.",
+        "",
+        "| case | processes | time (s) | per second | bp/s | time of the baseline / time | peak RSS per process (MB) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:  # baseline: the same case in 1 process; for nucleotide pooling, mean pooling
         alone = next(r for r in rows if r["case"] == row["baseline"] and r["processes"] == 1)
         bp_per_s = f"{row['bp_per_s']:,.0f}" if row["bp"] else "-"
-        lines.append(f"| {row['case']} | {row['processes']} | {row['seconds']:.1f} | {row['per_s']:,.1f} "
-                     f"{row['unit']} | {bp_per_s} | {alone['seconds'] / row['seconds']:.2f}x | "
-                     f"{row['peak_mb']:,.0f} |")
+        lines.append(
+            f"| {row['case']} | {row['processes']} | {row['seconds']:.1f} | {row['per_s']:,.1f} "
+            f"{row['unit']} | {bp_per_s} | {alone['seconds'] / row['seconds']:.2f}x | "
+            f"{row['peak_mb']:,.0f} |"
+        )
     write_report(args.output_dir, "scale", lines, rows)
 
 

@@ -23,14 +23,14 @@ import torch
 from tqdm.auto import tqdm
 from transformers import BertConfig, BertForMaskedLM, HfArgumentParser
 
+from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.flops import Encoder, forward_flops, mlm_head_flops
 from dnabert2.benchmarks.measure.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
 from dnabert2.benchmarks.measure.reports import write_report
 from dnabert2.benchmarks.measure.training_step import matmul_peak, timed, training_step_lines, training_step_rows
-from configuration_dnabert2 import DNABert2Config
+from dnabert2.inference.prediction import quantize_int8
 from modeling_dnabert2 import DNABert2ForMaskedLM
-from dnabert2.train.inference.prediction import quantize_int8
 
 VOCAB = 4096
 # (name, config file, windows per batch) of the training-step efficiency measurement
@@ -50,23 +50,29 @@ class SpeedArguments:
     memory_long_layers: int = field(default=2)
     skip_compile: bool = field(default=False)
     seed: int = field(default=0)
-    config_overrides: str = field(default="", metadata={"help": "e.g. 'hidden_size=64,num_hidden_layers=2' (smoke tests)."})
+    config_overrides: str = field(
+        default="", metadata={"help": "e.g. 'hidden_size=64,num_hidden_layers=2' (smoke tests)."}
+    )
     only_memory: bool = field(default=False, metadata={"help": "Re-measure memory only, keep the other results."})
     only_training_step: bool = field(
         default=False,
-        metadata={"help": "Only the MLM training step's efficiency (its dense matmuls alone / the step) for the shipped "
-                  "config (32 x 128) and the 117M architecture (16 x 128): speed_training_step.{md,json}."},
+        metadata={
+            "help": "Only the MLM training step's efficiency (its dense matmuls alone / the step) for the shipped "
+            "config (32 x 128) and the 117M architecture (16 x 128): speed_training_step.{md,json}."
+        },
     )
     training_step_repeats: int = field(default=5)
     omp_wait_policies: str = field(
         default="default,PASSIVE",
-        metadata={"help": "The training step is measured once per OMP_WAIT_POLICY, each in a fresh process ('default': "
-                  "unset)."},
+        metadata={
+            "help": "The training step is measured once per OMP_WAIT_POLICY, each in a fresh process ('default': "
+            "unset)."
+        },
     )
 
 
 def int8_matmul_speedup(repeats=5) -> dict:
-    """GFLOP/s of a 2400 x 768 x 3072 linear layer in fp32 and as a dynamic int8 linear layer (int8's gain on matmuls)."""
+    """GFLOP/s of a 2400 x 768 x 3072 linear layer in fp32 and as a dynamic int8 one (int8's gain on matmuls)."""
     layer, x = torch.nn.Linear(768, 3072), torch.randn(2400, 768)
     quantized = quantize_int8(torch.nn.Sequential(layer))
     flops = 2 * 2400 * 768 * 3072
@@ -93,9 +99,14 @@ def build_models(seed, overrides=""):
         config.update_from_string(overrides)
     ours = DNABert2ForMaskedLM(config).eval()
     hf_config = BertConfig(
-        vocab_size=VOCAB, hidden_size=config.hidden_size, num_hidden_layers=config.num_hidden_layers,
-        num_attention_heads=config.num_attention_heads, intermediate_size=config.intermediate_size,
-        max_position_embeddings=4096, hidden_dropout_prob=0.0, attn_implementation="sdpa",
+        vocab_size=VOCAB,
+        hidden_size=config.hidden_size,
+        num_hidden_layers=config.num_hidden_layers,
+        num_attention_heads=config.num_attention_heads,
+        intermediate_size=config.intermediate_size,
+        max_position_embeddings=4096,
+        hidden_dropout_prob=0.0,
+        attn_implementation="sdpa",
     )
     hf_mlm = BertForMaskedLM(hf_config).eval()
     return ours, hf_mlm
@@ -124,8 +135,16 @@ def inference_rows(name, lengths, ours, hf_mlm, repeats, peak, generator):
         for model, (fn, arch) in runs.items():
             seconds = timed(fn, repeats)
             useful = sum(forward_flops(arch, length) for length in lengths)
-            rows.append({"workload": name, "model": model, "seconds": seconds, "tokens_per_s": real_tokens / seconds,
-                         "gflops": useful / seconds / 1e9, "mfu": useful / seconds / 1e9 / peak})
+            rows.append(
+                {
+                    "workload": name,
+                    "model": model,
+                    "seconds": seconds,
+                    "tokens_per_s": real_tokens / seconds,
+                    "gflops": useful / seconds / 1e9,
+                    "mfu": useful / seconds / 1e9 / peak,
+                }
+            )
     return rows
 
 
@@ -145,7 +164,12 @@ def training_rows(ours, hf_mlm, repeats, peak, generator):
     runs = {
         "ours": (lambda: ours(ids, mask, labels=labels).loss, ours, gated, masked),
         "original design": (lambda: original_design_mlm_loss(ours, ids, mask, labels), ours, gated, masked),
-        "HF BertForMaskedLM (sdpa)": (lambda: hf_mlm(ids, attention_mask=mask, labels=labels).loss, hf_mlm, plain, ids.numel()),
+        "HF BertForMaskedLM (sdpa)": (
+            lambda: hf_mlm(ids, attention_mask=mask, labels=labels).loss,
+            hf_mlm,
+            plain,
+            ids.numel(),
+        ),
     }
     rows = []
     for name, (loss_fn, model, arch, head_tokens) in runs.items():
@@ -153,8 +177,16 @@ def training_rows(ours, hf_mlm, repeats, peak, generator):
         seconds = timed(lambda: step(loss_fn, model), repeats)
         model.eval()
         useful = 3 * (16 * forward_flops(arch, 128) + mlm_head_flops(arch.hidden, VOCAB, head_tokens))
-        rows.append({"workload": "MLM training 16 x 128", "model": name, "seconds": seconds,
-                     "tokens_per_s": ids.numel() / seconds, "gflops": useful / seconds / 1e9, "mfu": useful / seconds / 1e9 / peak})
+        rows.append(
+            {
+                "workload": "MLM training 16 x 128",
+                "model": name,
+                "seconds": seconds,
+                "tokens_per_s": ids.numel() / seconds,
+                "gflops": useful / seconds / 1e9,
+                "mfu": useful / seconds / 1e9 / peak,
+            }
+        )
     return rows
 
 
@@ -180,9 +212,7 @@ print(seconds, peak_kb / 1024)
 
 def memory_row(length, layers, threads, overrides=""):
     """Peak RSS (MB) of a fresh process running one forward on one sequence of ``length`` tokens."""
-    code = MEMORY_PROBE.format(
-        threads=threads, layers=layers, length=length, overrides=overrides
-    )
+    code = MEMORY_PROBE.format(threads=threads, layers=layers, length=length, overrides=overrides)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     seconds, peak_mb = map(float, result.stdout.split())
     return {"length": length, "layers": layers, "seconds": seconds, "peak_rss_mb": peak_mb}
@@ -196,7 +226,10 @@ def fast_inference_rows(ours, repeats, generator):
     def batches(grouped):
         ranked = sorted(range(64), key=lambda i: -lengths[i]) if grouped else list(range(64))  # longest first
         order = [ranked[i : i + 16] for i in range(0, 64, 16)]
-        return [(index, ids[index, : max(lengths[i] for i in index)], mask[index, : max(lengths[i] for i in index)]) for index in order]
+        return [
+            (index, ids[index, : max(lengths[i] for i in index)], mask[index, : max(lengths[i] for i in index)])
+            for index in order
+        ]
 
     def run(model, batch_list):
         """MLM logits of every sequence's real tokens, by sequence index."""
@@ -216,7 +249,14 @@ def fast_inference_rows(ours, repeats, generator):
             seconds = timed(lambda: run(model, batch_list), repeats)
             logits = run(model, batch_list)
             diff = max(float((logits[i] - reference[i]).abs().max()) for i in reference)
-            rows.append({"variant": name, "seconds": seconds, "tokens_per_s": sum(lengths) / seconds, "max_abs_logit_diff": diff})
+            rows.append(
+                {
+                    "variant": name,
+                    "seconds": seconds,
+                    "tokens_per_s": sum(lengths) / seconds,
+                    "max_abs_logit_diff": diff,
+                }
+            )
     return rows
 
 
@@ -239,8 +279,14 @@ def compile_row(ours, repeats, generator):
             return {"variant": name, "error": f"{type(error).__name__}: {str(error)[:200]}"}
         eager_seconds = timed(lambda: ours(ids, mask), repeats)
         diff = float((logits - ours(ids, mask).logits).abs().max())
-    return {"variant": name, "seconds": seconds, "tokens_per_s": sum(lengths) / seconds, "max_abs_logit_diff": diff,
-            "eager_tokens_per_s": sum(lengths) / eager_seconds, "compile_seconds": compile_seconds}
+    return {
+        "variant": name,
+        "seconds": seconds,
+        "tokens_per_s": sum(lengths) / seconds,
+        "max_abs_logit_diff": diff,
+        "eager_tokens_per_s": sum(lengths) / eager_seconds,
+        "compile_seconds": compile_seconds,
+    }
 
 
 def plot(results, path):
@@ -254,7 +300,10 @@ def plot(results, path):
     models = list(dict.fromkeys(r["model"] for r in results["throughput"]))
     width = 0.8 / len(models)
     for k, model in enumerate(models):
-        values = [next((r["mfu"] * 100 for r in results["throughput"] if r["workload"] == w and r["model"] == model), 0) for w in workloads]
+        values = [
+            next((r["mfu"] * 100 for r in results["throughput"] if r["workload"] == w and r["model"] == model), 0)
+            for w in workloads
+        ]
         axes[0].bar([i + k * width for i in range(len(workloads))], values, width=width, label=model)
     axes[0].set_xticks([i + 0.4 - width / 2 for i in range(len(workloads))], workloads, rotation=15, fontsize=8)
     axes[0].set_ylabel("model FLOP utilisation (% of matmul peak)")
@@ -272,26 +321,50 @@ def plot(results, path):
 
 
 def markdown(results) -> str:
-    lines = [f"Command: `{results['command']}`", "", f"Measured fp32 matmul peak (4096x768x3072): {results['matmul_peak_gflops']:.1f} GFLOP/s, "
-             f"{results['threads']} threads, torch {results['torch']}.", "",
-             "| workload | model | tokens/s | GFLOP/s | MFU | vs original design |", "|---|---|---|---|---|---|"]
+    lines = [
+        f"Command: `{results['command']}`",
+        "",
+        f"Measured fp32 matmul peak (4096x768x3072): {results['matmul_peak_gflops']:.1f} GFLOP/s, "
+        f"{results['threads']} threads, torch {results['torch']}.",
+        "",
+        "| workload | model | tokens/s | GFLOP/s | MFU | vs original design |",
+        "|---|---|---|---|---|---|",
+    ]
     for row in results["throughput"]:
-        base = next(r for r in results["throughput"] if r["workload"] == row["workload"] and r["model"] == "original design")
-        lines.append(f"| {row['workload']} | {row['model']} | {row['tokens_per_s']:.0f} | {row['gflops']:.0f} | {row['mfu']:.0%} | "
-                     f"{row['tokens_per_s'] / base['tokens_per_s']:.2f}x |")
+        base = next(
+            r for r in results["throughput"] if r["workload"] == row["workload"] and r["model"] == "original design"
+        )
+        lines.append(
+            f"| {row['workload']} | {row['model']} | {row['tokens_per_s']:.0f} | {row['gflops']:.0f} | "
+            f"{row['mfu']:.0%} | "
+            f"{row['tokens_per_s'] / base['tokens_per_s']:.2f}x |"
+        )
     lines += ["", f"Memory re-measured by `{results['memory_command']}`." if "memory_command" in results else ""]
     lines += ["| one sequence (tokens) | layers | forward (s) | peak RSS (MB) |", "|---|---|---|---|"]
-    lines += [f"| {m['length']} | {m['layers']} | {m['seconds']:.1f} | {m['peak_rss_mb']:.0f} |" for m in results["memory"]]
+    lines += [
+        f"| {m['length']} | {m['layers']} | {m['seconds']:.1f} | {m['peak_rss_mb']:.0f} |" for m in results["memory"]
+    ]
     int8 = results["int8_linear"]
-    lines += ["", f"One 2400 x 768 x 3072 linear layer: fp32 {int8['fp32_gflops']:.0f} GFLOP/s, dynamic int8 {int8['int8_gflops']:.0f} "
-              f"GFLOP/s ({int8['speedup']:.2f}x): what int8 gains on the model's matmuls here."]
-    lines += ["", "| fast CPU inference (64 x 20-128 tokens, MLM logits) | tokens/s | max abs logit diff vs fp32 |", "|---|---|---|"]
+    lines += [
+        "",
+        f"One 2400 x 768 x 3072 linear layer: fp32 {int8['fp32_gflops']:.0f} GFLOP/s, "
+        f"dynamic int8 {int8['int8_gflops']:.0f} "
+        f"GFLOP/s ({int8['speedup']:.2f}x): what int8 gains on the model's matmuls here.",
+    ]
+    lines += [
+        "",
+        "| fast CPU inference (64 x 20-128 tokens, MLM logits) | tokens/s | max abs logit diff vs fp32 |",
+        "|---|---|---|",
+    ]
     for row in results["fast_inference"]:
         if "error" in row:
             lines.append(f"| {row['variant']} | failed: {row['error']} | |")
         elif "eager_tokens_per_s" in row:
-            lines.append(f"| {row['variant']} | {row['tokens_per_s']:.0f} (eager on the same batch: "
-                         f"{row['eager_tokens_per_s']:.0f}; first call {row['compile_seconds']:.0f} s) | {row['max_abs_logit_diff']:.3g} |")
+            lines.append(
+                f"| {row['variant']} | {row['tokens_per_s']:.0f} (eager on the same batch: "
+                f"{row['eager_tokens_per_s']:.0f}; first call {row['compile_seconds']:.0f} s) "
+                f"| {row['max_abs_logit_diff']:.3g} |"
+            )
         else:
             lines.append(f"| {row['variant']} | {row['tokens_per_s']:.0f} | {row['max_abs_logit_diff']:.3g} |")
     return "\n".join(lines) + "\n"
@@ -310,7 +383,9 @@ def throughput_results(args, generator) -> dict:
     throughput += inference_rows("inference, 32 x 128 tokens", [128] * 32, ours, hf_mlm, args.repeats, peak, generator)
     steps.update()
     long = torch.randint(1024, 2049, (4,), generator=generator).tolist()
-    throughput += inference_rows("inference, 4 x 1024-2048 tokens", long, ours, hf_mlm, max(1, args.repeats - 2), peak, generator)
+    throughput += inference_rows(
+        "inference, 4 x 1024-2048 tokens", long, ours, hf_mlm, max(1, args.repeats - 2), peak, generator
+    )
     steps.update()
     throughput += training_rows(ours, hf_mlm, args.repeats, peak, generator)
     results["throughput"] = throughput
@@ -359,8 +434,11 @@ def main(argv=None):
     (args,) = HfArgumentParser(SpeedArguments).parse_args_into_dataclasses(argv)
     torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(args.seed)
-    results = {"command": " ".join(["python benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)]),
-               "threads": args.threads, "torch": torch.__version__}
+    results = {
+        "command": " ".join(["python benchmarks/speed.py", *(sys.argv[1:] if argv is None else argv)]),
+        "threads": args.threads,
+        "torch": torch.__version__,
+    }
     if args.only_training_step:
         results = training_step_results(args, results)
         write_report(args.output_dir, "speed_training_step", training_step_lines(results), results)

@@ -17,10 +17,8 @@ from transformers import HfArgumentParser
 
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.flops import DNABERT2, forward_flops
-from dnabert2.train.data.fasta import read_segments
-from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.data.tokenizer import chunked, train_bpe
-
+from dnabert2.data.fasta import read_segments
+from dnabert2.data.tokenizer import chunked, load_tokenizer, train_bpe
 
 
 @dataclass
@@ -128,23 +126,35 @@ def main(argv=None):
             row["relative_flops"] = row["flops_500bp"] / reference
         shipped_row = study_row("shipped tokenizer (BPE 4096, full corpus)", measure_bpe(shipped, held_out))
         shipped_row["relative_flops"] = shipped_row["flops_500bp"] / reference
-        corpus = {"train_bp": sum(map(len, train)), "held_out_bp": sum(map(len, held_out)), "fasta": args.fasta,
-                  "command": command}
-    (out / "tokenizer_study.json").write_text(json.dumps({"corpus": corpus, "rows": rows, "shipped": shipped_row, "throughput": speed}, indent=2))
+        corpus = {
+            "train_bp": sum(map(len, train)),
+            "held_out_bp": sum(map(len, held_out)),
+            "fasta": args.fasta,
+            "command": command,
+        }
+    (out / "tokenizer_study.json").write_text(
+        json.dumps({"corpus": corpus, "rows": rows, "shipped": shipped_row, "throughput": speed}, indent=2)
+    )
     lines = [
         f"Command: `{corpus.get('command', command)}`",
         "",
-        f"Trained on {corpus['train_bp']:,} bp of training records; measured on {corpus['held_out_bp']:,} bp of held-out records.",
+        f"Trained on {corpus['train_bp']:,} bp of training records; "
+        f"measured on {corpus['held_out_bp']:,} bp of held-out records.",
         "",
         "| tokenizer | avg token (bp) | tokens / bp | tokens for 500 bp | rel. FLOPs (500 bp, 117M) |",
         "|---|---|---|---|---|",
     ]
     for row in rows + [shipped_row]:
         lines.append(
-            f"| {row['tokenizer']} | {row['avg_token_bp']:.2f} | {row['tokens_per_bp']:.3f} | {row['tokens_for_500bp']} | {row['relative_flops']:.2f} |"
+            f"| {row['tokenizer']} | {row['avg_token_bp']:.2f} | {row['tokens_per_bp']:.3f} | "
+            f"{row['tokens_for_500bp']} | {row['relative_flops']:.2f} |"
         )
-    lines += ["", f"Shipped tokenizer throughput (batch encode, 1-kb chunks, 2 cores): {speed['shipped_tokenizer_bp_per_s'] / 1e6:.2f} Mbp/s "
-              f"(`{command}`)"]
+    lines += [
+        "",
+        f"Shipped tokenizer throughput (batch encode, 1-kb chunks, 2 cores): "
+        f"{speed['shipped_tokenizer_bp_per_s'] / 1e6:.2f} Mbp/s "
+        f"(`{command}`)",
+    ]
     table = "\n".join(lines) + "\n"
     (out / "tokenizer_study.md").write_text(table)
     plot(rows, out / "tokenizer_study.png")

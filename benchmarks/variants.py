@@ -17,10 +17,10 @@ from transformers import HfArgumentParser
 
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
-from dnabert2.benchmarks.measure.reports import write_report
 from dnabert2.benchmarks.measure.generated import generated_variants, write_genome
-from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.inference.variants import Reference, Variant, score_variants
+from dnabert2.benchmarks.measure.reports import write_report
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.inference.variants import Reference, Variant, score_variants
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
 
@@ -52,8 +52,10 @@ def main():
     args = HfArgumentParser(VariantBenchArguments).parse_args_into_dataclasses()[0]
     torch.set_num_threads(args.threads)
     tokenizer = load_tokenizer(packaged("model"))
-    models = {"shipped (5.3M)": DNABert2ForMaskedLM.from_pretrained(packaged("model")),
-              "117M architecture": DNABert2ForMaskedLM(DNABert2Config(hidden_dropout_prob=0.0))}
+    models = {
+        "shipped (5.3M)": DNABert2ForMaskedLM.from_pretrained(packaged("model")),
+        "117M architecture": DNABert2ForMaskedLM(DNABert2Config(hidden_dropout_prob=0.0)),
+    }
     rows = []
     with tempfile.TemporaryDirectory() as work:
         fasta, variants = generated_inputs(Path(work), args.variants)
@@ -61,10 +63,14 @@ def main():
             rate = variants_per_second(model.eval(), tokenizer, fasta, variants, args.window)
             rows.append({"model": name, "variants": len(variants), "window_bp": args.window, "variants_per_s": rate})
             print(rows[-1], flush=True)
-    lines = [f"`dnabert2-score-variants` speed: {args.variants} generated variants (70 % SNVs), window {args.window} "
-             f"bp, batch 16, {args.threads} threads, fp32 CPU. Each variant costs 4 forward passes (REF and ALT, "
-             "masked for the LLR and unmasked for the embeddings).", "",
-             "| model | variants/s |", "|---|---|"]
+    lines = [
+        f"`dnabert2-score-variants` speed: {args.variants} generated variants (70 % SNVs), window {args.window} "
+        f"bp, batch 16, {args.threads} threads, fp32 CPU. Each variant costs 4 forward passes (REF and ALT, "
+        "masked for the LLR and unmasked for the embeddings).",
+        "",
+        "| model | variants/s |",
+        "|---|---|",
+    ]
     lines += [f"| {r['model']} | {r['variants_per_s']:.1f} |" for r in rows]
     write_report(args.output_dir, "variants", lines, rows)
 

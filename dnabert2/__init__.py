@@ -1,9 +1,8 @@
-"""DNABERT-2 tools: ``dnabert2.train`` (command lines and their libraries) and ``dnabert2.benchmarks``.
+"""DNABERT-2: the library (data, pretraining, finetuning, inference, hub, runtime) behind the ``dnabert2-*`` commands.
 
 The model itself is the top-level modules ``configuration_dnabert2``, ``modeling_dnabert2`` and
 ``bert_layers_triton`` (the repository root is a Hugging Face model folder: its remote code imports nothing else).
-Installed, the repository's folders ``train/`` and ``benchmarks/`` become ``dnabert2.train`` and
-``dnabert2.benchmarks``, and what the code reads at run time travels as package data (``packaged``).
+What the code reads at run time (the shipped model, metric modules) travels as package data (``packaged``).
 """
 
 import importlib.resources

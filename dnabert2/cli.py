@@ -10,7 +10,7 @@ from importlib import import_module
 
 def _entry_point(module: str):
     def run():
-        from dnabert2.train.runtime.errors import run_command
+        from dnabert2.runtime.errors import run_command
 
         run_command(import_module(module).main)
 

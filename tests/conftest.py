@@ -38,8 +38,13 @@ def tiny_config():
     from configuration_dnabert2 import DNABert2Config
 
     return DNABert2Config(
-        vocab_size=4096, hidden_size=48, num_hidden_layers=2, num_attention_heads=6, intermediate_size=80,
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
+        vocab_size=4096,
+        hidden_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=6,
+        intermediate_size=80,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
     )
 
 
@@ -61,7 +66,7 @@ def uneven_batch(lengths, vocab_size=4096, extra_padding=0, seed=0):
 def tiny_pretrained(tmp_path_factory):
     """A small random DNABERT-2 MLM checkpoint with the shipped tokenizer."""
     from configuration_dnabert2 import DNABert2Config
-    from dnabert2.train.data.tokenizer import load_tokenizer
+    from dnabert2.data.tokenizer import load_tokenizer
     from modeling_dnabert2 import DNABert2ForMaskedLM
 
     folder = tmp_path_factory.mktemp("pretrained")

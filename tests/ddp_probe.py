@@ -11,9 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from dnabert2.pretraining.masking import MaskedWindows  # noqa: E402
+from dnabert2.pretraining.metrics import MaskedLMTrainer  # noqa: E402
 from dnabert2.train import run_mlm  # noqa: E402
-from dnabert2.train.pretraining.masking import MaskedWindows  # noqa: E402
-from dnabert2.train.pretraining.metrics import MaskedLMTrainer  # noqa: E402
 
 SEEN = []
 _getitem, _train = MaskedWindows.__getitem__, MaskedLMTrainer.train
@@ -30,8 +30,14 @@ def probing_train(self, *args, **kwargs):
     weights = {name: float(p.detach().double().sum()) for name, p in self.model.named_parameters()}
     rank = int(os.environ.get("RANK", "0"))
     Path(self.args.output_dir, f"probe-rank{rank}.json").write_text(
-        json.dumps({"world_size": self.args.world_size, "parallel_mode": str(self.args.parallel_mode),
-                    "seen": SEEN, "weights": weights})
+        json.dumps(
+            {
+                "world_size": self.args.world_size,
+                "parallel_mode": str(self.args.parallel_mode),
+                "seen": SEEN,
+                "weights": weights,
+            }
+        )
     )
     return result
 

@@ -83,7 +83,9 @@ def _handler(state: HubState, base_url: str):
             if path == "/api/repos/create":
                 request = json.loads(body)
                 kind = request.get("type") or "model"
-                repo_id = f"{request['organization']}/{request['name']}" if request.get("organization") else request["name"]
+                repo_id = (
+                    f"{request['organization']}/{request['name']}" if request.get("organization") else request["name"]
+                )
                 with state.lock:
                     if (kind, repo_id) in state.repos:
                         return self._send(409, {"error": "exists", "url": f"{base_url}/{repo_id}"})
@@ -95,7 +97,11 @@ def _handler(state: HubState, base_url: str):
             if match:
                 files = json.loads(body)["files"]
                 modes = [
-                    {"path": f["path"], "uploadMode": "lfs" if f["path"].endswith(LFS_SUFFIXES) and f["size"] else "regular", "shouldIgnore": False}
+                    {
+                        "path": f["path"],
+                        "uploadMode": "lfs" if f["path"].endswith(LFS_SUFFIXES) and f["size"] else "regular",
+                        "shouldIgnore": False,
+                    }
                     for f in files
                 ]
                 return self._send(200, {"files": modes})
@@ -120,12 +126,18 @@ def _handler(state: HubState, base_url: str):
                         deleted.append(value["path"])
                 with state.lock:
                     repo.apply(files, deleted, message)
-                return self._send(200, {"commitUrl": f"{base_url}/{match.group(2)}/commit/{repo.commit}", "commitOid": repo.commit})
+                return self._send(
+                    200, {"commitUrl": f"{base_url}/{match.group(2)}/commit/{repo.commit}", "commitOid": repo.commit}
+                )
             match = re.fullmatch(r"/(?:(datasets|spaces)/)?(.+)\.git/info/lfs/objects/batch", path)
             if match:
                 objects = [
-                    {"oid": o["oid"], "size": o["size"], "authenticated": True,
-                     "actions": {"upload": {"href": f"{base_url}/lfs-upload/{o['oid']}", "header": {}}}}
+                    {
+                        "oid": o["oid"],
+                        "size": o["size"],
+                        "authenticated": True,
+                        "actions": {"upload": {"href": f"{base_url}/lfs-upload/{o['oid']}", "header": {}}},
+                    }
                     for o in json.loads(body)["objects"]
                 ]
                 return self._send(200, {"transfer": "basic", "objects": objects})
@@ -134,7 +146,11 @@ def _handler(state: HubState, base_url: str):
                 repo = self._repo(*match.groups())
                 if repo is None:
                     return self._missing()
-                wanted = re.findall(r"paths=([^&]+)", body.decode()) if not body.startswith(b"{") else json.loads(body)["paths"]
+                wanted = (
+                    re.findall(r"paths=([^&]+)", body.decode())
+                    if not body.startswith(b"{")
+                    else json.loads(body)["paths"]
+                )
                 wanted = [unquote(p.replace("+", " ")) for p in wanted]
                 return self._send(200, self._listing(repo, wanted))
             return self._send(404, {"error": f"unknown route {path}"})
@@ -176,9 +192,16 @@ def _handler(state: HubState, base_url: str):
                 if repo is None:
                     return self._missing(head=head)
                 info = {
-                    "id": match.group(2), "_id": match.group(2), "sha": repo.commit, "private": False,
-                    "siblings": [{"rfilename": p} for p in sorted(repo.files)], "tags": [], "cardData": {},
-                    "lastModified": "2026-01-01T00:00:00.000Z", "downloads": 0, "likes": 0,
+                    "id": match.group(2),
+                    "_id": match.group(2),
+                    "sha": repo.commit,
+                    "private": False,
+                    "siblings": [{"rfilename": p} for p in sorted(repo.files)],
+                    "tags": [],
+                    "cardData": {},
+                    "lastModified": "2026-01-01T00:00:00.000Z",
+                    "downloads": 0,
+                    "likes": 0,
                 }
                 return self._send(200, info, head=head)
             match = re.fullmatch(r"/api/(model|dataset|space)s/([^/]+/[^/]+|[^/]+)/tree/([^/]+)(/.*)?", path)
@@ -213,7 +236,12 @@ def _handler(state: HubState, base_url: str):
                 if data is None:
                     return self._missing("EntryNotFound", head=head)
                 etag = hashlib.sha256(data).hexdigest() if match.group(4).endswith(LFS_SUFFIXES) else _git_oid(data)
-                headers = {"X-Repo-Commit": repo.commit, "ETag": f'"{etag}"', "X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(len(data))}
+                headers = {
+                    "X-Repo-Commit": repo.commit,
+                    "ETag": f'"{etag}"',
+                    "X-Linked-Etag": f'"{etag}"',
+                    "X-Linked-Size": str(len(data)),
+                }
                 return self._send(200, body=data, headers=headers, head=head)
             return self._send(404, {"error": f"unknown route {path}"}, head=head)
 

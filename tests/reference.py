@@ -36,7 +36,10 @@ def reference_encoder(sd, config, ids, mask, types, prefix="bert."):
     heads, eps = config.num_attention_heads, config.layer_norm_eps
     batch, length = ids.shape
     head_dim = config.hidden_size // heads
-    x = sd[prefix + "embeddings.word_embeddings.weight"][ids] + sd[prefix + "embeddings.token_type_embeddings.weight"][types]
+    x = (
+        sd[prefix + "embeddings.word_embeddings.weight"][ids]
+        + sd[prefix + "embeddings.token_type_embeddings.weight"][types]
+    )
     x = _ln(x, sd, prefix + "embeddings.LayerNorm", eps)
     positions = torch.arange(length)
     bias = -reference_slopes(heads)[:, None, None] * (positions[None, :, None] - positions[None, None, :]).abs()
@@ -88,7 +91,10 @@ def official_state_dict(config, seed=0):
         sd[p + "mlp.gated_layers.weight"] = r(2 * inter, hidden)
         sd[p + "mlp.wo.weight"], sd[p + "mlp.wo.bias"] = r(hidden, inter), r(hidden)
         sd[p + "mlp.layernorm.weight"], sd[p + "mlp.layernorm.bias"] = ln()
-    sd["cls.predictions.transform.dense.weight"], sd["cls.predictions.transform.dense.bias"] = r(hidden, hidden), r(hidden)
+    sd["cls.predictions.transform.dense.weight"], sd["cls.predictions.transform.dense.bias"] = (
+        r(hidden, hidden),
+        r(hidden),
+    )
     sd["cls.predictions.transform.LayerNorm.weight"], sd["cls.predictions.transform.LayerNorm.bias"] = ln()
     sd["cls.predictions.decoder.weight"] = sd["bert.embeddings.word_embeddings.weight"]
     sd["cls.predictions.decoder.bias"] = r(config.vocab_size)

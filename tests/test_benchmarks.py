@@ -53,10 +53,30 @@ def test_gpu_check_runs_its_checks_on_the_cpu_interpreter(tmp_path):
 
     from dnabert2.benchmarks.gpu_check import main as gpu_check
 
-    gpu_check(["--device", "cpu", "--dtypes", "float32,float16", "--lengths", "5,17,33", "--heads", "2",
-               "--head_dim", "16", "--train_steps", "3", "--train_batch", "2x16", "--autocast", "float16",
-               "--output_dir", str(tmp_path),
-               "--config_overrides", "num_hidden_layers=2,hidden_size=32,num_attention_heads=2,intermediate_size=64"])
+    gpu_check(
+        [
+            "--device",
+            "cpu",
+            "--dtypes",
+            "float32,float16",
+            "--lengths",
+            "5,17,33",
+            "--heads",
+            "2",
+            "--head_dim",
+            "16",
+            "--train_steps",
+            "3",
+            "--train_batch",
+            "2x16",
+            "--autocast",
+            "float16",
+            "--output_dir",
+            str(tmp_path),
+            "--config_overrides",
+            "num_hidden_layers=2,hidden_size=32,num_attention_heads=2,intermediate_size=64",
+        ]
+    )
     rows = json.loads((tmp_path / "gpu_check.json").read_text())["rows"]
     assert [row["check"].split(",")[0] for row in rows][:2] == ["kernel float32", "kernel float16"]
     assert all(row["passed"] for row in rows) and len(rows) == 6

@@ -17,18 +17,19 @@ import pytest
 import torch
 from conftest import ROOT
 
+from dnabert2.data.alphabet import reverse_complement
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.inference.sharding import SettingsMismatchError
 from dnabert2.train import embed
-from dnabert2.train.data.alphabet import reverse_complement
-from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.inference.sharding import SettingsMismatchError
 from modeling_dnabert2 import DNABert2Model
 
 
 def random_reads(count, length=150, seed=0):
     """(name, sequence) pairs; a duplicate name, an empty read and an all-N read among them."""
     rng = random.Random(seed)
-    reads = [(f"read{i}", "".join(rng.choice("ACGT") for _ in range(rng.randint(length // 2, length))))
-             for i in range(count)]
+    reads = [
+        (f"read{i}", "".join(rng.choice("ACGT") for _ in range(rng.randint(length // 2, length)))) for i in range(count)
+    ]
     reads[3] = (reads[2][0], reads[3][1])
     return reads + [("empty", ""), ("unknown", "N" * 40)]
 
@@ -51,8 +52,17 @@ def rows_of(folder):
 
 
 def run(model, input_path, output_dir, *flags):
-    return embed.main(["--model_name_or_path", str(model), "--input", str(input_path), "--output_dir",
-                       str(output_dir), *map(str, flags)])
+    return embed.main(
+        [
+            "--model_name_or_path",
+            str(model),
+            "--input",
+            str(input_path),
+            "--output_dir",
+            str(output_dir),
+            *map(str, flags),
+        ]
+    )
 
 
 def last_hidden(model, tokenizer, sequence):
@@ -66,8 +76,9 @@ def last_hidden(model, tokenizer, sequence):
 def base_vectors(model, tokenizer, sequence):
     """(bases, hidden): each base's vector is that of the token whose span holds it."""
     hidden, spans = last_hidden(model, tokenizer, sequence)
-    return np.stack([hidden[next(t for t, (a, b) in enumerate(spans) if a <= base < b)]
-                     for base in range(len(sequence))])
+    return np.stack(
+        [hidden[next(t for t, (a, b) in enumerate(spans) if a <= base < b)] for base in range(len(sequence))]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +90,19 @@ def encoder_and_tokenizer(tiny_pretrained):
 def test_mean_pooling_is_embed_per_read(tmp_path, tiny_pretrained, encoder_and_tokenizer, file_format):
     reads = random_reads(12)
     writer = write_fastq_gz if file_format == "fastq.gz" else write_fasta
-    counts = run(tiny_pretrained, writer(tmp_path / f"reads.{file_format}", reads), tmp_path / "out",
-                 "--max_tokens_per_batch", 200, "--part_size", 5)
+    counts = run(
+        tiny_pretrained,
+        writer(tmp_path / f"reads.{file_format}", reads),
+        tmp_path / "out",
+        "--max_tokens_per_batch",
+        200,
+        "--part_size",
+        5,
+    )
     rows = rows_of(tmp_path / "out")
     assert [(r["index"], r["name"], r["start"], r["end"]) for r in rows] == [
-        (i, name, 0, len(seq)) for i, (name, seq) in enumerate(reads[:12])]
+        (i, name, 0, len(seq)) for i, (name, seq) in enumerate(reads[:12])
+    ]
     model, tokenizer = encoder_and_tokenizer
     for row in rows:
         expected = model.embed(**tokenizer(reads[row["index"]][1], return_tensors="pt"))[0].numpy()
@@ -92,7 +111,8 @@ def test_mean_pooling_is_embed_per_read(tmp_path, tiny_pretrained, encoder_and_t
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["skipped"] == {"shard-00000-of-00001": counts["skipped records"]}
     assert {part: info["rows"] for part, info in manifest["parts"].items()} == {
-        f"shard-00000-of-00001.part-0000{i}.parquet": rows for i, rows in enumerate([5, 5, 2])}
+        f"shard-00000-of-00001.part-0000{i}.parquet": rows for i, rows in enumerate([5, 5, 2])
+    }
 
 
 def test_nucleotide_pooling_gives_each_base_its_tokens_vector(tmp_path, tiny_pretrained, encoder_and_tokenizer):
@@ -132,8 +152,17 @@ def test_bed_regions_cls_float16_and_strand_averaged_bases(tmp_path, tiny_pretra
 def test_token_pooling_spans_tile_each_window(tmp_path, tiny_pretrained):
     rng = random.Random(3)
     reads = [("long", "".join(rng.choice("ACGT") for _ in range(400)))]
-    run(tiny_pretrained, write_fasta(tmp_path / "r.fa", reads), tmp_path / "out", "--pooling", "token",
-        "--window", 150, "--stride", 100)
+    run(
+        tiny_pretrained,
+        write_fasta(tmp_path / "r.fa", reads),
+        tmp_path / "out",
+        "--pooling",
+        "token",
+        "--window",
+        150,
+        "--stride",
+        100,
+    )
     rows = rows_of(tmp_path / "out")
     assert [(r["start"], r["end"]) for r in rows] == [(0, 150), (100, 250), (200, 350), (250, 400)]
     for row in rows:
@@ -150,10 +179,12 @@ def test_two_shards_give_the_rows_of_one_run(tmp_path, tiny_pretrained):
     one, two = rows_of(tmp_path / "one"), rows_of(tmp_path / "two")
     assert [r["index"] for r in two] == list(range(15))
     assert [(r["index"], r["name"], r["start"], r["end"]) for r in one] == [
-        (r["index"], r["name"], r["start"], r["end"]) for r in two]
+        (r["index"], r["name"], r["start"], r["end"]) for r in two
+    ]
     np.testing.assert_allclose([r["embedding"] for r in one], [r["embedding"] for r in two], atol=1e-6)
     assert {p.name for p in (tmp_path / "two").glob("*.parquet")} == {
-        f"shard-0000{s}-of-00002.part-0000{p}.parquet" for s in (0, 1) for p in (0, 1)}
+        f"shard-0000{s}-of-00002.part-0000{p}.parquet" for s in (0, 1) for p in (0, 1)
+    }
 
 
 def test_rerun_redoes_only_a_missing_part_and_other_settings_are_refused(tmp_path, tiny_pretrained):
@@ -169,7 +200,8 @@ def test_rerun_redoes_only_a_missing_part_and_other_settings_are_refused(tmp_pat
     counts = run(tiny_pretrained, fasta, out, "--part_size", 3)
     assert (counts["parts written"], counts["parts skipped"], counts["rows written"]) == (1, 3, 3)
     assert {p.name: p.stat().st_mtime_ns for p in parts if p != parts[1]} == {
-        name: t for name, t in mtimes.items() if name != parts[1].name}
+        name: t for name, t in mtimes.items() if name != parts[1].name
+    }
     assert rows_of(out) == before
     with pytest.raises(SettingsMismatchError, match="pooling"):
         run(tiny_pretrained, fasta, out, "--part_size", 3, "--pooling", "cls")
@@ -182,8 +214,17 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path, tiny_pretrained):
     flags = ["--part_size", 2]
     run(tiny_pretrained, fasta, tmp_path / "whole", *flags)
     out = tmp_path / "killed"
-    command = [sys.executable, str(ROOT / "train" / "embed.py"), "--model_name_or_path", str(tiny_pretrained),
-               "--input", str(fasta), "--output_dir", str(out), *map(str, flags)]
+    command = [
+        sys.executable,
+        str(ROOT / "train" / "embed.py"),
+        "--model_name_or_path",
+        str(tiny_pretrained),
+        "--input",
+        str(fasta),
+        "--output_dir",
+        str(out),
+        *map(str, flags),
+    ]
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     manifest = out / "manifest.json"
     deadline = time.time() + 120
@@ -205,12 +246,31 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path, tiny_pretrained):
 def test_accelerate_launch_two_processes_match_one(tmp_path, tiny_pretrained):
     fastq = write_fastq_gz(tmp_path / "r.fq.gz", random_reads(21))
     run(tiny_pretrained, fastq, tmp_path / "one", "--part_size", 4)
-    command = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "train" / "embed.py"),
-               "--model_name_or_path", str(tiny_pretrained), "--input", str(fastq), "--output_dir",
-               str(tmp_path / "two"), "--part_size", "4"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    command = [
+        "accelerate",
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(ROOT / "train" / "embed.py"),
+        "--model_name_or_path",
+        str(tiny_pretrained),
+        "--input",
+        str(fastq),
+        "--output_dir",
+        str(tmp_path / "two"),
+        "--part_size",
+        "4",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     threads = max(1, len(os.sched_getaffinity(0)) // 2)
     assert f"{threads} torch thread(s) per process (2 process(es) on this machine)" in result.stdout
@@ -219,7 +279,9 @@ def test_accelerate_launch_two_processes_match_one(tmp_path, tiny_pretrained):
     assert [(r["name"], r["end"]) for r in one] == [(r["name"], r["end"]) for r in two]
     np.testing.assert_allclose([r["embedding"] for r in one], [r["embedding"] for r in two], atol=1e-6)
     assert {p.name.split(".part")[0] for p in (tmp_path / "two").glob("*.parquet")} == {
-        "shard-00000-of-00002", "shard-00001-of-00002"}
+        "shard-00000-of-00002",
+        "shard-00001-of-00002",
+    }
 
 
 def test_rows_keep_the_header_description_beside_the_name(tmp_path, tiny_pretrained):
@@ -234,8 +296,9 @@ def test_windows_of_one_long_record_are_split_among_shards(tmp_path, tiny_pretra
     genome.write_text(">chr1 a chromosome\n" + "".join(random.Random(5).choice("ACGT") for _ in range(5000)) + "\n")
     run(tiny_pretrained, genome, tmp_path / "one", "--window", 500)
     for shard in (0, 1):
-        counts = run(tiny_pretrained, genome, tmp_path / "two", "--window", 500, "--num_shards", 2, "--shard_index",
-                     shard)
+        counts = run(
+            tiny_pretrained, genome, tmp_path / "two", "--window", 500, "--num_shards", 2, "--shard_index", shard
+        )
         assert counts["rows written"] == 5  # every other window of the one record
     one, two = rows_of(tmp_path / "one"), rows_of(tmp_path / "two")
     assert [(r["start"], r["end"]) for r in two] == [(r["start"], r["end"]) for r in one] and len(one) == 10

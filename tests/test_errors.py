@@ -12,20 +12,32 @@ ENTRY_POINTS = Path(sys.executable).parent
 
 
 def run(*command, cwd):
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=300,
-                          env={"HF_HUB_OFFLINE": "1", "PATH": f"{ENTRY_POINTS}:/usr/bin:/bin"})
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"HF_HUB_OFFLINE": "1", "PATH": f"{ENTRY_POINTS}:/usr/bin:/bin"},
+    )
 
 
 @pytest.mark.parametrize("how", ["script", "entry point"])
 def test_a_bad_csv_is_one_error_line_with_file_and_row(tmp_path, how):
     (tmp_path / "task").mkdir()
     (tmp_path / "task" / "train.csv").write_text("sequence,label\nACGT,1\nACGT,\n")
-    command = ([sys.executable, str(ROOT / "train" / "finetune.py")] if how == "script"
-               else [str(ENTRY_POINTS / "dnabert2-finetune")])
+    command = (
+        [sys.executable, str(ROOT / "train" / "finetune.py")]
+        if how == "script"
+        else [str(ENTRY_POINTS / "dnabert2-finetune")]
+    )
     result = run(*command, "--data_path", "task", "--output_dir", "out", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
-    assert result.stderr.strip().splitlines()[-1].startswith(
-        f"error: {Path('task') / 'train.csv'}:3: label 'label' is not a number: ''")
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"error: {Path('task') / 'train.csv'}:3: label 'label' is not a number: ''")
+    )
     debug = run(*command, "--data_path", "task", "--output_dir", "out", "--debug", cwd=tmp_path)
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "TaskDataError" in debug.stderr
 
@@ -41,11 +53,12 @@ def test_prediction_from_a_folder_of_checkpoints_names_them(tmp_path):
 
 
 def test_help_opens_with_usage_and_the_projects_flags_each_default_once():
-    from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
-    from dnabert2.train.runtime.arguments import command_parser
+    from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
+    from dnabert2.runtime.arguments import command_parser
 
-    parser = command_parser((ModelArguments, DataArguments, FinetuneTrainingArguments), usage="dnabert2-finetune X",
-                            description="d")
+    parser = command_parser(
+        (ModelArguments, DataArguments, FinetuneTrainingArguments), usage="dnabert2-finetune X", description="d"
+    )
     text = parser.format_help()
     assert text.startswith("usage: dnabert2-finetune X") and len(text.splitlines()) < 120
     assert "--data_path" in text and "--rc_average" in text and "--learning_rate" in text  # own and overridden

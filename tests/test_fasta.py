@@ -4,8 +4,8 @@ import gzip
 
 import pytest
 
-from dnabert2.train.data.alphabet import acgt_segments
-from dnabert2.train.data.fasta import FastaError, expand_paths, is_held_out, read_fasta, read_segments
+from dnabert2.data.alphabet import acgt_segments
+from dnabert2.data.fasta import FastaError, expand_paths, is_held_out, read_fasta, read_segments
 
 
 def test_multi_record_wrapped_lower_case_crlf_and_gzip(tmp_path):

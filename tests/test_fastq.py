@@ -4,7 +4,7 @@ import gzip
 
 import pytest
 
-from dnabert2.train.data.fastq import FastqError, read_fastq
+from dnabert2.data.fastq import FastqError, read_fastq
 
 
 def test_plain_and_gzip_reads_first_word_and_cleaned_bases(tmp_path):
@@ -18,14 +18,17 @@ def test_plain_and_gzip_reads_first_word_and_cleaned_bases(tmp_path):
         assert records[0].description == "extra words"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("@a\nACGT\n+\nIIII\n@b\nACGT\n+\nIII\n", r"r\.fq:8: quality line has 3 characters for a sequence of 4"),
-    ("@a\nACGT\nIIII\n@b\n", r"r\.fq:3: expected the '\+' line"),
-    ("@a\nACGT\n+\nIIII\n@b\nACGT\n", r"r\.fq:5: truncated record"),
-    ("@a\nACGZ\n+\nIIII\n", r"r\.fq:2: characters that are not nucleotides: 'Z'"),
-    (">a\nACGT\n", r"r\.fq:1: expected a '@' header"),
-    ("", r"r\.fq: empty file"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("@a\nACGT\n+\nIIII\n@b\nACGT\n+\nIII\n", r"r\.fq:8: quality line has 3 characters for a sequence of 4"),
+        ("@a\nACGT\nIIII\n@b\n", r"r\.fq:3: expected the '\+' line"),
+        ("@a\nACGT\n+\nIIII\n@b\nACGT\n", r"r\.fq:5: truncated record"),
+        ("@a\nACGZ\n+\nIIII\n", r"r\.fq:2: characters that are not nucleotides: 'Z'"),
+        (">a\nACGT\n", r"r\.fq:1: expected a '@' header"),
+        ("", r"r\.fq: empty file"),
+    ],
+)
 def test_bad_records_name_file_and_line(tmp_path, text, message):
     (tmp_path / "r.fq").write_text(text)
     with pytest.raises(FastqError, match=message):

@@ -5,28 +5,66 @@ import json
 import warnings
 
 import numpy as np
-from sklearn import metrics
-import torch
 import pytest
+import torch
 from conftest import ROOT, write_task
+from sklearn import metrics
 from transformers import HfArgumentParser
 
+from dnabert2.data.tasks import TaskDataError, load_csv_task
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
+from dnabert2.finetuning.trainer import METRICS
+from dnabert2.inference.prediction import UntrainedHeadError, load_classifier, predict, read_inputs
 from dnabert2.train.finetune import main as finetune
-from dnabert2.train.data.tasks import TaskDataError, load_csv_task
-from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
-from dnabert2.train.finetuning.trainer import METRICS
-from dnabert2.train.inference.prediction import UntrainedHeadError, load_classifier, predict, read_inputs
-from dnabert2.train.data.tokenizer import load_tokenizer
 
 
 def original_command(model, data, output, extra=()):
     return [
-        "--model_name_or_path", str(model), "--data_path", str(data), "--kmer", "-1", "--run_name", "run",
-        "--model_max_length", "24", "--per_device_train_batch_size", "16", "--per_device_eval_batch_size", "16",
-        "--gradient_accumulation_steps", "1", "--learning_rate", "1e-3", "--num_train_epochs", "2", "--fp16",
-        "--save_steps", "200", "--output_dir", str(output), "--evaluation_strategy", "epoch", "--warmup_steps", "5",
-        "--logging_steps", "100000", "--overwrite_output_dir", "True", "--log_level", "info", "--seed", "42",
-        "--find_unused_parameters", "False", "--save_model", "True", "--eval_and_save_results", "True", *extra,
+        "--model_name_or_path",
+        str(model),
+        "--data_path",
+        str(data),
+        "--kmer",
+        "-1",
+        "--run_name",
+        "run",
+        "--model_max_length",
+        "24",
+        "--per_device_train_batch_size",
+        "16",
+        "--per_device_eval_batch_size",
+        "16",
+        "--gradient_accumulation_steps",
+        "1",
+        "--learning_rate",
+        "1e-3",
+        "--num_train_epochs",
+        "2",
+        "--fp16",
+        "--save_steps",
+        "200",
+        "--output_dir",
+        str(output),
+        "--evaluation_strategy",
+        "epoch",
+        "--warmup_steps",
+        "5",
+        "--logging_steps",
+        "100000",
+        "--overwrite_output_dir",
+        "True",
+        "--log_level",
+        "info",
+        "--seed",
+        "42",
+        "--find_unused_parameters",
+        "False",
+        "--save_model",
+        "True",
+        "--eval_and_save_results",
+        "True",
+        *extra,
     ]
 
 
@@ -42,16 +80,25 @@ def test_original_command_line_trains_saves_reloads_and_predicts(tmp_path, tiny_
 
     model = load_classifier(output)
     _, sequences = read_inputs(data / "test.csv")
-    logits, embeddings = predict(model, load_tokenizer(output), sequences, max_tokens_per_batch=7 * 24, max_length=24,
-                                 with_embeddings=True, progress=False)
+    logits, embeddings = predict(
+        model,
+        load_tokenizer(output),
+        sequences,
+        max_tokens_per_batch=7 * 24,
+        max_length=24,
+        with_embeddings=True,
+        progress=False,
+    )
     truth = np.array([int(row["label"]) for row in csv.DictReader(open(data / "test.csv"))])
     predicted = logits.argmax(-1)
     # the reported metrics, recomputed from the reloaded model's predictions with scikit-learn
-    expected = {"eval_accuracy": metrics.accuracy_score(truth, predicted),
-                "eval_f1": metrics.f1_score(truth, predicted, average="macro"),
-                "eval_matthews_correlation": metrics.matthews_corrcoef(truth, predicted),
-                "eval_precision": metrics.precision_score(truth, predicted, average="macro", zero_division=0),
-                "eval_recall": metrics.recall_score(truth, predicted, average="macro")}
+    expected = {
+        "eval_accuracy": metrics.accuracy_score(truth, predicted),
+        "eval_f1": metrics.f1_score(truth, predicted, average="macro"),
+        "eval_matthews_correlation": metrics.matthews_corrcoef(truth, predicted),
+        "eval_precision": metrics.precision_score(truth, predicted, average="macro", zero_division=0),
+        "eval_recall": metrics.recall_score(truth, predicted, average="macro"),
+    }
     for key, value in expected.items():
         assert results[key] == pytest.approx(value, abs=1e-6), key
     assert embeddings.shape == (32, 32) and np.isfinite(embeddings).all()
@@ -72,9 +119,11 @@ def test_regression_and_pairs(tmp_path, tiny_pretrained):
 
 @pytest.mark.parametrize(
     "predictions, references, constant",
-    [([0.5, 0.5, 0.5, 0.5], [0.1, 0.7, 0.3, 0.9], "the predictions are constant"),
-     ([0.2, 0.1, 0.8, 0.4], [1.0, 1.0, 1.0, 1.0], "the references are constant"),
-     ([0.2, 0.1, 0.8, 0.4], [0.3, 0.7, 0.5, 0.1], None)],
+    [
+        ([0.5, 0.5, 0.5, 0.5], [0.1, 0.7, 0.3, 0.9], "the predictions are constant"),
+        ([0.2, 0.1, 0.8, 0.4], [1.0, 1.0, 1.0, 1.0], "the references are constant"),
+        ([0.2, 0.1, 0.8, 0.4], [0.3, 0.7, 0.5, 0.1], None),
+    ],
 )
 def test_regression_correlations_are_nan_with_one_warning_for_constant_inputs(predictions, references, constant):
     import evaluate
@@ -96,7 +145,7 @@ def test_regression_correlations_are_nan_with_one_warning_for_constant_inputs(pr
 
 
 def test_pairs_keep_segment_ids(tiny_pretrained, tmp_path):
-    from dnabert2.train.data.tasks import tokenize_task
+    from dnabert2.data.tasks import tokenize_task
 
     dataset, info = load_csv_task(write_task(tmp_path / "pairs", pairs=True))
     encoded = tokenize_task(dataset, info, load_tokenizer(tiny_pretrained), 64)
@@ -122,14 +171,27 @@ def test_bad_csv_names_file_and_row(tmp_path, content, message):
 
 def test_kmer_other_than_bpe_is_refused(tmp_path, tiny_pretrained):
     with pytest.raises(ValueError, match="kmer"):
-        finetune(["--model_name_or_path", str(tiny_pretrained), "--data_path", str(tmp_path), "--kmer", "6",
-                  "--output_dir", str(tmp_path / "o")])
+        finetune(
+            [
+                "--model_name_or_path",
+                str(tiny_pretrained),
+                "--data_path",
+                str(tmp_path),
+                "--kmer",
+                "6",
+                "--output_dir",
+                str(tmp_path / "o"),
+            ]
+        )
 
 
 @pytest.mark.parametrize(
     ("flags", "expected"),
-    [([], "epoch"), (["--evaluation_strategy", "steps", "--eval_steps", "5"], "steps"),
-     (["--eval_strategy", "steps", "--save_strategy", "no", "--load_best_model_at_end", "False"], "no")],
+    [
+        ([], "epoch"),
+        (["--evaluation_strategy", "steps", "--eval_steps", "5"], "steps"),
+        (["--eval_strategy", "steps", "--save_strategy", "no", "--load_best_model_at_end", "False"], "no"),
+    ],
 )
 def test_save_strategy_follows_eval_strategy_unless_given(tmp_path, flags, expected):
     parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneTrainingArguments))
@@ -140,21 +202,31 @@ def test_save_strategy_follows_eval_strategy_unless_given(tmp_path, flags, expec
 def test_save_steps_follow_eval_steps_unless_given(tmp_path):
     parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneTrainingArguments))
     *_, follows = parser.parse_args_into_dataclasses(
-        ["--output_dir", str(tmp_path), "--eval_strategy", "steps", "--eval_steps", "400"])
+        ["--output_dir", str(tmp_path), "--eval_strategy", "steps", "--eval_steps", "400"]
+    )
     *_, given = parser.parse_args_into_dataclasses(
-        ["--output_dir", str(tmp_path), "--eval_strategy", "steps", "--eval_steps", "400", "--save_steps", "800"])
+        ["--output_dir", str(tmp_path), "--eval_strategy", "steps", "--eval_steps", "400", "--save_steps", "800"]
+    )
     assert (follows.save_steps, given.save_steps) == (400, 800)  # load_best_model_at_end needs a multiple
 
 
-@pytest.mark.parametrize(("flags", "metric", "greater_is_better"),
-                         [([], "eval_loss", False), (["--metric_for_best_model", "matthews_correlation"],
-                                                     "eval_matthews_correlation", True)])
-def test_kept_checkpoint_is_chosen_by_validation_loss_unless_a_metric_is_named(tmp_path, flags, metric,
-                                                                                greater_is_better):
+@pytest.mark.parametrize(
+    ("flags", "metric", "greater_is_better"),
+    [
+        ([], "eval_loss", False),
+        (["--metric_for_best_model", "matthews_correlation"], "eval_matthews_correlation", True),
+    ],
+)
+def test_kept_checkpoint_is_chosen_by_validation_loss_unless_a_metric_is_named(
+    tmp_path, flags, metric, greater_is_better
+):
     parser = HfArgumentParser((ModelArguments, DataArguments, FinetuneTrainingArguments))
     *_, training_args = parser.parse_args_into_dataclasses(["--output_dir", str(tmp_path), *flags])
     assert training_args.load_best_model_at_end
-    assert (f"eval_{training_args.metric_for_best_model}", training_args.greater_is_better) == (metric, greater_is_better)
+    assert (f"eval_{training_args.metric_for_best_model}", training_args.greater_is_better) == (
+        metric,
+        greater_is_better,
+    )
 
 
 def test_lora_adapter_from_a_relative_base_loads_from_anywhere(tmp_path, tiny_pretrained, monkeypatch):
@@ -171,7 +243,7 @@ def test_lora_adapter_from_a_relative_base_loads_from_anywhere(tmp_path, tiny_pr
 def test_plain_peft_round_trip_is_exact(tmp_path, tiny_pretrained):
     from peft import AutoPeftModelForSequenceClassification, LoraConfig, TaskType, get_peft_model
 
-    from dnabert2.train.finetuning.lora import DEFAULT_LORA_TARGETS
+    from dnabert2.finetuning.lora import DEFAULT_LORA_TARGETS
     from modeling_dnabert2 import DNABert2ForSequenceClassification
 
     base = DNABert2ForSequenceClassification.from_pretrained(tiny_pretrained, num_labels=2)
@@ -195,7 +267,9 @@ def test_plain_peft_round_trip_is_exact(tmp_path, tiny_pretrained):
 def test_reverse_complement_training_and_test_time_averaging(tmp_path, tiny_pretrained):
     data = write_task(tmp_path / "task")
     output = tmp_path / "out"
-    results = finetune(original_command(tiny_pretrained, data, output, ["--rc_augment", "True", "--rc_average", "True"]))
+    results = finetune(
+        original_command(tiny_pretrained, data, output, ["--rc_augment", "True", "--rc_average", "True"])
+    )
     model, tokenizer = load_classifier(output), load_tokenizer(output)
     _, sequences = read_inputs(data / "test.csv")
     truth = np.array([int(row["label"]) for row in csv.DictReader(open(data / "test.csv"))])
@@ -207,12 +281,21 @@ def test_reverse_complement_training_and_test_time_averaging(tmp_path, tiny_pret
 def test_random_strand_collator_picks_each_strand_about_half_the_time():
     from transformers import DataCollatorWithPadding
 
-    from dnabert2.train.data.tasks import RandomStrandCollator
+    from dnabert2.data.tasks import RandomStrandCollator
 
     tokenizer = load_tokenizer(ROOT)
     forward, reverse = tokenizer("AACCGGTTTA")["input_ids"], tokenizer("TAAACCGGTT")["input_ids"]
-    features = [{"input_ids": forward, "attention_mask": [1] * len(forward), "labels": i % 2,
-                 "rc_input_ids": reverse, "rc_attention_mask": [1] * len(reverse), "rc_key": i} for i in range(400)]
+    features = [
+        {
+            "input_ids": forward,
+            "attention_mask": [1] * len(forward),
+            "labels": i % 2,
+            "rc_input_ids": reverse,
+            "rc_attention_mask": [1] * len(reverse),
+            "rc_key": i,
+        }
+        for i in range(400)
+    ]
     batch = RandomStrandCollator(DataCollatorWithPadding(tokenizer), seed=0)(features)
     picked_reverse = [row[: len(reverse)].tolist() == reverse for row in batch["input_ids"]]
     assert 0.4 < np.mean(picked_reverse) < 0.6 and batch["labels"].tolist() == [i % 2 for i in range(400)]
@@ -221,14 +304,31 @@ def test_random_strand_collator_picks_each_strand_about_half_the_time():
 
 def test_cnn_baseline_learns_the_task_and_ignores_padding(tmp_path):
     from dnabert2.benchmarks.gue_runner.cnn import OneHotCNN, cnn_for_task, encode_bases, encode_columns
-    from dnabert2.train.finetuning.trainer import run_finetune
+    from dnabert2.finetuning.trainer import run_finetune
 
     data = write_task(tmp_path / "task")
     (model_args, data_args, training_args) = HfArgumentParser(
-        (ModelArguments, DataArguments, FinetuneTrainingArguments)).parse_args_into_dataclasses(
-        ["--data_path", str(data), "--output_dir", str(tmp_path / "out"), "--max_steps", "30",
-         "--per_device_train_batch_size", "16", "--learning_rate", "1e-3", "--eval_strategy", "no",
-         "--disable_tqdm", "True", "--seed", "0"])
+        (ModelArguments, DataArguments, FinetuneTrainingArguments)
+    ).parse_args_into_dataclasses(
+        [
+            "--data_path",
+            str(data),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--max_steps",
+            "30",
+            "--per_device_train_batch_size",
+            "16",
+            "--learning_rate",
+            "1e-3",
+            "--eval_strategy",
+            "no",
+            "--disable_tqdm",
+            "True",
+            "--seed",
+            "0",
+        ]
+    )
     results = run_finetune(model_args, data_args, training_args, make_model=cnn_for_task, encode=encode_columns)
     assert results["eval_matthews_correlation"] > 0.5  # label 1 sequences carry a TATAAA box
     model = OneHotCNN(2, "single_label_classification").eval()
@@ -239,8 +339,9 @@ def test_cnn_baseline_learns_the_task_and_ignores_padding(tmp_path):
     torch.testing.assert_close(model(ids, mask).logits[:1], alone, atol=1e-6, rtol=1e-6)
     model.train()  # in training too: the per-position norm never sees padding (dropout off for the comparison)
     model.dropout.p = 0.0
-    torch.testing.assert_close(model(ids, mask).logits[:1], model(ids[:1, :25], mask[:1, :25]).logits, atol=1e-5,
-                               rtol=1e-5)
+    torch.testing.assert_close(
+        model(ids, mask).logits[:1], model(ids[:1, :25], mask[:1, :25]).logits, atol=1e-5, rtol=1e-5
+    )
 
 
 def write_labels(folder, labels_by_split):
@@ -252,11 +353,14 @@ def write_labels(folder, labels_by_split):
     return folder
 
 
-@pytest.mark.parametrize("written, classes, ids", [
-    (["0.0", "1.0", "1.0", "0.0"], ["0", "1"], [0, 1, 1, 0]),  # as pandas writes integer labels after a NaN
-    (["1", "2", "2", "1"], ["1", "2"], [0, 1, 1, 0]),  # no never-seen class 0
-    (["-1", "1", "1", "-1"], ["-1", "1"], [0, 1, 1, 0]),
-])
+@pytest.mark.parametrize(
+    "written, classes, ids",
+    [
+        (["0.0", "1.0", "1.0", "0.0"], ["0", "1"], [0, 1, 1, 0]),  # as pandas writes integer labels after a NaN
+        (["1", "2", "2", "1"], ["1", "2"], [0, 1, 1, 0]),  # no never-seen class 0
+        (["-1", "1", "1", "-1"], ["-1", "1"], [0, 1, 1, 0]),
+    ],
+)
 def test_whole_number_labels_are_classes_named_as_written(tmp_path, written, classes, ids):
     data, info = load_csv_task(write_labels(tmp_path / "t", {"train": written, "dev": written[:2]}))
     assert info.problem_type == "single_label_classification" and info.num_labels == len(classes)
@@ -285,21 +389,29 @@ def test_missing_labels_are_named(tmp_path, label):
 def test_strands_are_a_function_of_seed_epoch_and_example_not_of_call_order(tiny_pretrained):
     from transformers import DataCollatorWithPadding
 
-    from dnabert2.train.data.tasks import RandomStrandCollator
+    from dnabert2.data.tasks import RandomStrandCollator
 
     tokenizer = load_tokenizer(tiny_pretrained)
     rng = np.random.default_rng(0)
     features = []
     for i in range(200):
         forward = [1, *rng.integers(5, 4096, 6).tolist(), 2]
-        features.append({"input_ids": forward, "attention_mask": [1] * 8, "rc_input_ids": forward[::-1],
-                         "rc_attention_mask": [1] * 8, "labels": i % 2, "rc_key": i})
+        features.append(
+            {
+                "input_ids": forward,
+                "attention_mask": [1] * 8,
+                "rc_input_ids": forward[::-1],
+                "rc_attention_mask": [1] * 8,
+                "labels": i % 2,
+                "rc_key": i,
+            }
+        )
 
     def strands(collator, order):
         picked = {}
         for start in range(0, len(order), 16):  # batches as a worker would see them
-            batch = collator([features[i] for i in order[start:start + 16]])
-            for i, row in zip(order[start:start + 16], batch["input_ids"].tolist()):
+            batch = collator([features[i] for i in order[start : start + 16]])
+            for i, row in zip(order[start : start + 16], batch["input_ids"].tolist()):
                 picked[i] = row != features[i]["input_ids"]
         return picked
 

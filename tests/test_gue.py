@@ -7,17 +7,16 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import SHARED
-from sklearn.metrics import matthews_corrcoef
+from conftest import SHARED, write_task
 from datasets import load_dataset
-from conftest import write_task
+from sklearn.metrics import matthews_corrcoef
 
 from dnabert2.benchmarks import gue
 from dnabert2.benchmarks.gue_runner import runs, store
 from dnabert2.benchmarks.gue_runner.reports import write_comparison, write_reports
 from dnabert2.benchmarks.gue_runner.settings import SETTINGS, GueArguments
 from dnabert2.benchmarks.gue_runner.store import run_settings
-from dnabert2.train.data.gue import build_gue_dataset, find_tasks, resolve_task
+from dnabert2.data.gue import build_gue_dataset, find_tasks, resolve_task
 
 GUE = SHARED / "GUE"
 
@@ -53,8 +52,18 @@ def test_unknown_task_is_refused_with_the_known_names(tmp_path):
 def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch, capsys):  # noqa: F811
     write_task(tmp_path / "GUE" / "tf" / "0")
     write_task(tmp_path / "GUE" / "prom" / "prom_core_tata")
-    args = ["--model_name_or_path", str(tiny_pretrained), "--gue_dir", str(tmp_path / "GUE"),
-            "--output_dir", str(tmp_path / "results"), "--max_steps", "4", "--learning_rate", "1e-3"]
+    args = [
+        "--model_name_or_path",
+        str(tiny_pretrained),
+        "--gue_dir",
+        str(tmp_path / "GUE"),
+        "--output_dir",
+        str(tmp_path / "results"),
+        "--max_steps",
+        "4",
+        "--learning_rate",
+        "1e-3",
+    ]
     gue.main(args)
     payload = json.loads((tmp_path / "results" / "results.json").read_text())
     assert set(payload["results"]) == {"tf_0", "prom_core_tata"}
@@ -75,7 +84,8 @@ def test_runner_writes_tables_and_resumes(tmp_path, tiny_pretrained, monkeypatch
         truth = [int(row["label"]) for row in csv.DictReader(open(tmp_path / "GUE" / folder / "test.csv"))]
         assert stored["labels"].tolist() == truth
         assert matthews_corrcoef(truth, stored["predictions"]) == pytest.approx(
-            payload["results"][task]["42"]["eval_matthews_correlation"], abs=1e-6)
+            payload["results"][task]["42"]["eval_matthews_correlation"], abs=1e-6
+        )
 
     calls = []
     monkeypatch.setattr(runs, "run_task", lambda *a: calls.append(a) or {"eval_matthews_correlation": 0.5})
@@ -111,8 +121,15 @@ def test_results_are_keyed_by_settings_and_bad_models_fail_before_training(tmp_p
     calls = []
     monkeypatch.setattr(runs, "run_task", fake_run_task(calls))
     common = ["--gue_dir", str(tmp_path / "GUE"), "--max_steps", "4"]
-    first = ["--model_name_or_path", str(tiny_pretrained), "--output_dir", str(tmp_path / "results"),
-             "--learning_rate", "1e-3", *common]
+    first = [
+        "--model_name_or_path",
+        str(tiny_pretrained),
+        "--output_dir",
+        str(tmp_path / "results"),
+        "--learning_rate",
+        "1e-3",
+        *common,
+    ]
     gue.main(first)
     assert len(calls) == 1
     other_model = shutil.copytree(tiny_pretrained, tmp_path / "other_model")
@@ -129,7 +146,10 @@ def test_results_are_keyed_by_settings_and_bad_models_fail_before_training(tmp_p
             gue.main(first + change)
     with pytest.raises(ValueError, match="max_steps: 4 there, 5 here"):
         gue.main(first + ["--max_steps", "5"])
-    for model, message in (("/nonexistent", "no such model folder"), (str(tmp_path / "GUE"), "this folder holds no config.json")):
+    for model, message in (
+        ("/nonexistent", "no such model folder"),
+        (str(tmp_path / "GUE"), "this folder holds no config.json"),
+    ):
         with pytest.raises(ValueError, match=f"--model_name_or_path {model}: {message}"):
             gue.main(["--model_name_or_path", model, "--output_dir", str(tmp_path / "results"), *common])
         with pytest.raises(ValueError, match=f"--model_name_or_path {model}: {message}"):
@@ -137,8 +157,17 @@ def test_results_are_keyed_by_settings_and_bad_models_fail_before_training(tmp_p
     assert len(calls) == 1 and not (tmp_path / "fresh").exists()
     gue.main(first)  # the same settings: resumed, nothing rerun
     assert len(calls) == 1
-    gue.main(["--model_name_or_path", str(other_model), "--output_dir", str(tmp_path / "other"), "--learning_rate",
-              "1e-3", *common])  # another model in its own folder runs
+    gue.main(
+        [
+            "--model_name_or_path",
+            str(other_model),
+            "--output_dir",
+            str(tmp_path / "other"),
+            "--learning_rate",
+            "1e-3",
+            *common,
+        ]
+    )  # another model in its own folder runs
     assert len(calls) == 2 and calls[-1][0].model_name_or_path == str(other_model)
 
 
@@ -147,7 +176,9 @@ def test_results_without_recorded_settings_are_keyed_by_their_command(tmp_path, 
     (tmp_path / "old").mkdir()
     command = f"python benchmarks/gue.py --gue_dir {tmp_path / 'GUE'} --output_dir {tmp_path / 'old'} --max_steps 300"
     metrics = {"eval_matthews_correlation": 0.0, "eval_accuracy": 0.4997, "eval_f1": 0.33}  # the old mouse_4 run
-    (tmp_path / "old" / "results.json").write_text(json.dumps({"command": command, "results": {"tf_0": {"42": metrics}}}))
+    (tmp_path / "old" / "results.json").write_text(
+        json.dumps({"command": command, "results": {"tf_0": {"42": metrics}}})
+    )
     calls = []
     monkeypatch.setattr(runs, "run_task", fake_run_task(calls))
     args = ["--gue_dir", str(tmp_path / "GUE"), "--output_dir", str(tmp_path / "old")]
@@ -164,8 +195,8 @@ def fake_finetune(predict):
     """run_finetune stand-in: real test labels, predictions from predict(labels), the real GUE metrics."""
     import numpy as np
 
-    from dnabert2.train.finetuning.trainer import PREDICTIONS_FILE, load_task, metrics_function
-    from dnabert2.train.finetuning.trainer import results_folder as run_folder
+    from dnabert2.finetuning.trainer import PREDICTIONS_FILE, load_task, metrics_function
+    from dnabert2.finetuning.trainer import results_folder as run_folder
 
     def run(model_args, data_args, training_args):
         data, info = load_task(data_args)
@@ -191,7 +222,10 @@ def test_collapsed_runs_are_flagged_not_scored(tmp_path, monkeypatch):
     assert not by_seed["2"]["collapsed"] and not by_seed["3"]["collapsed"]
     summary = payload["summary"][0]
     assert summary["collapsed_seeds"] == ["1"] and summary["scores"] == {"2": 100.0, "3": -100.0}
-    assert "| tf_0 | TF-H | MCC | 0.00 ± 141.42 | 1, 2, 3 | 1/3 (seed 1) |" in (tmp_path / "out" / "results.md").read_text()
+    assert (
+        "| tf_0 | TF-H | MCC | 0.00 ± 141.42 | 1, 2, 3 | 1/3 (seed 1) |"
+        in (tmp_path / "out" / "results.md").read_text()
+    )
     assert png_width(tmp_path / "out" / "results.png") < 600  # one task: the figure is narrow
 
 
@@ -202,29 +236,46 @@ def results_folder(folder, results, **settings):
 
 
 def scores(mccs, key="eval_matthews_correlation"):
-    return {str(seed): {key: mcc, "eval_matthews_correlation": mcc, "eval_accuracy": 0.8, "test_class_shares": [0.5, 0.5]}
-            for seed, mcc in enumerate(mccs, start=1)}
+    return {
+        str(seed): {key: mcc, "eval_matthews_correlation": mcc, "eval_accuracy": 0.8, "test_class_shares": [0.5, 0.5]}
+        for seed, mcc in enumerate(mccs, start=1)
+    }
 
 
 def test_comparison_table_has_every_side_paired_tests_and_both_kinds_of_means(tmp_path):
     collapsed = {"eval_matthews_correlation": 0.0, "eval_accuracy": 0.5, "test_class_shares": [0.5, 0.5]}
-    pretrained = {"tf_0": scores([0.50, 0.52, 0.48]), "tf_1": scores([0.50, 0.60, 0.40]),
-                  "virus_covid": scores([0.70, 0.72, 0.68], key="eval_f1"), "tf_2": scores([0.5, 0.5, 0.5]),
-                  "tf_3": scores([0.4])}
-    scratch = {"tf_0": {**scores([0.30, 0.31, 0.29]), "3": collapsed}, "tf_1": scores([0.45, 0.55, 0.50]),
-               "virus_covid": scores([0.40, 0.42, 0.41], key="eval_f1"), "tf_2": {s: collapsed for s in "123"},
-               "tf_4": scores([0.1])}
+    pretrained = {
+        "tf_0": scores([0.50, 0.52, 0.48]),
+        "tf_1": scores([0.50, 0.60, 0.40]),
+        "virus_covid": scores([0.70, 0.72, 0.68], key="eval_f1"),
+        "tf_2": scores([0.5, 0.5, 0.5]),
+        "tf_3": scores([0.4]),
+    }
+    scratch = {
+        "tf_0": {**scores([0.30, 0.31, 0.29]), "3": collapsed},
+        "tf_1": scores([0.45, 0.55, 0.50]),
+        "virus_covid": scores([0.40, 0.42, 0.41], key="eval_f1"),
+        "tf_2": {s: collapsed for s in "123"},
+        "tf_4": scores([0.1]),
+    }
     for metrics in scratch["virus_covid"].values():
         metrics["eval_matthews_correlation"] = 0.3
-    write_comparison({"pretrained": results_folder(tmp_path / "p", pretrained),
-                      "from_scratch": results_folder(tmp_path / "s", scratch)}, tmp_path)
+    write_comparison(
+        {
+            "pretrained": results_folder(tmp_path / "p", pretrained),
+            "from_scratch": results_folder(tmp_path / "s", scratch),
+        },
+        tmp_path,
+    )
     report = json.loads((tmp_path / "comparison.json").read_text())
     rows = {row["task"]: row for row in report["tasks"]}
     assert set(rows) == {"tf_0", "tf_1", "tf_2", "virus_covid"} and report["tasks_on_one_side_only"] == ["tf_3", "tf_4"]
     tests = {task: row["tests"]["pretrained - from_scratch"] for task, row in rows.items()}
     assert tests["tf_0"]["differences"] == pytest.approx([20, 21, 48])  # seed 3 collapsed: scored as MCC 0
     assert rows["tf_0"]["from_scratch"]["mean_as_scored"] == pytest.approx(61 / 3)
-    assert rows["tf_0"]["from_scratch"]["mean"] == pytest.approx(30.5) and rows["tf_0"]["from_scratch"]["collapsed_seeds"] == ["3"]
+    assert rows["tf_0"]["from_scratch"]["mean"] == pytest.approx(30.5) and rows["tf_0"]["from_scratch"][
+        "collapsed_seeds"
+    ] == ["3"]
     assert tests["tf_1"]["mean"] == pytest.approx(0) and tests["tf_1"]["p"] == pytest.approx(1)
     assert rows["virus_covid"]["metric"] == "F1" and tests["virus_covid"]["differences"] == pytest.approx([30, 30, 27])
     assert rows["tf_2"]["from_scratch"]["status"] == "collapsed" and tests["tf_2"]["p"] is None
@@ -233,21 +284,27 @@ def test_comparison_table_has_every_side_paired_tests_and_both_kinds_of_means(tm
     assert family["as_scored"] == pytest.approx({"pretrained": 50, "from_scratch": (61 / 3 + 50 + 0) / 3})
     assert family["collapsed_left_out"] == pytest.approx({"pretrained": 50, "from_scratch": (30.5 + 50) / 2})
     # the family test: each seed's difference averaged over tf_0, tf_1 and tf_2
-    assert family["tests"]["pretrained - from_scratch"]["differences"] == pytest.approx([25, (52 + 60 + 50 - 31 - 55) / 3,
-                                                                                          (48 + 40 + 50 - 50) / 3])
+    assert family["tests"]["pretrained - from_scratch"]["differences"] == pytest.approx(
+        [25, (52 + 60 + 50 - 31 - 55) / 3, (48 + 40 + 50 - 50) / 3]
+    )
     assert "within seed noise" not in json.dumps(report) and "noise_rule" not in report
     table = (tmp_path / "comparison.md").read_text()
     assert "| task | family | metric | seeds | pretrained | from scratch | pretrained - from scratch |" in table
-    assert ("| tf_0 | TF-H | MCC | 1, 2, 3 | 50.00 ± 2.00 | 20.33 ± 17.62; 30.50 ± 0.71 without collapsed seed 3 | "
-            "+29.67 [-9.8, 69.1], p=0.084 |") in table
+    assert (
+        "| tf_0 | TF-H | MCC | 1, 2, 3 | 50.00 ± 2.00 | 20.33 ± 17.62; 30.50 ± 0.71 without collapsed seed 3 | "
+        "+29.67 [-9.8, 69.1], p=0.084 |"
+    ) in table
     assert "| tf_1 | TF-H | MCC | 1, 2, 3 | 50.00 ± 10.00 | 50.00 ± 5.00 | +0.00 [-21.5, 21.5], p=1 |" in table
-    assert ("| tf_2 | TF-H | MCC | 1, 2, 3 | 50.00 ± 0.00 | 0.00 ± 0.00; every seed collapsed | "
-            "+50.00 (same difference on every seed: no test) |") in table
+    assert (
+        "| tf_2 | TF-H | MCC | 1, 2, 3 | 50.00 ± 0.00 | 0.00 ± 0.00; every seed collapsed | "
+        "+50.00 (same difference on every seed: no test) |"
+    ) in table
     assert "| virus_covid | CVC | F1 | 1, 2, 3 | 70.00 ± 2.00 | 41.00 ± 1.00 | +29.00 [24.7, 33.3], p=0.0012 |" in table
     assert "| TF-H | 3 | 50.00 | 23.44 | +26.56 [20.6, 32.5], p=0.0027 |" in table  # headline: as scored
     assert "| TF-H | 2 | 50.00 | 40.25 | +9.75 |" in table  # collapsed runs left out
     assert table.index("every run as scored (a collapsed run counts with its MCC of 0): the headline") < table.index(
-        "Averages with collapsed runs left out")
+        "Averages with collapsed runs left out"
+    )
     assert (tmp_path / "comparison.png").stat().st_size > 1000
 
 
@@ -262,22 +319,34 @@ def test_strand_table_shows_test_time_averaging_and_augmentation_over_shared_see
     augmented = {"tf_0": with_averages([0.60, 0.62], [0.61, 0.63]), "tf_1": with_averages([0.2], [0.1])}
     scratch = {"tf_0": scores([0.1, 0.1, 0.1]), "tf_1": scores([0.1])}
     cnn = {"tf_0": scores([0.2, 0.2, 0.2]), "tf_1": scores([0.3])}
-    folders = [results_folder(tmp_path / name, results) for name, results in
-               (("p", pretrained), ("s", scratch), ("a", augmented), ("c", cnn))]
-    assert "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 1, 2, 3 | - | 54.00 ± 2.00 |" in (tmp_path / "p" / "results.md").read_text()
+    folders = [
+        results_folder(tmp_path / name, results)
+        for name, results in (("p", pretrained), ("s", scratch), ("a", augmented), ("c", cnn))
+    ]
+    assert (
+        "| tf_0 | TF-H | MCC | 50.00 ± 2.00 | 1, 2, 3 | - | 54.00 ± 2.00 |"
+        in (tmp_path / "p" / "results.md").read_text()
+    )
     assert "strands averaged at test" not in (tmp_path / "s" / "results.md").read_text()  # not recorded there
-    table = write_comparison({"pretrained": folders[0], "from_scratch": folders[1], "cnn": folders[3]}, tmp_path,
-                             augmented_dir=folders[2])
-    assert ("| task | metric | pretrained | strands averaged at test | fine-tuned on both strands | both strands, "
-            "averaged at test |") in table
+    table = write_comparison(
+        {"pretrained": folders[0], "from_scratch": folders[1], "cnn": folders[3]}, tmp_path, augmented_dir=folders[2]
+    )
+    assert (
+        "| task | metric | pretrained | strands averaged at test | fine-tuned on both strands | both strands, "
+        "averaged at test |"
+    ) in table
     # tf_0: seeds 1-3 on the plain sides, the augmented run has seeds 1 and 2 only
     assert "| tf_0 | MCC | 50.00 ± 2.00 | 54.00 ± 2.00 | 61.00 ± 1.41 | 62.00 ± 1.41 |" in table
     assert "| tf_1 | MCC | 30.00 | 40.00 | 20.00 | 10.00 |" in table
     assert "| mean over tasks | | 40.00 | 47.00 | 40.50 | 36.00 |" in table
-    assert ("Seeds: pretrained 1, 2, 3; strands averaged at test 1, 2, 3; fine-tuned on both strands 1, 2; "
-            "both strands, averaged at test 1, 2.") in table
-    assert ("| all tasks | 2 | 40.00 | 10.00 | 25.00 | +30.00 (tasks run with different seeds: no test) | "
-            "+15.00 (tasks run with different seeds: no test) |") in table
+    assert (
+        "Seeds: pretrained 1, 2, 3; strands averaged at test 1, 2, 3; fine-tuned on both strands 1, 2; "
+        "both strands, averaged at test 1, 2."
+    ) in table
+    assert (
+        "| all tasks | 2 | 40.00 | 10.00 | 25.00 | +30.00 (tasks run with different seeds: no test) | "
+        "+15.00 (tasks run with different seeds: no test) |"
+    ) in table
     strands = json.loads((tmp_path / "comparison.json").read_text())["tasks"][0]["strands"]
     assert strands["augmented"]["scores"] == {"1": 60.0, "2": 62.0}
 
@@ -285,15 +354,20 @@ def test_strand_table_shows_test_time_averaging_and_augmentation_over_shared_see
 def test_from_scratch_results_do_not_depend_on_the_folder_weights(tmp_path, tiny_pretrained):  # noqa: F811
     model = tmp_path / "model"
     shutil.copytree(tiny_pretrained, model)
-    settings = {flags: run_settings(GueArguments(model_name_or_path=str(model), from_scratch=flags[0],
-                                                         architecture=flags[1]))
-                for flags in ((False, "dnabert2"), (True, "dnabert2"), (False, "cnn"))}
+    settings = {
+        flags: run_settings(GueArguments(model_name_or_path=str(model), from_scratch=flags[0], architecture=flags[1]))
+        for flags in ((False, "dnabert2"), (True, "dnabert2"), (False, "cnn"))
+    }
     (model / "model.safetensors").write_bytes(b"other weights")
-    again = {flags: run_settings(GueArguments(model_name_or_path=str(model), from_scratch=flags[0],
-                                                      architecture=flags[1]))
-             for flags in settings}
+    again = {
+        flags: run_settings(GueArguments(model_name_or_path=str(model), from_scratch=flags[0], architecture=flags[1]))
+        for flags in settings
+    }
     assert again[(False, "dnabert2")]["model_weights"] != settings[(False, "dnabert2")]["model_weights"]
-    assert again[(True, "dnabert2")] == settings[(True, "dnabert2")] and settings[(True, "dnabert2")]["model_weights"] is None
+    assert (
+        again[(True, "dnabert2")] == settings[(True, "dnabert2")]
+        and settings[(True, "dnabert2")]["model_weights"] is None
+    )
     assert again[(False, "cnn")] == settings[(False, "cnn")]
 
 
@@ -301,7 +375,7 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
     import torch
     from safetensors.torch import load_file
 
-    from dnabert2.train.finetuning import trainer as finetuning
+    from dnabert2.finetuning import trainer as finetuning
 
     write_task(tmp_path / "GUE" / "tf" / "0", rows_per_split=(32, 16, 16))
     built, build_model = [], finetuning.build_model
@@ -313,8 +387,22 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
 
     monkeypatch.setattr(finetuning, "build_model", spy)
     out = tmp_path / "ablation"
-    args = ["--model_name_or_path", str(tiny_pretrained), "--gue_dir", str(tmp_path / "GUE"), "--tasks", "tf_0",
-            "--output_dir", str(out), "--max_steps", "2", "--learning_rate", "1e-3", "--batch_size", "16"]
+    args = [
+        "--model_name_or_path",
+        str(tiny_pretrained),
+        "--gue_dir",
+        str(tmp_path / "GUE"),
+        "--tasks",
+        "tf_0",
+        "--output_dir",
+        str(out),
+        "--max_steps",
+        "2",
+        "--learning_rate",
+        "1e-3",
+        "--batch_size",
+        "16",
+    ]
     gue.main(args + ["--ablation", "True"])
     saved = {k.removeprefix("bert."): v for k, v in load_file(tiny_pretrained / "model.safetensors").items()}
     (pretrained_flag, pretrained), (augmented_flag, _), (scratch_flag, scratch) = built
@@ -324,8 +412,11 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
     assert scratch[name].shape == saved[name].shape and not torch.allclose(scratch[name], saved[name].float())
     assert abs(scratch[name].std().item() - 0.02) < 0.002  # the model's own init (initializer_range)
     assert set(scratch) == set(pretrained)  # the same architecture and config
-    for side, flag, both_strands in (("pretrained", False, False), ("pretrained_rc_augment", False, True),
-                                     ("from_scratch", True, False)):
+    for side, flag, both_strands in (
+        ("pretrained", False, False),
+        ("pretrained_rc_augment", False, True),
+        ("from_scratch", True, False),
+    ):
         settings = json.loads((out / side / "results.json").read_text())["settings"]
         assert settings["from_scratch"] is flag and settings["rc_augment"] is both_strands
     report = json.loads((out / "comparison.json").read_text())
@@ -337,7 +428,10 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
     bootstrap = row["bootstrap"]["pretrained - from_scratch"]  # one seed: the bootstrap over test examples still tests
     assert bootstrap["mean"] == pytest.approx(test["mean"]) and bootstrap["replicates"] == 2000
     assert bootstrap["ci95"][0] <= test["mean"] <= bootstrap["ci95"][1]
-    assert "| pretrained | from scratch | CNN baseline | pretrained - from scratch |" in (out / "comparison.md").read_text()
+    assert (
+        "| pretrained | from scratch | CNN baseline | pretrained - from scratch |"
+        in (out / "comparison.md").read_text()
+    )
     cnn = json.loads((out / "cnn" / "results.json").read_text())  # the third side: the one-hot CNN baseline
     assert cnn["settings"]["architecture"] == "cnn" and "CNN baseline" in (out / "comparison.md").read_text()
     cnn_mcc = cnn["results"]["tf_0"]["42"]["eval_matthews_correlation"] * 100
@@ -347,26 +441,75 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
         assert str(path) in printed
 
     # --compare_with: the same comparison from two finished folders, nothing rerun
-    gue.main(args[:-6] + ["--output_dir", str(out / "from_scratch"), "--from_scratch", "True", "--max_steps", "2",
-                          "--learning_rate", "1e-3", "--batch_size", "16", "--compare_with", str(out / "pretrained")])
+    gue.main(
+        args[:-6]
+        + [
+            "--output_dir",
+            str(out / "from_scratch"),
+            "--from_scratch",
+            "True",
+            "--max_steps",
+            "2",
+            "--learning_rate",
+            "1e-3",
+            "--batch_size",
+            "16",
+            "--compare_with",
+            str(out / "pretrained"),
+        ]
+    )
     assert len(built) == 3
     again = json.loads((out / "from_scratch" / "comparison.json").read_text())
     no_augmented = {"augmented": None, "augmented_averaged_at_test": None}
-    assert again["tasks"] == [{**r, "cnn": None, "strands": {**r["strands"], **no_augmented},  # neither named here
-                               "tests": {"pretrained - from_scratch": r["tests"]["pretrained - from_scratch"]},
-                               "bootstrap": {"pretrained - from_scratch": r["bootstrap"]["pretrained - from_scratch"]},
-                               "clean": {name: r["clean"][name] for name in ("pretrained", "from_scratch")}}
-                              for r in report["tasks"]]
+    assert again["tasks"] == [
+        {
+            **r,
+            "cnn": None,
+            "strands": {**r["strands"], **no_augmented},  # neither named here
+            "tests": {"pretrained - from_scratch": r["tests"]["pretrained - from_scratch"]},
+            "bootstrap": {"pretrained - from_scratch": r["bootstrap"]["pretrained - from_scratch"]},
+            "clean": {name: r["clean"][name] for name in ("pretrained", "from_scratch")},
+        }
+        for r in report["tasks"]
+    ]
     monkeypatch.setattr(runs, "run_task", lambda *a: pytest.fail("--report_only ran a task"))
     (out / "comparison.json").unlink()
     gue.main(args + ["--ablation", "True", "--report_only", "True"])  # the comparison again, from the stored results
     assert json.loads((out / "comparison.json").read_text())["tasks"] == report["tasks"]
     with pytest.raises(ValueError, match="both runs have from_scratch=False"):
-        gue.main(args[:-6] + ["--output_dir", str(out / "pretrained"), "--max_steps", "2", "--learning_rate", "1e-3",
-                              "--batch_size", "16", "--compare_with", str(out / "pretrained")])
+        gue.main(
+            args[:-6]
+            + [
+                "--output_dir",
+                str(out / "pretrained"),
+                "--max_steps",
+                "2",
+                "--learning_rate",
+                "1e-3",
+                "--batch_size",
+                "16",
+                "--compare_with",
+                str(out / "pretrained"),
+            ]
+        )
     with pytest.raises(ValueError, match="other settings there .*learning_rate"):
-        gue.main(args[:-6] + ["--output_dir", str(tmp_path / "x"), "--from_scratch", "True", "--max_steps", "2",
-                              "--learning_rate", "2e-3", "--batch_size", "16", "--compare_with", str(out / "pretrained")])
+        gue.main(
+            args[:-6]
+            + [
+                "--output_dir",
+                str(tmp_path / "x"),
+                "--from_scratch",
+                "True",
+                "--max_steps",
+                "2",
+                "--learning_rate",
+                "2e-3",
+                "--batch_size",
+                "16",
+                "--compare_with",
+                str(out / "pretrained"),
+            ]
+        )
 
 
 def test_builder_refuses_a_folder_in_another_layout(tmp_path):
@@ -375,8 +518,12 @@ def test_builder_refuses_a_folder_in_another_layout(tmp_path):
     write_task(tmp_path / "GUE" / "tf" / "0")
     (tmp_path / "empty").mkdir()
     layout = r"expected <family>/<task>/\{train,dev,test\}.csv"
-    cases = [(tmp_path / "empty", ""), (tmp_path / "GUE" / "tf" / "0", "one task folder"),
-             (tmp_path / "GUE" / "tf", "one family folder"), (tmp_path, f"one level deeper: pass {tmp_path / 'GUE'}")]
+    cases = [
+        (tmp_path / "empty", ""),
+        (tmp_path / "GUE" / "tf" / "0", "one task folder"),
+        (tmp_path / "GUE" / "tf", "one family folder"),
+        (tmp_path, f"one level deeper: pass {tmp_path / 'GUE'}"),
+    ]
     for folder, hint in cases:
         with pytest.raises(ValueError, match=f"{folder}: no GUE task folders here \\({layout}.*\\).*{hint}"):
             build_gue_dataset(folder, tmp_path / "hub", progress=lambda message: None)
@@ -390,7 +537,22 @@ def test_finetune_from_a_built_dataset_folder(tmp_path, tiny_pretrained):  # noq
 
     write_task(tmp_path / "GUE" / "tf" / "1")
     build_gue_dataset(tmp_path / "GUE", tmp_path / "hub", progress=lambda message: None)
-    results = finetune(["--model_name_or_path", str(tiny_pretrained), "--dataset_name", str(tmp_path / "hub"),
-                        "--dataset_config_name", "tf_1", "--output_dir", str(tmp_path / "out"), "--max_steps", "3",
-                        "--run_name", "hub", "--model_max_length", "24"])
+    results = finetune(
+        [
+            "--model_name_or_path",
+            str(tiny_pretrained),
+            "--dataset_name",
+            str(tmp_path / "hub"),
+            "--dataset_config_name",
+            "tf_1",
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--max_steps",
+            "3",
+            "--run_name",
+            "hub",
+            "--model_max_length",
+            "24",
+        ]
+    )
     assert "eval_matthews_correlation" in results

@@ -9,10 +9,10 @@ from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dnabert2.train.data.fasta import read_fasta
-from dnabert2.train.data.tasks import read_csv_split
-from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.runtime.errors import InputError
+from dnabert2.data.fasta import read_fasta
+from dnabert2.data.tasks import read_csv_split
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.runtime.errors import InputError
 
 EXAMPLES = 150  # per property; the README's reliability section counts them
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -52,11 +52,17 @@ record = st.tuples(
 
 
 @FUZZ
-@given(records=st.lists(record, max_size=4), noise=st.one_of(st.just(""), st.text(alphabet=NOISE, max_size=3)),
-       crlf=st.booleans(), bom=st.booleans(), compress=st.sampled_from(["plain", "gzip", "truncated gzip"]),
-       preamble=st.booleans())
-def test_fasta_reader_matches_a_plain_parser_or_raises_its_own_error(tmp_path, records, noise, crlf, bom, compress,
-                                                                     preamble):
+@given(
+    records=st.lists(record, max_size=4),
+    noise=st.one_of(st.just(""), st.text(alphabet=NOISE, max_size=3)),
+    crlf=st.booleans(),
+    bom=st.booleans(),
+    compress=st.sampled_from(["plain", "gzip", "truncated gzip"]),
+    preamble=st.booleans(),
+)
+def test_fasta_reader_matches_a_plain_parser_or_raises_its_own_error(
+    tmp_path, records, noise, crlf, bom, compress, preamble
+):
     lines = ["ACGT"] * preamble
     for header, sequence_lines in records:
         lines += [">" + header, *sequence_lines]
@@ -97,9 +103,18 @@ def reference_csv(rows):
 
 
 @FUZZ
-@given(rows=st.lists(st.tuples(st.text(alphabet=LETTERS + NOISE[:6], max_size=30),
-                               st.sampled_from(["0", "1", "2.5", "-1", "", "x", "nan", "1.0"])), max_size=6),
-       bom=st.booleans(), crlf=st.booleans(), delimiter=st.sampled_from([",", ",", "\t"]))
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.text(alphabet=LETTERS + NOISE[:6], max_size=30),
+            st.sampled_from(["0", "1", "2.5", "-1", "", "x", "nan", "1.0"]),
+        ),
+        max_size=6,
+    ),
+    bom=st.booleans(),
+    crlf=st.booleans(),
+    delimiter=st.sampled_from([",", ",", "\t"]),
+)
 def test_csv_reader_matches_a_plain_parser_or_raises_its_own_error(tmp_path, rows, bom, crlf, delimiter):
     newline = "\r\n" if crlf else "\n"
     lines = [f"sequence{delimiter}label"] + [f"{s}{delimiter}{label}" for s, label in rows]
@@ -132,7 +147,7 @@ def reference_fastq(lines):
             continue
         if not lines[i].startswith("@") or len(lines) - i < 4:
             return None
-        header, sequence, plus, quality = lines[i:i + 4]
+        header, sequence, plus, quality = lines[i : i + 4]
         bases = "".join(sequence.split()).upper().replace("U", "T")
         bases = "".join(b for b in bases if b not in "-.*")
         if not plus.startswith("+") or len(quality) != len(sequence) or any(b not in "ACGTNRYKMSWBDHV" for b in bases):
@@ -142,17 +157,26 @@ def reference_fastq(lines):
     return records or None
 
 
-fastq_record = st.tuples(st.text(alphabet=string.ascii_letters + string.digits + " _", max_size=12),
-                         st.text(alphabet=LETTERS + "XZ", max_size=40), st.sampled_from(["+", "+x", "", "-"]),
-                         st.integers(-1, 1))
+fastq_record = st.tuples(
+    st.text(alphabet=string.ascii_letters + string.digits + " _", max_size=12),
+    st.text(alphabet=LETTERS + "XZ", max_size=40),
+    st.sampled_from(["+", "+x", "", "-"]),
+    st.integers(-1, 1),
+)
 
 
 @FUZZ
-@given(records=st.lists(fastq_record, max_size=4), crlf=st.booleans(), truncate=st.integers(0, 2),
-       compress=st.sampled_from(["plain", "gzip", "truncated gzip"]), blank=st.booleans())
-def test_fastq_reader_matches_a_plain_parser_or_raises_its_own_error(tmp_path, records, crlf, truncate, compress,
-                                                                     blank):
-    from dnabert2.train.data.fastq import read_fastq
+@given(
+    records=st.lists(fastq_record, max_size=4),
+    crlf=st.booleans(),
+    truncate=st.integers(0, 2),
+    compress=st.sampled_from(["plain", "gzip", "truncated gzip"]),
+    blank=st.booleans(),
+)
+def test_fastq_reader_matches_a_plain_parser_or_raises_its_own_error(
+    tmp_path, records, crlf, truncate, compress, blank
+):
+    from dnabert2.data.fastq import read_fastq
 
     lines = []
     for header, sequence, plus, quality_offset in records:
@@ -165,8 +189,11 @@ def test_fastq_reader_matches_a_plain_parser_or_raises_its_own_error(tmp_path, r
         data = data[: max(1, len(data) // 2)] if compress == "truncated gzip" else data
     path = tmp_path / "reads.fq"
     path.write_bytes(data)
-    expected = None if compress == "truncated gzip" else reference_fastq(text.replace("\r\n", "\n").split("\n")[:-1]
-                                                                          if lines else [])
+    expected = (
+        None
+        if compress == "truncated gzip"
+        else reference_fastq(text.replace("\r\n", "\n").split("\n")[:-1] if lines else [])
+    )
     if expected is None:
         with pytest.raises(InputError):
             list(read_fastq(path))
@@ -183,15 +210,26 @@ def indexed_reference(tmp_path_factory):
 
 
 @FUZZ
-@given(regions=st.lists(st.tuples(st.sampled_from(["chr1", "1", "chr2", "chr3", "#x", "track"]),
-                                  st.integers(-2, 55), st.integers(-2, 55), st.sampled_from(["", "r", "a b"]),
-                                  st.sampled_from(["\t", " "])), max_size=5),
-       noise=st.sampled_from(["", "x\n", "chr1\t1\n", "\xff\n"]))
+@given(
+    regions=st.lists(
+        st.tuples(
+            st.sampled_from(["chr1", "1", "chr2", "chr3", "#x", "track"]),
+            st.integers(-2, 55),
+            st.integers(-2, 55),
+            st.sampled_from(["", "r", "a b"]),
+            st.sampled_from(["\t", " "]),
+        ),
+        max_size=5,
+    ),
+    noise=st.sampled_from(["", "x\n", "chr1\t1\n", "\xff\n"]),
+)
 def test_bed_regions_match_a_plain_slicer_or_raise_their_own_error(tmp_path, indexed_reference, regions, noise):
-    from dnabert2.train.data.bed import read_bed_sequences
+    from dnabert2.data.bed import read_bed_sequences
 
     fasta, contigs = indexed_reference
-    lines = [sep.join([chrom, str(start), str(end)] + ([name] if name else [])) for chrom, start, end, name, sep in regions]
+    lines = [
+        sep.join([chrom, str(start), str(end)] + ([name] if name else [])) for chrom, start, end, name, sep in regions
+    ]
     path = tmp_path / "r.bed"
     path.write_bytes(("\n".join(lines) + "\n" + noise).encode("utf-8"))
     expected = []
@@ -214,11 +252,18 @@ def test_bed_regions_match_a_plain_slicer_or_raise_their_own_error(tmp_path, ind
 
 
 @FUZZ
-@given(alleles=st.lists(st.tuples(st.text(alphabet="ACGTNacgtX", min_size=0, max_size=3),
-                                  st.sampled_from(["A", "T", "GA", "<DEL>", "*", "AX", "C,G", "."])), max_size=5),
-       garbage=st.booleans())
+@given(
+    alleles=st.lists(
+        st.tuples(
+            st.text(alphabet="ACGTNacgtX", min_size=0, max_size=3),
+            st.sampled_from(["A", "T", "GA", "<DEL>", "*", "AX", "C,G", "."]),
+        ),
+        max_size=5,
+    ),
+    garbage=st.booleans(),
+)
 def test_vcf_reader_yields_plain_alleles_or_raises_its_own_error(tmp_path, alleles, garbage):
-    from dnabert2.train.inference.variants import SkipCounts, read_variants
+    from dnabert2.inference.variants import SkipCounts, read_variants
 
     header = "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
     rows = [f"chr1\t{i + 1}\t.\t{ref or 'A'}\t{alt}\t.\t.\t." for i, (ref, alt) in enumerate(alleles)]
@@ -227,7 +272,7 @@ def test_vcf_reader_yields_plain_alleles_or_raises_its_own_error(tmp_path, allel
     expected, skipped = [], 0
     for ref, alt_field in alleles:
         ref = (ref or "A").upper()
-        for alt in ([] if alt_field == "." else alt_field.split(",")):
+        for alt in [] if alt_field == "." else alt_field.split(","):
             if alt in ("<DEL>", "*") or "X" in ref + alt:
                 skipped += 1
             else:

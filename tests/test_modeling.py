@@ -73,10 +73,13 @@ def test_real_token_outputs_do_not_depend_on_padding(tiny_config):
 ANY_LENGTHS_PATHS = ["sdpa", "sdpa_per_sequence", "sdpa_per_sequence, 16-query blocks", "eager"]
 
 
-@pytest.mark.parametrize("lengths, path", [
-    *((lengths, path) for lengths in ([70, 33, 5], [1], [16, 16], [3, 40]) for path in ANY_LENGTHS_PATHS),
-    *((lengths, "sdpa_equal_length") for lengths in ([1], [16, 16], [9, 9, 9])),
-])
+@pytest.mark.parametrize(
+    "lengths, path",
+    [
+        *((lengths, path) for lengths in ([70, 33, 5], [1], [16, 16], [3, 40]) for path in ANY_LENGTHS_PATHS),
+        *((lengths, "sdpa_equal_length") for lengths in ([1], [16, 16], [9, 9, 9])),
+    ],
+)
 def test_sdpa_paths_match_plain_attention_forward_and_backward(monkeypatch, lengths, path):
     heads, head_dim = 6, 8
     generator = torch.Generator().manual_seed(len(lengths))
@@ -239,9 +242,7 @@ def test_loads_official_checkpoint_layout(tmp_path, tiny_config):
         tmp_path / "official", num_labels=2, output_loading_info=True
     )
     assert all(k.startswith(("bert.pooler", "classifier")) for k in info["missing_keys"])
-    torch.testing.assert_close(
-        classifier.bert.encoder.layer[1].mlp.wo.weight, sd["bert.encoder.layer.1.mlp.wo.weight"]
-    )
+    torch.testing.assert_close(classifier.bert.encoder.layer[1].mlp.wo.weight, sd["bert.encoder.layer.1.mlp.wo.weight"])
 
 
 def test_load_report_names_untrained_heads_but_not_the_identity_pooler(tmp_path, tiny_config, caplog, monkeypatch):
@@ -270,7 +271,10 @@ def test_save_load_round_trip_through_remote_code_in_fresh_process(tmp_path, tin
     model.save_pretrained(tmp_path / "saved")
     saved = json.loads((tmp_path / "saved" / "config.json").read_text())
     assert set(saved["auto_map"]) == {
-        "AutoConfig", "AutoModel", "AutoModelForMaskedLM", "AutoModelForSequenceClassification",
+        "AutoConfig",
+        "AutoModel",
+        "AutoModelForMaskedLM",
+        "AutoModelForSequenceClassification",
         "AutoModelForTokenClassification",
     }
     for name in ("modeling_dnabert2.py", "configuration_dnabert2.py", "bert_layers_triton.py"):
@@ -278,16 +282,19 @@ def test_save_load_round_trip_through_remote_code_in_fresh_process(tmp_path, tin
     ids, mask, types = uneven_batch([14, 6])
     torch.save({"ids": ids, "mask": mask, "types": types}, tmp_path / "inputs.pt")
     torch.save(model(ids, mask, types).logits, tmp_path / "expected.pt")
-    script = HIDE_PROJECT + f"""
+    script = (
+        HIDE_PROJECT
+        + f"""
 import torch
 from transformers import AutoModelForMaskedLM
-model = AutoModelForMaskedLM.from_pretrained({str(tmp_path / 'saved')!r}, trust_remote_code=True).eval()
+model = AutoModelForMaskedLM.from_pretrained({str(tmp_path / "saved")!r}, trust_remote_code=True).eval()
 assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
-x = torch.load({str(tmp_path / 'inputs.pt')!r})
+x = torch.load({str(tmp_path / "inputs.pt")!r})
 logits = model(x["ids"], x["mask"], x["types"]).logits
-assert torch.equal(logits, torch.load({str(tmp_path / 'expected.pt')!r})), "logits differ"
+assert torch.equal(logits, torch.load({str(tmp_path / "expected.pt")!r})), "logits differ"
 print("OK")
 """
+    )
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert result.returncode == 0 and "OK" in result.stdout, result.stderr[-3000:]
@@ -314,9 +321,15 @@ def test_official_config_reads(tmp_path, tiny_config):
         (lambda: dict(input_ids=torch.randint(5, 100, (7,))), "shape"),
         (lambda: dict(input_ids=torch.tensor([[5, 6, 4096]])), "vocabulary"),
         (lambda: dict(input_ids=torch.tensor([[5, -1]])), "vocabulary"),
-        (lambda: dict(input_ids=torch.tensor([[5, 6]]), attention_mask=torch.ones(1, 3, dtype=torch.long)), "attention_mask"),
+        (
+            lambda: dict(input_ids=torch.tensor([[5, 6]]), attention_mask=torch.ones(1, 3, dtype=torch.long)),
+            "attention_mask",
+        ),
         (lambda: dict(input_ids=torch.zeros(0, 5, dtype=torch.long)), "Empty"),
-        (lambda: dict(input_ids=torch.tensor([[5, 6]]), attention_mask=torch.tensor([[0, 0]])), "without any real token"),
+        (
+            lambda: dict(input_ids=torch.tensor([[5, 6]]), attention_mask=torch.tensor([[0, 0]])),
+            "without any real token",
+        ),
         (lambda: dict(input_ids=torch.tensor([[5, 6, 7]]), attention_mask=torch.tensor([[0, 1, 1]])), "right-padded"),
         (lambda: dict(input_ids=torch.tensor([[5, 6]]), token_type_ids=torch.tensor([[0, 2]])), "token_type_ids"),
         (lambda: dict(input_ids=torch.tensor([[5.0, 6.0]])), "integer"),

@@ -12,7 +12,7 @@ import torch
 from conftest import ROOT
 
 from configuration_dnabert2 import DNABert2Config
-from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.train.predict import main as predict_main
 from modeling_dnabert2 import DNABert2ForSequenceClassification
 
@@ -23,9 +23,16 @@ LABELS = ("promoter", "enhancer", "other")
 def classifier(tmp_path_factory):
     """A small random three-class classifier and the shipped tokenizer."""
     folder = tmp_path_factory.mktemp("classifier")
-    config = DNABert2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                            num_labels=3, id2label=dict(enumerate(LABELS)),
-                            label2id={name: i for i, name in enumerate(LABELS)}, hidden_dropout_prob=0.0)
+    config = DNABert2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=3,
+        id2label=dict(enumerate(LABELS)),
+        label2id={name: i for i, name in enumerate(LABELS)},
+        hidden_dropout_prob=0.0,
+    )
     torch.manual_seed(0)
     DNABert2ForSequenceClassification(config).save_pretrained(folder)
     load_tokenizer(ROOT).save_pretrained(folder)
@@ -43,17 +50,32 @@ def test_two_shards_of_parts_match_the_csv_rows(tmp_path, classifier):
     with open(tmp_path / "p.csv") as handle:
         expected = list(csv.DictReader(handle))
     for shard in (0, 1):
-        counts = predict_main([*common, "--output_dir", str(tmp_path / "parts"), "--part_size", "4",
-                               "--num_shards", "2", "--shard_index", str(shard)])
+        counts = predict_main(
+            [
+                *common,
+                "--output_dir",
+                str(tmp_path / "parts"),
+                "--part_size",
+                "4",
+                "--num_shards",
+                "2",
+                "--shard_index",
+                str(shard),
+            ]
+        )
         assert counts["rows written"] == len(expected[shard::2])  # with windows: every other window of the input
-    rows = sorted((row for part in (tmp_path / "parts").glob("*.parquet") for row in pq.read_table(part).to_pylist()),
-                  key=lambda row: (row["index"], row["start"]))
+    rows = sorted(
+        (row for part in (tmp_path / "parts").glob("*.parquet") for row in pq.read_table(part).to_pylist()),
+        key=lambda row: (row["index"], row["start"]),
+    )
     assert [(r["name"], r["start"], r["end"], r["prediction"]) for r in rows] == [
-        (r["name"], int(r["start"]), int(r["end"]), r["prediction"]) for r in expected]
+        (r["name"], int(r["start"]), int(r["end"]), r["prediction"]) for r in expected
+    ]
     assert [r["index"] for r in rows] == [int(r["name"][1:]) for r in expected]
     for name in LABELS:
-        np.testing.assert_allclose([r[f"prob_{name}"] for r in rows], [float(r[f"prob_{name}"]) for r in expected],
-                                   atol=2e-6)
+        np.testing.assert_allclose(
+            [r[f"prob_{name}"] for r in rows], [float(r[f"prob_{name}"]) for r in expected], atol=2e-6
+        )
     with pytest.raises(ValueError, match="--aggregate mean needs one process"):
         predict_main([*common, "--output_dir", str(tmp_path / "other"), "--aggregate", "mean"])
 
@@ -72,8 +94,17 @@ def test_a_job_array_merges_into_the_files_one_process_writes(tmp_path, classifi
     fastq = write_reads(tmp_path / "r.fq.gz", 13)
     common = ["--model", str(classifier), "--input", str(fastq), "--window", "200", "--stride", "150"]
     predict_main([*common, "--output", str(tmp_path / "one.csv"), "--embeddings", str(tmp_path / "one.npy")])
-    sharded = [*common, "--output", str(tmp_path / "two.csv"), "--embeddings", str(tmp_path / "two.npy"),
-               "--num_shards", "2", "--part_size", "3"]
+    sharded = [
+        *common,
+        "--output",
+        str(tmp_path / "two.csv"),
+        "--embeddings",
+        str(tmp_path / "two.npy"),
+        "--num_shards",
+        "2",
+        "--part_size",
+        "3",
+    ]
     first = predict_main([*sharded, "--shard_index", "1"])
     assert not first["completes the run"] and not (tmp_path / "two.csv").exists()  # shard 0 still missing
     with pytest.raises(ValueError, match="shards 0 of 2 are not complete yet"):
@@ -93,12 +124,31 @@ def test_accelerate_launch_splits_predictions_and_merges_them(tmp_path, classifi
 
     fastq = write_reads(tmp_path / "r.fq.gz", 9)
     predict_main(["--model", str(classifier), "--input", str(fastq), "--output", str(tmp_path / "one.csv")])
-    command = ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", str(ROOT / "train" / "predict.py"),
-               "--model", str(classifier), "--input", str(fastq), "--output", str(tmp_path / "two.csv"),
-               "--part_size", "2"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+    command = [
+        "accelerate",
+        "launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        str(ROOT / "train" / "predict.py"),
+        "--model",
+        str(classifier),
+        "--input",
+        str(fastq),
+        "--output",
+        str(tmp_path / "two.csv"),
+        "--part_size",
+        "2",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
     assert "Shard 0 of 2 done" in log and "Shard 1 of 2 done" in log and log.count("Merged 9 predictions") == 1
@@ -116,13 +166,43 @@ def test_two_machines_over_localhost_split_and_merge(tmp_path, classifier):
     with socket.socket() as probe:  # a free port for the rendezvous
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    machines = [subprocess.Popen(
-        ["accelerate", "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "2", "--machine_rank",
-         str(rank), "--main_process_ip", "127.0.0.1", "--main_process_port", str(port), "--mixed_precision", "no",
-         "--dynamo_backend", "no", str(ROOT / "train" / "predict.py"), "--model", str(classifier), "--input",
-         str(fastq), "--output", str(tmp_path / "two.csv"), "--part_size", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
-        for rank in (0, 1)]
+    machines = [
+        subprocess.Popen(
+            [
+                "accelerate",
+                "launch",
+                "--multi_gpu",
+                "--num_processes",
+                "2",
+                "--num_machines",
+                "2",
+                "--machine_rank",
+                str(rank),
+                "--main_process_ip",
+                "127.0.0.1",
+                "--main_process_port",
+                str(port),
+                "--mixed_precision",
+                "no",
+                "--dynamo_backend",
+                "no",
+                str(ROOT / "train" / "predict.py"),
+                "--model",
+                str(classifier),
+                "--input",
+                str(fastq),
+                "--output",
+                str(tmp_path / "two.csv"),
+                "--part_size",
+                "2",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "CUDA_VISIBLE_DEVICES": ""},
+        )
+        for rank in (0, 1)
+    ]
     logs = [machine.communicate(timeout=600)[0] for machine in machines]
     assert [machine.returncode for machine in machines] == [0, 0], logs[0][-2000:] + logs[1][-2000:]
     assert "Shard 0 of 2 done" in logs[0] and "Shard 1 of 2 done" in logs[1]  # one shard per machine

@@ -11,9 +11,9 @@ import torch
 from conftest import ROOT
 
 from configuration_dnabert2 import DNABert2Config
-from dnabert2.train.data.alphabet import reverse_complement
-from dnabert2.train.predict import main as predict_main
-from dnabert2.train.inference.prediction import (
+from dnabert2.data.alphabet import reverse_complement
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.inference.prediction import (
     NpyRowWriter,
     Piece,
     UntrainedHeadError,
@@ -24,7 +24,7 @@ from dnabert2.train.inference.prediction import (
     sliding_windows,
     token_budget_batches,
 )
-from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.train.predict import main as predict_main
 from modeling_dnabert2 import DNABert2ForSequenceClassification, DNABert2Model
 
 
@@ -32,9 +32,16 @@ from modeling_dnabert2 import DNABert2ForSequenceClassification, DNABert2Model
 def classifier(tmp_path_factory):
     """A small random classifier with a head (as if fine-tuned) and the shipped tokenizer."""
     folder = tmp_path_factory.mktemp("classifier")
-    config = DNABert2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                            num_labels=3, id2label={0: "promoter", 1: "enhancer", 2: "other"},
-                            label2id={"promoter": 0, "enhancer": 1, "other": 2}, hidden_dropout_prob=0.0)
+    config = DNABert2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=3,
+        id2label={0: "promoter", 1: "enhancer", 2: "other"},
+        label2id={"promoter": 0, "enhancer": 1, "other": 2},
+        hidden_dropout_prob=0.0,
+    )
     torch.manual_seed(0)
     DNABert2ForSequenceClassification(config).save_pretrained(folder)
     load_tokenizer(ROOT).save_pretrained(folder)
@@ -64,24 +71,55 @@ def probabilities(row):
 def test_whole_10kb_record_equals_the_direct_forward(tmp_path, classifier):
     long, short = random_dna(10_000, 1), random_dna(300, 2)
     (tmp_path / "in.fa").write_text(f">long\n{long}\n>short\n{short}\n")
-    predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv"),
-                  "--embeddings", str(tmp_path / "e.npy"), "--max_tokens_per_batch", "512"])
+    predict_main(
+        [
+            "--model",
+            str(classifier),
+            "--input",
+            str(tmp_path / "in.fa"),
+            "--output",
+            str(tmp_path / "p.csv"),
+            "--embeddings",
+            str(tmp_path / "e.npy"),
+            "--max_tokens_per_batch",
+            "512",
+        ]
+    )
     rows = read_rows(tmp_path / "p.csv")
     assert [(r["name"], r["start"], r["end"]) for r in rows] == [("long", "0", "10000"), ("short", "0", "300")]
     for row, sequence in zip(rows, (long, short)):
         np.testing.assert_allclose(probabilities(row), direct_probabilities(classifier, sequence), atol=1e-5)
         assert row["prediction"] in ("promoter", "enhancer", "other")  # the config's class names
     embeddings = np.load(tmp_path / "e.npy")
-    _, expected = predict(load_classifier(classifier), load_tokenizer(classifier), [(long,), (short,)],
-                          with_embeddings=True, progress=False)
+    _, expected = predict(
+        load_classifier(classifier),
+        load_tokenizer(classifier),
+        [(long,), (short,)],
+        with_embeddings=True,
+        progress=False,
+    )
     np.testing.assert_allclose(embeddings, expected, atol=1e-5)
 
 
 def test_60kb_record_in_windows_with_a_record_mean(tmp_path, classifier):
     sequence = random_dna(60_000, 3)
     (tmp_path / "in.fa").write_text(f">chr\n{sequence}\n")
-    predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv"),
-                  "--window", "25000", "--stride", "20000", "--aggregate", "mean"])
+    predict_main(
+        [
+            "--model",
+            str(classifier),
+            "--input",
+            str(tmp_path / "in.fa"),
+            "--output",
+            str(tmp_path / "p.csv"),
+            "--window",
+            "25000",
+            "--stride",
+            "20000",
+            "--aggregate",
+            "mean",
+        ]
+    )
     rows = read_rows(tmp_path / "p.csv")
     spans = [(int(r["start"]), int(r["end"])) for r in rows]
     assert spans == [(0, 25000), (20000, 45000), (35000, 60000), (0, 60000)]  # last window ends at the end
@@ -91,8 +129,16 @@ def test_60kb_record_in_windows_with_a_record_mean(tmp_path, classifier):
 
 def test_long_inputs_are_cut_with_a_warning_or_refused(tmp_path, classifier, caplog):
     (tmp_path / "in.fa").write_text(f">long\n{random_dna(2_000, 4)}\n>short\n{random_dna(50, 5)}\n")
-    arguments = ["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv"),
-                 "--max_length", "64"]
+    arguments = [
+        "--model",
+        str(classifier),
+        "--input",
+        str(tmp_path / "in.fa"),
+        "--output",
+        str(tmp_path / "p.csv"),
+        "--max_length",
+        "64",
+    ]
     with caplog.at_level(logging.WARNING):
         predict_main(arguments)
     assert "1 input(s) were longer than --max_length 64 tokens and were cut" in caplog.text
@@ -105,7 +151,7 @@ def lora_adapter(folder, base_folder, with_head):
     config as fine-tuning saves it; ``with_head=False`` saves the LoRA matrices only. Returns the live model."""
     from peft import LoraConfig, TaskType, get_peft_model
 
-    from dnabert2.train.finetuning.lora import DEFAULT_LORA_TARGETS
+    from dnabert2.finetuning.lora import DEFAULT_LORA_TARGETS
 
     torch.manual_seed(1)
     base = DNABert2ForSequenceClassification.from_pretrained(base_folder, num_labels=2)
@@ -187,8 +233,9 @@ def test_rc_average_is_the_mean_of_both_strands_and_strand_symmetric(classifier)
     forward, _ = predict(model, tokenizer, [(s,) for s in sequences], progress=False)
     reverse, _ = predict(model, tokenizer, [(reverse_complement(s),) for s in sequences], progress=False)
     np.testing.assert_allclose(both, (forward + reverse) / 2, atol=1e-6)
-    flipped, _ = predict(model, tokenizer, [(reverse_complement(s),) for s in sequences], rc_average=True,
-                         progress=False)
+    flipped, _ = predict(
+        model, tokenizer, [(reverse_complement(s),) for s in sequences], rc_average=True, progress=False
+    )
     np.testing.assert_allclose(flipped, both, atol=1e-5)  # a sequence and its other strand get one answer
 
 
@@ -209,22 +256,36 @@ def test_outputs_of_each_head_type():
     logits = np.array([[2.0, 0.0], [0.0, 0.0]])
     softmax = outputs_of(logits, SimpleNamespace(problem_type="single_label_classification"))
     np.testing.assert_allclose(softmax[0], [np.e**2 / (np.e**2 + 1), 1 / (np.e**2 + 1)])
-    np.testing.assert_allclose(outputs_of(logits, SimpleNamespace(problem_type="multi_label_classification"))[1], [0.5, 0.5])
+    np.testing.assert_allclose(
+        outputs_of(logits, SimpleNamespace(problem_type="multi_label_classification"))[1], [0.5, 0.5]
+    )
     np.testing.assert_array_equal(outputs_of(logits[:, :1], SimpleNamespace(problem_type="regression")), logits[:, :1])
 
 
 def test_adjacent_records_sharing_a_name_get_their_own_record_means(tmp_path, classifier):
     a, b = random_dna(900, 11), random_dna(900, 12)
     (tmp_path / "dup.fa").write_text(f">dup first\n{a}\n>dup second\n{b}\n")
-    predict_main(["--model", str(classifier), "--input", str(tmp_path / "dup.fa"), "--output", str(tmp_path / "p.csv"),
-                  "--window", "500", "--aggregate", "mean"])
+    predict_main(
+        [
+            "--model",
+            str(classifier),
+            "--input",
+            str(tmp_path / "dup.fa"),
+            "--output",
+            str(tmp_path / "p.csv"),
+            "--window",
+            "500",
+            "--aggregate",
+            "mean",
+        ]
+    )
     rows = read_rows(tmp_path / "p.csv")
     whole = [row for row in rows if row["start"] == "0" and row["end"] == "900"]
     assert [row["name"] for row in rows].count("dup") == 6 and len(whole) == 2  # 2 windows + 1 mean per record
     model, tokenizer = load_classifier(classifier), load_tokenizer(classifier)
     for record, row in zip((a, b), whole):  # each mean is of its own record's windows only (logits averaged)
         with torch.no_grad():
-            logits = [model(**tokenizer([record[s:s + 500]], return_tensors="pt")).logits[0] for s in (0, 400)]
+            logits = [model(**tokenizer([record[s : s + 500]], return_tensors="pt")).logits[0] for s in (0, 400)]
         expected = torch.softmax(torch.stack(logits).mean(0), -1).numpy()
         np.testing.assert_allclose(probabilities(row), expected, atol=1e-5)
 
@@ -243,17 +304,37 @@ def test_an_interrupted_prediction_leaves_no_output_that_looks_finished(tmp_path
 
     monkeypatch.setattr(command, "predict_stream", dies_after_two)
     with pytest.raises(KeyboardInterrupt):
-        predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output",
-                      str(tmp_path / "p.csv"), "--embeddings", str(tmp_path / "e.npy")])
+        predict_main(
+            [
+                "--model",
+                str(classifier),
+                "--input",
+                str(tmp_path / "in.fa"),
+                "--output",
+                str(tmp_path / "p.csv"),
+                "--embeddings",
+                str(tmp_path / "e.npy"),
+            ]
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fa"]  # neither output nor a temporary file
     monkeypatch.setattr(command, "predict_stream", real)
-    predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv"),
-                  "--embeddings", str(tmp_path / "e.npy")])
+    predict_main(
+        [
+            "--model",
+            str(classifier),
+            "--input",
+            str(tmp_path / "in.fa"),
+            "--output",
+            str(tmp_path / "p.csv"),
+            "--embeddings",
+            str(tmp_path / "e.npy"),
+        ]
+    )
     assert len(read_rows(tmp_path / "p.csv")) == 6 and np.load(tmp_path / "e.npy").shape[0] == 6
 
 
 def test_ambiguity_codes_are_read_everywhere_and_counted(tmp_path, classifier, capsys):
-    from dnabert2.train.data.tasks import load_csv_task
+    from dnabert2.data.tasks import load_csv_task
 
     sequence = random_dna(60, 5)
     iupac = sequence[:30] + "r" + sequence[31:]  # lower case R: a purine, upper-cased like any base

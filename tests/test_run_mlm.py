@@ -15,12 +15,12 @@ import pytest
 import torch
 from conftest import FIXTURE_FASTA, ROOT
 
-from modeling_dnabert2 import DNABert2ForMaskedLM
-from dnabert2.train.data.windows import EmptySplitError, load_sequences, tokenize_windows
-from dnabert2.train.pretraining.masking import EVAL_MASK_SEED, MaskedWindows
-from dnabert2.train.pretraining.metrics import baseline_metrics
-from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.data.windows import EmptySplitError, load_sequences, tokenize_windows
+from dnabert2.pretraining.masking import EVAL_MASK_SEED, MaskedWindows
+from dnabert2.pretraining.metrics import baseline_metrics
 from dnabert2.train.run_mlm import main as run_mlm
+from modeling_dnabert2 import DNABert2ForMaskedLM
 
 TINY = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64,hidden_dropout_prob=0.0"
 ACCELERATE = os.path.join(os.path.dirname(sys.executable), "accelerate")
@@ -28,12 +28,41 @@ ACCELERATE = os.path.join(os.path.dirname(sys.executable), "accelerate")
 
 def command(output_dir, cache_dir, max_steps, extra=()):
     return [
-        "--config_name", str(ROOT / "train" / "configs" / "dnabert2-small.json"), "--config_overrides", TINY,
-        "--tokenizer_name", str(ROOT), "--train_file", str(FIXTURE_FASTA), "--validation_split_percentage", "30",
-        "--max_seq_length", "64", "--output_dir", str(output_dir), "--cache_dir", str(cache_dir),
-        "--max_steps", str(max_steps), "--per_device_train_batch_size", "16", "--learning_rate", "3e-3",
-        "--warmup_steps", "0", "--logging_steps", "5", "--eval_steps", "30", "--save_steps", "30",
-        "--max_eval_samples", "64", "--disable_tqdm", "True", *extra,
+        "--config_name",
+        str(ROOT / "train" / "configs" / "dnabert2-small.json"),
+        "--config_overrides",
+        TINY,
+        "--tokenizer_name",
+        str(ROOT),
+        "--train_file",
+        str(FIXTURE_FASTA),
+        "--validation_split_percentage",
+        "30",
+        "--max_seq_length",
+        "64",
+        "--output_dir",
+        str(output_dir),
+        "--cache_dir",
+        str(cache_dir),
+        "--max_steps",
+        str(max_steps),
+        "--per_device_train_batch_size",
+        "16",
+        "--learning_rate",
+        "3e-3",
+        "--warmup_steps",
+        "0",
+        "--logging_steps",
+        "5",
+        "--eval_steps",
+        "30",
+        "--save_steps",
+        "30",
+        "--max_eval_samples",
+        "64",
+        "--disable_tqdm",
+        "True",
+        *extra,
     ]
 
 
@@ -53,8 +82,11 @@ def test_pretraining_learns_evaluates_masked_only_and_resumes(tmp_path):
 
     # eval_loss / eval_accuracy == a plain forward over the same fixed masks (every selected token is [MASK])
     tokenizer = load_tokenizer(ROOT)
-    windows = tokenize_windows(load_sequences([str(FIXTURE_FASTA)], validation_split_percentage=30,
-                                              cache_dir=str(tmp_path / "cache")), tokenizer, 64)["validation"]
+    windows = tokenize_windows(
+        load_sequences([str(FIXTURE_FASTA)], validation_split_percentage=30, cache_dir=str(tmp_path / "cache")),
+        tokenizer,
+        64,
+    )["validation"]
     windows = windows.shuffle(seed=EVAL_MASK_SEED).select(range(64))
     masked = MaskedWindows(windows, tokenizer, 0.15, EVAL_MASK_SEED, replace_all=True)
     model = DNABert2ForMaskedLM.from_pretrained(tmp_path / "run").eval()
@@ -73,10 +105,15 @@ def test_pretraining_learns_evaluates_masked_only_and_resumes(tmp_path):
     assert metrics["eval_loss"] == pytest.approx(total_loss / count, abs=1e-4)
     assert metrics["eval_accuracy"] == pytest.approx(correct / count, abs=1e-9)
     assert metrics["eval_composition_loss"] <= metrics["eval_unigram_loss"] + 1e-9
-    evaluated = run_mlm(command(tmp_path / "evaluated", tmp_path / "cache", 30, ["--eval_only", "True"])[4:]
-                        + ["--model_name_or_path", str(tmp_path / "run"), "--config_overrides", "hidden_dropout_prob=0.0"])
+    evaluated = run_mlm(
+        command(tmp_path / "evaluated", tmp_path / "cache", 30, ["--eval_only", "True"])[4:]
+        + ["--model_name_or_path", str(tmp_path / "run"), "--config_overrides", "hidden_dropout_prob=0.0"]
+    )
     assert evaluated["eval_loss"] == pytest.approx(metrics["eval_loss"], abs=1e-6)  # same masks at every evaluation
-    assert json.loads((tmp_path / "evaluated" / "eval_results.json").read_text())["eval_accuracy"] == metrics["eval_accuracy"]
+    assert (
+        json.loads((tmp_path / "evaluated" / "eval_results.json").read_text())["eval_accuracy"]
+        == metrics["eval_accuracy"]
+    )
 
     run_mlm(command(tmp_path / "run", tmp_path / "cache", 60))  # picks up checkpoint-30 by itself
     resumed, step = losses(tmp_path / "run" / "checkpoint-60")
@@ -133,15 +170,32 @@ def test_exact_resume_after_sigkill(tmp_path, streaming):
     stream = ["--streaming", "True", "--max_train_samples", "200", "--shuffle_buffer_size", "50"] if streaming else []
 
     def args(folder):
-        return [sys.executable, str(ROOT / "train" / "run_mlm.py"),
-                *command(folder, tmp_path / "cache", 48, ["--save_steps", "8", "--logging_steps", "1",
-                                                           "--eval_strategy", "no", "--save_total_limit", "5",
-                                                           *stream])]
+        return [
+            sys.executable,
+            str(ROOT / "train" / "run_mlm.py"),
+            *command(
+                folder,
+                tmp_path / "cache",
+                48,
+                [
+                    "--save_steps",
+                    "8",
+                    "--logging_steps",
+                    "1",
+                    "--eval_strategy",
+                    "no",
+                    "--save_total_limit",
+                    "5",
+                    *stream,
+                ],
+            ),
+        ]
 
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(args(tmp_path / "straight"), check=True, capture_output=True, env=environment, timeout=600)
-    process = subprocess.Popen(args(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=environment)
+    process = subprocess.Popen(
+        args(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment
+    )
     deadline = time.time() + 300
     while not (tmp_path / "killed" / "checkpoint-8" / "trainer_state.json").exists() and time.time() < deadline:
         time.sleep(0.05)
@@ -164,14 +218,31 @@ def free_port():
 def launch(machine_rank, num_machines, port, output, cache):
     topology = ["--multi_gpu", "--num_processes", "2", "--num_machines", str(num_machines)]
     if num_machines > 1:
-        topology += ["--machine_rank", str(machine_rank), "--main_process_ip", "127.0.0.1",
-                     "--main_process_port", str(port)]
+        topology += [
+            "--machine_rank",
+            str(machine_rank),
+            "--main_process_ip",
+            "127.0.0.1",
+            "--main_process_port",
+            str(port),
+        ]
     else:
         topology += ["--main_process_port", str(port)]
     return subprocess.Popen(
-        [ACCELERATE, "launch", *topology, "--mixed_precision", "no", "--dynamo_backend", "no",
-         str(ROOT / "tests" / "ddp_probe.py"), *command(output, cache, 6, ["--save_steps", "6", "--eval_steps", "6"])],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            ACCELERATE,
+            "launch",
+            *topology,
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            str(ROOT / "tests" / "ddp_probe.py"),
+            *command(output, cache, 6, ["--save_steps", "6", "--eval_steps", "6"]),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
 
@@ -218,8 +289,9 @@ def test_streaming_and_cached_paths_give_the_same_windows(tmp_path):
     tokenizer = load_tokenizer(ROOT)
     windows = {}
     for streaming in (False, True):
-        data = load_sequences([str(FIXTURE_FASTA)], validation_split_percentage=30, cache_dir=str(tmp_path / "cache"),
-                              streaming=streaming)
+        data = load_sequences(
+            [str(FIXTURE_FASTA)], validation_split_percentage=30, cache_dir=str(tmp_path / "cache"), streaming=streaming
+        )
         windows[streaming] = [tuple(w["input_ids"]) for w in tokenize_windows(data, tokenizer, 64)["train"]]
     assert len(windows[False]) > 100 and windows[True] == windows[False]
 
@@ -233,20 +305,28 @@ def test_streaming_run_trains(tmp_path):
 def test_validation_species_holds_out_whole_files(tmp_path):
     for name, bases in (("alpha.fa", "ACGTTGCA"), ("beta.fa", "GGGCCCAT")):
         (tmp_path / name).write_text("".join(f">r{i}\n{bases * 20}\n" for i in range(5)))
-    data = load_sequences([str(tmp_path / "*.fa")], validation_species=["beta*"], validation_split_percentage=0,
-                          cache_dir=str(tmp_path / "cache"))
+    data = load_sequences(
+        [str(tmp_path / "*.fa")],
+        validation_species=["beta*"],
+        validation_split_percentage=0,
+        cache_dir=str(tmp_path / "cache"),
+    )
     assert set(data["validation"]["sequence"]) == {"GGGCCCAT" * 20} and len(data["validation"]) == 5
     assert set(data["train"]["sequence"]) == {"ACGTTGCA" * 20} and len(data["train"]) == 5
     # a --validation_file that the training glob also matches is held out, not trained on as well
-    data = load_sequences([str(tmp_path / "*.fa")], validation_files=[str(tmp_path / "beta.fa")],
-                          validation_split_percentage=0, cache_dir=str(tmp_path / "cache"))
+    data = load_sequences(
+        [str(tmp_path / "*.fa")],
+        validation_files=[str(tmp_path / "beta.fa")],
+        validation_split_percentage=0,
+        cache_dir=str(tmp_path / "cache"),
+    )
     assert set(data["train"]["sequence"]) == {"ACGTTGCA" * 20} and len(data["validation"]) == 5
 
 
 def test_further_pretraining_reads_gue_training_splits_only(tmp_path, monkeypatch):
     from conftest import write_task
 
-    from dnabert2.train.data.gue import training_sequences
+    from dnabert2.data.gue import training_sequences
 
     gue = tmp_path / "GUE"
     write_task(gue / "tf" / "0")
@@ -258,10 +338,32 @@ def test_further_pretraining_reads_gue_training_splits_only(tmp_path, monkeypatc
             path.write_text(path.read_text().replace(",", "G" * 20 + ",").replace("sequence" + "G" * 20, "sequence"))
     sequences, tasks = training_sequences(gue)
     assert tasks == ["tf_0"] and len(sequences) == 96 and not any("G" * 20 in s for s in sequences["sequence"])
-    metrics = run_mlm(["--config_name", str(ROOT / "train" / "configs" / "dnabert2-small.json"), "--config_overrides",
-                       TINY, "--tokenizer_name", str(ROOT), "--gue_dir", str(gue), "--validation_split_percentage",
-                       "10", "--max_seq_length", "32", "--output_dir", str(tmp_path / "run"), "--max_steps", "2",
-                       "--per_device_train_batch_size", "8", "--disable_tqdm", "True", "--eval_steps", "2"])
+    metrics = run_mlm(
+        [
+            "--config_name",
+            str(ROOT / "train" / "configs" / "dnabert2-small.json"),
+            "--config_overrides",
+            TINY,
+            "--tokenizer_name",
+            str(ROOT),
+            "--gue_dir",
+            str(gue),
+            "--validation_split_percentage",
+            "10",
+            "--max_seq_length",
+            "32",
+            "--output_dir",
+            str(tmp_path / "run"),
+            "--max_steps",
+            "2",
+            "--per_device_train_batch_size",
+            "8",
+            "--disable_tqdm",
+            "True",
+            "--eval_steps",
+            "2",
+        ]
+    )
     card = (tmp_path / "run" / "README.md").read_text()
     assert "the training splits of 1 tasks (tf_0); dev and test splits never read" in card
     assert metrics["eval_masked_tokens"] > 0

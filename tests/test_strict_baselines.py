@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dnabert2.train.pretraining.metrics import COMPOSITION_ALPHAS, strict_baseline_metrics
+from dnabert2.pretraining.metrics import COMPOSITION_ALPHAS, strict_baseline_metrics
 
 # vocabulary: 5 specials ([CLS] 1, [SEP] 2, [MASK] 4), then A C G T AA CC (ids 5..10)
 BASES = np.zeros((11, 4))
@@ -52,12 +52,14 @@ def test_strict_baselines_take_their_prior_from_the_evaluated_windows():
     composition_losses, composition_correct = mixture(prior, by_composition=True)
     assert result["strict_counts_loss"] == pytest.approx(counts_losses.min() / 4)
     assert result["strict_composition_loss"] == pytest.approx(composition_losses.min() / 4)
-    best_losses, best_correct = min((counts_losses, counts_correct), (composition_losses, composition_correct),
-                                    key=lambda pair: pair[0].min())
+    best_losses, best_correct = min(
+        (counts_losses, counts_correct), (composition_losses, composition_correct), key=lambda pair: pair[0].min()
+    )
     assert result["strict_loss"] == pytest.approx(min(counts_losses.min(), composition_losses.min()) / 4)
     assert result["strict_accuracy"] == best_correct[np.argmin(best_losses)] / 4
     assert result["strict_alpha"] == COMPOSITION_ALPHAS[np.argmin(best_losses)]
-    assert result["strict_variant"] == ("visible counts" if counts_losses.min() < composition_losses.min()
-                                        else "composition")
+    assert result["strict_variant"] == (
+        "visible counts" if counts_losses.min() < composition_losses.min() else "composition"
+    )
     # with alpha -> infinity the counts variant is the prior alone: its loss on AA, AA, AA, CC bounds the strict one
     assert result["strict_loss"] <= -(3 * np.log(4 / 12) + np.log(1 / 12)) / 4 + 1e-6

@@ -15,7 +15,9 @@ def tokenizer():
 
 
 def test_special_token_ids_match_the_published_tokenizer(tokenizer):
-    assert tokenizer.convert_tokens_to_ids(["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]", "A", "C", "G", "T"]) == list(range(9))
+    assert tokenizer.convert_tokens_to_ids(["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]", "A", "C", "G", "T"]) == list(
+        range(9)
+    )
     assert len(tokenizer) == 4096
     assert tokenizer.model_max_length >= 10**18  # ALiBi: no position limit, so no false "too long" warning
 
@@ -52,11 +54,22 @@ def test_n_becomes_unk(tokenizer):
 
 
 def test_training_script_writes_a_loadable_tokenizer(tmp_path):
-    train_tokenizer(["--fasta", str(FIXTURE_FASTA), "--output_dir", str(tmp_path), "--vocab_size", "300",
-                     "--held_out_percent", "0"])
+    train_tokenizer(
+        ["--fasta", str(FIXTURE_FASTA), "--output_dir", str(tmp_path), "--vocab_size", "300", "--held_out_percent", "0"]
+    )
     trained = AutoTokenizer.from_pretrained(tmp_path)
     assert len(trained) == 300
-    assert trained.convert_ids_to_tokens(list(range(9))) == ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]", "A", "C", "G", "T"]
+    assert trained.convert_ids_to_tokens(list(range(9))) == [
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "[PAD]",
+        "[MASK]",
+        "A",
+        "C",
+        "G",
+        "T",
+    ]
     config = json.loads((tmp_path / "tokenizer_config.json").read_text())
     assert config["model_max_length"] >= 10**18 and config["mask_token"] == "[MASK]"
     ids = trained("gattaca")["input_ids"]

@@ -12,8 +12,13 @@ from dnabert2.benchmarks.measure.training_step import training_step_rows
 @pytest.mark.parametrize("sparse_prediction", [True, False])
 def test_matmul_reference_matches_independent_flop_count(tmp_path, sparse_prediction):
     config = json.loads((packaged("model") / "config.json").read_text())
-    config.update(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
-                  sparse_prediction=sparse_prediction)
+    config.update(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=48,
+        sparse_prediction=sparse_prediction,
+    )
     (tmp_path / "config.json").write_text(json.dumps(config))
     torch.manual_seed(0)
     (row,) = training_step_rows([("tiny", str(tmp_path / "config.json"), 4)], repeats=1, dropouts=(0.0,))

@@ -51,7 +51,9 @@ def test_fp16_error_within_twice_that_of_pytorch_fp16(lengths, heads, head_dim):
     for name, got, want, same in zip(("out", "dq", "dk", "dv"), kernel, truth, torch_fp16):
         kernel_error = (got - want).abs().max()
         torch_error = (same - want).abs().max()
-        assert kernel_error <= 2 * torch_error + 1e-4, f"{name}: kernel {kernel_error:.2e}, torch fp16 {torch_error:.2e}"
+        assert kernel_error <= 2 * torch_error + 1e-4, (
+            f"{name}: kernel {kernel_error:.2e}, torch fp16 {torch_error:.2e}"
+        )
 
 
 def test_bad_arguments_raise():
@@ -66,8 +68,14 @@ def test_bad_arguments_raise():
 def _valid_arguments():
     """Two sequences (4 and 6 tokens), 2 heads of 16: arguments the kernel accepts."""
     q = torch.randn(10, 2, 16)
-    return dict(q=q, k=q.clone(), v=q.clone(), cu_seqlens=torch.tensor([0, 4, 10], dtype=torch.int32),
-                max_seqlen=6, alibi_slopes=torch.ones(2))
+    return dict(
+        q=q,
+        k=q.clone(),
+        v=q.clone(),
+        cu_seqlens=torch.tensor([0, 4, 10], dtype=torch.int32),
+        max_seqlen=6,
+        alibi_slopes=torch.ones(2),
+    )
 
 
 @pytest.mark.parametrize(
@@ -75,8 +83,13 @@ def _valid_arguments():
     [
         (dict(max_seqlen=5), ValueError, "max_seqlen 5 is below the longest sequence in cu_seqlens \\(6\\)"),
         (dict(k=torch.randn(10, 2, 16).half()), TypeError, "same dtype"),
-        (dict(q=torch.randn(10, 2, 16).double(), k=torch.randn(10, 2, 16).double(),
-              v=torch.randn(10, 2, 16).double()), TypeError, "float16, bfloat16 or float32"),
+        (
+            dict(
+                q=torch.randn(10, 2, 16).double(), k=torch.randn(10, 2, 16).double(), v=torch.randn(10, 2, 16).double()
+            ),
+            TypeError,
+            "float16, bfloat16 or float32",
+        ),
         (dict(cu_seqlens=torch.tensor([0, 4, 10], dtype=torch.int32, device="meta")), ValueError, "one device"),
         (dict(alibi_slopes=torch.ones(2, device="meta")), ValueError, "one device"),
         (dict(cu_seqlens=torch.tensor([1, 4, 10], dtype=torch.int32)), ValueError, "rise from 0"),

@@ -8,13 +8,15 @@ import pysam
 import pytest
 import torch
 
-from dnabert2.train.data.tokenizer import load_tokenizer
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.inference.variants import Reference, SkipCounts, Variant, VariantError, score_variants
 from dnabert2.train.score_variants import main as score_main
-from dnabert2.train.inference.variants import Reference, SkipCounts, Variant, VariantError, score_variants
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
-HEADER = "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n##contig=<ID=chr2>\n##contig=<ID=1>\n" \
-         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+HEADER = (
+    "##fileformat=VCFv4.2\n##contig=<ID=chr1>\n##contig=<ID=chr2>\n##contig=<ID=1>\n"
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+)
 
 
 def genome(seed=0):
@@ -49,12 +51,15 @@ def test_llr_is_antisymmetric_and_zero_for_identical_alleles(tmp_path, mlm):
     checks = []
     for pos in (1000, 2500, 4000):  # SNVs, an insertion and a deletion
         ref = contigs["chr1"][pos - 1]
-        checks += [(pos, ref, "A" if ref != "A" else "C"), (pos, contigs["chr1"][pos - 1 : pos + 2], ref),
-                   (pos, ref, ref + "GT")]
+        checks += [
+            (pos, ref, "A" if ref != "A" else "C"),
+            (pos, contigs["chr1"][pos - 1 : pos + 2], ref),
+            (pos, ref, ref + "GT"),
+        ]
     for pos, ref, alt in checks:
         forward = score([Variant("chr1", pos, ".", ref, alt)], fasta, mlm)[0]
         edited = dict(contigs)
-        edited["chr1"] = contigs["chr1"][: pos - 1] + alt + contigs["chr1"][pos - 1 + len(ref):]
+        edited["chr1"] = contigs["chr1"][: pos - 1] + alt + contigs["chr1"][pos - 1 + len(ref) :]
         backward = score([Variant("chr1", pos, ".", alt, ref)], write_fasta(tmp_path / "e.fa", edited), mlm)[0]
         assert forward["llr"] != 0 and backward["llr"] == pytest.approx(-forward["llr"], abs=1e-4), (pos, ref, alt)
         assert backward["embedding_distance"] == pytest.approx(forward["embedding_distance"], abs=1e-5)
@@ -77,8 +82,9 @@ def test_llr_equals_masked_log_likelihoods_computed_by_hand(tmp_path, mlm):
         pieces = tokenizer.convert_ids_to_tokens(ids)[1:-1]  # between [CLS] and [SEP]
         assert "".join(pieces) == left + allele + right
         ends = np.cumsum([len(piece) for piece in pieces])
-        masked = [1 + i for i, end in enumerate(ends)
-                  if end - len(pieces[i]) < len(left) + len(allele) and end > len(left)]
+        masked = [
+            1 + i for i, end in enumerate(ends) if end - len(pieces[i]) < len(left) + len(allele) and end > len(left)
+        ]
         inputs = torch.tensor([ids])
         inputs[0, masked] = tokenizer.mask_token_id
         with torch.no_grad():
@@ -86,8 +92,11 @@ def test_llr_equals_masked_log_likelihoods_computed_by_hand(tmp_path, mlm):
         log_probs = torch.log_softmax(logits.double(), dim=-1)
         return sum(float(log_probs[p, ids[p]]) for p in masked), len(masked)
 
-    variants = [(1000, chrom[999], "A" if chrom[999] != "A" else "C"), (2500, chrom[2499], chrom[2499] + "GT"),
-                (4000, chrom[3999:4002], chrom[3999])]  # a SNV, an insertion, a deletion
+    variants = [
+        (1000, chrom[999], "A" if chrom[999] != "A" else "C"),
+        (2500, chrom[2499], chrom[2499] + "GT"),
+        (4000, chrom[3999:4002], chrom[3999]),
+    ]  # a SNV, an insertion, a deletion
     for pos, ref, alt in variants:
         flanks = window - max(len(ref), len(alt))
         start, end = pos - 1, pos - 1 + len(ref)  # 0-based, end exclusive; far from the contig ends
@@ -119,19 +128,36 @@ def test_script_rows_equal_input_alleles_minus_skipped(tmp_path, tiny_pretrained
         ("chr1", 3, "v2", c1[2], "<DEL>"),
         ("1", 2000, "v3", c1[1999], "ACGT"),
         ("chr1", 1, "v4", c1[0], "G" if c1[0] != "G" else "T"),
-        ("chr1", 2, "v5", "NN"[: 1] if c1[1] != "N" else "A", "C"),  # REF mismatch
+        ("chr1", 2, "v5", "NN"[:1] if c1[1] != "N" else "A", "C"),  # REF mismatch
     ]
     vcf = write_vcf(tmp_path / "v.vcf", rows)
     pysam.tabix_compress(str(fasta), str(tmp_path / "g.fa.gz"))  # bgzipped reference
     pysam.tabix_compress(str(vcf), str(tmp_path / "v.vcf.gz"))  # bgzipped VCF
-    counts = score_main(["--vcf", str(tmp_path / "v.vcf.gz"), "--fasta", str(tmp_path / "g.fa.gz"),
-                         "--model_name_or_path", str(tiny_pretrained), "--output", str(tmp_path / "s.tsv"),
-                         "--window", "300", "--on_ref_mismatch", "skip"])
+    counts = score_main(
+        [
+            "--vcf",
+            str(tmp_path / "v.vcf.gz"),
+            "--fasta",
+            str(tmp_path / "g.fa.gz"),
+            "--model_name_or_path",
+            str(tiny_pretrained),
+            "--output",
+            str(tmp_path / "s.tsv"),
+            "--window",
+            "300",
+            "--on_ref_mismatch",
+            "skip",
+        ]
+    )
     with open(tmp_path / "s.tsv") as handle:
         written = list(csv.DictReader(handle, delimiter="\t"))
     assert counts.read == 6 and counts.skipped == {"symbolic or structural alleles": 1, "REF mismatches": 1}
     assert [(r["CHROM"], r["POS"], r["ALT"]) for r in written] == [
-        ("chr2", "2999", rows[0][4][0]), ("chr2", "2999", rows[0][4][2]), ("1", "2000", "ACGT"), ("chr1", "1", rows[3][4])]
+        ("chr2", "2999", rows[0][4][0]),
+        ("chr2", "2999", rows[0][4][2]),
+        ("1", "2000", "ACGT"),
+        ("chr1", "1", rows[3][4]),
+    ]
     assert all(np.isfinite(float(r["llr"])) and float(r["embedding_distance"]) >= -1e-6 for r in written)
 
 
@@ -139,8 +165,10 @@ def test_missing_contigs_are_skipped_and_counted_and_mito_names_match(tmp_path, 
     contigs = {"MT": genome()["chr2"][:1000], "chr1": genome()["chr1"]}
     fasta = write_fasta(tmp_path / "g.fa", contigs)
     counts = SkipCounts()
-    variants = [Variant("chrM", 500, ".", contigs["MT"][499], "A" if contigs["MT"][499] != "A" else "C"),
-                Variant("chrUn_gl000220", 10, ".", "A", "C")]
+    variants = [
+        Variant("chrM", 500, ".", contigs["MT"][499], "A" if contigs["MT"][499] != "A" else "C"),
+        Variant("chrUn_gl000220", 10, ".", "A", "C"),
+    ]
     rows = score(variants, fasta, mlm, on_ref_mismatch="skip", counts=counts)
     assert [r["CHROM"] for r in rows] == ["chrM"] and counts.skipped == {"contigs not in the reference": 1}
 
@@ -166,8 +194,20 @@ def test_sharded_scoring_merges_into_the_tsv_one_process_writes(tmp_path, tiny_p
         alt = "<DEL>" if i == 5 else ("T" if ref != "T" else "G") + ("A" * (i % 3))
         rows.append((chrom, pos, f"v{i}", "A" if i == 9 and ref != "A" else ref, alt))
     vcf = write_vcf(tmp_path / "v.vcf", rows)
-    common = ["--vcf", str(vcf), "--fasta", str(fasta), "--model_name_or_path", str(tiny_pretrained),
-              "--window", "200", "--on_ref_mismatch", "skip", "--batch_size", "4"]
+    common = [
+        "--vcf",
+        str(vcf),
+        "--fasta",
+        str(fasta),
+        "--model_name_or_path",
+        str(tiny_pretrained),
+        "--window",
+        "200",
+        "--on_ref_mismatch",
+        "skip",
+        "--batch_size",
+        "4",
+    ]
     score_main([*common, "--output", str(tmp_path / "one.tsv")])
     sharded = [*common, "--output", str(tmp_path / "two.tsv"), "--num_shards", "2", "--part_size", "3"]
     score_main([*sharded, "--shard_index", "0"])
@@ -177,6 +217,7 @@ def test_sharded_scoring_merges_into_the_tsv_one_process_writes(tmp_path, tiny_p
     with open(tmp_path / "one.tsv") as one, open(tmp_path / "two.tsv") as two:
         expected, merged = list(csv.DictReader(one, delimiter="\t")), list(csv.DictReader(two, delimiter="\t"))
     assert [{k: v for k, v in r.items() if k not in ("llr", "embedding_distance")} for r in merged] == [
-        {k: v for k, v in r.items() if k not in ("llr", "embedding_distance")} for r in expected]
+        {k: v for k, v in r.items() if k not in ("llr", "embedding_distance")} for r in expected
+    ]
     for key in ("llr", "embedding_distance"):  # batches differ between the runs: equal up to float rounding
         np.testing.assert_allclose([float(r[key]) for r in merged], [float(r[key]) for r in expected], atol=1e-5)

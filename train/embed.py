@@ -13,13 +13,13 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 import dnabert2
-from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.inference.embedding import embed_to_parts
-from dnabert2.train.inference.prediction import iter_inputs, load_classifier
-from dnabert2.train.inference.sharding import open_run, worker_device
-from dnabert2.train.runtime.arguments import command_parser
-from dnabert2.train.runtime.errors import run_command
-from dnabert2.train.runtime.logs import configure_logging
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.inference.embedding import embed_to_parts
+from dnabert2.inference.prediction import iter_inputs, load_classifier
+from dnabert2.inference.sharding import open_run, worker_device
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.logs import configure_logging
 
 
 @dataclass
@@ -46,22 +46,39 @@ class EmbedArguments:
 
 def main(argv=None):
     """Embed this worker's shard of the input into --output_dir; returns the counts of parts, rows and skips."""
-    parser = command_parser(EmbedArguments, description=__doc__.split("\n\n")[0],
-                            usage="dnabert2-embed --input FILE --output_dir DIR [--pooling mean|cls|token|nucleotide] [options]")
+    parser = command_parser(
+        EmbedArguments,
+        description=__doc__.split("\n\n")[0],
+        usage="dnabert2-embed --input FILE --output_dir DIR [--pooling mean|cls|token|nucleotide] [options]",
+    )
     (args,) = parser.parse_args_into_dataclasses(argv)
     configure_logging()
     if args.stride and not args.window:
         raise ValueError("--stride needs --window.")
-    settings = {key: value for key, value in asdict(args).items()
-                if key in ("pooling", "window", "stride", "rc_average", "dtype", "part_size")}
-    store = open_run(args.output_dir, args.model_name_or_path, settings, args.input, args.fasta, args.shard_index,
-                     args.num_shards)
+    settings = {
+        key: value
+        for key, value in asdict(args).items()
+        if key in ("pooling", "window", "stride", "rc_average", "dtype", "part_size")
+    }
+    store = open_run(
+        args.output_dir, args.model_name_or_path, settings, args.input, args.fasta, args.shard_index, args.num_shards
+    )
     encoder = load_classifier(args.model_name_or_path, allow_untrained_head=True).bert.to(worker_device())
     if encoder.device.type == "cuda" and args.dtype != "float32":  # half precision compute on GPUs only
         encoder.to(getattr(torch, args.dtype))
-    return embed_to_parts(encoder, load_tokenizer(args.model_name_or_path), iter_inputs(args.input, args.fasta),
-                          store, args.pooling, args.window, args.stride, args.rc_average, args.dtype, args.part_size,
-                          args.max_tokens_per_batch)
+    return embed_to_parts(
+        encoder,
+        load_tokenizer(args.model_name_or_path),
+        iter_inputs(args.input, args.fasta),
+        store,
+        args.pooling,
+        args.window,
+        args.stride,
+        args.rc_average,
+        args.dtype,
+        args.part_size,
+        args.max_tokens_per_batch,
+    )
 
 
 if __name__ == "__main__":

@@ -11,18 +11,23 @@ Results: output_dir/results/<run_name>/eval_results.json (eval_accuracy, eval_f1
 
 import sys
 
-from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
-from dnabert2.train.finetuning.trainer import outputs_summary, run_finetune
-from dnabert2.train.runtime.logs import configure_logging
-from dnabert2.train.runtime.arguments import command_parser
-from dnabert2.train.runtime.errors import run_command
+from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
+from dnabert2.finetuning.trainer import outputs_summary, run_finetune
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.logs import configure_logging
 
 
 def main(argv=None):
     """Fine-tune with the command line's arguments, print and return the test metrics."""
-    parser = command_parser((ModelArguments, DataArguments, FinetuneTrainingArguments), description=__doc__.split("\n\n")[0],
-                            usage="dnabert2-finetune --data_path DIR [--model_name_or_path MODEL] [--output_dir DIR] [options]")
-    model_args, data_args, training_args = parser.parse_args_into_dataclasses(legacy_argv(sys.argv[1:] if argv is None else argv))
+    parser = command_parser(
+        (ModelArguments, DataArguments, FinetuneTrainingArguments),
+        description=__doc__.split("\n\n")[0],
+        usage="dnabert2-finetune --data_path DIR [--model_name_or_path MODEL] [--output_dir DIR] [options]",
+    )
+    model_args, data_args, training_args = parser.parse_args_into_dataclasses(
+        legacy_argv(sys.argv[1:] if argv is None else argv)
+    )
     configure_logging()
     results = run_finetune(model_args, data_args, training_args)
     print("\n".join(outputs_summary(results, training_args)))

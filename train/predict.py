@@ -19,7 +19,9 @@ import os
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 
-from dnabert2.train.inference.prediction import (
+from dnabert2.data.alphabet import BaseTally
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.inference.prediction import (
     LengthLimit,
     NpyRowWriter,
     iter_inputs,
@@ -33,13 +35,11 @@ from dnabert2.train.inference.prediction import (
     stored_outputs,
     with_record_means,
 )
-from dnabert2.train.inference.sharding import open_run, position_columns, run_sharded, worker_device
-from dnabert2.train.data.alphabet import BaseTally
-from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.runtime.errors import run_command
-from dnabert2.train.runtime.files import atomic_output
-from dnabert2.train.runtime.logs import configure_logging
-from dnabert2.train.runtime.arguments import command_parser
+from dnabert2.inference.sharding import open_run, position_columns, run_sharded, worker_device
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.files import atomic_output
+from dnabert2.runtime.logs import configure_logging
 
 logger = logging.getLogger("predict")
 
@@ -48,7 +48,9 @@ logger = logging.getLogger("predict")
 class PredictArguments:
     model: str = field(metadata={"help": "Folder saved by train/finetune.py --save_model."})
     input: str = field(metadata={"help": "CSV (sequence column, or sequence1/sequence2) or FASTA(.gz)."})
-    output: str = field(default="predictions.csv", metadata={"help": "CSV: name, start, end, prediction, probabilities."})
+    output: str = field(
+        default="predictions.csv", metadata={"help": "CSV: name, start, end, prediction, probabilities."}
+    )
     embeddings: str | None = field(
         default=None, metadata={"help": "Also write mean-pooled embeddings, one row per output row, to this .npy."}
     )
@@ -59,7 +61,8 @@ class PredictArguments:
         default=None, metadata={"help": "Token limit per input (default: none, whole sequences)."}
     )
     long_inputs: str = field(
-        default="cut", metadata={"help": "Inputs over --max_length: 'cut' (with a warning that counts them) or 'refuse'."}
+        default="cut",
+        metadata={"help": "Inputs over --max_length: 'cut' (with a warning that counts them) or 'refuse'."},
     )
     window: int | None = field(default=None, metadata={"help": "Score records longer than this many bp in windows."})
     stride: int | None = field(default=None, metadata={"help": "bp between window starts (default: --window)."})
@@ -67,7 +70,8 @@ class PredictArguments:
         default=None, metadata={"help": "'mean': also a row per windowed record, from its windows' mean logits."}
     )
     rc_average: bool = field(
-        default=False, metadata={"help": "Average the logits (and embeddings) of each input and its reverse complement."}
+        default=False,
+        metadata={"help": "Average the logits (and embeddings) of each input and its reverse complement."},
     )
     quantize: str | None = field(default=None, metadata={"help": "'int8': dynamic int8 linear layers (CPU)."})
     base_model: str | None = field(
@@ -90,7 +94,11 @@ class PredictArguments:
 
 def main(argv=None):
     """Stream predictions (and embeddings) for every input, or window, to the output files."""
-    parser = command_parser(PredictArguments, usage="dnabert2-predict --model DIR --input FILE [--output predictions.csv] [options]", description=__doc__.split("\n\n")[0])
+    parser = command_parser(
+        PredictArguments,
+        usage="dnabert2-predict --model DIR --input FILE [--output predictions.csv] [options]",
+        description=__doc__.split("\n\n")[0],
+    )
     (args,) = parser.parse_args_into_dataclasses(argv)
     configure_logging()
     if args.aggregate not in (None, "mean"):
@@ -104,11 +112,22 @@ def main(argv=None):
     pieces = sliding_windows(iter_inputs(args.input, args.fasta), args.window, args.stride)
     rows = 0
     tally = BaseTally()
-    stream = predict_stream(model, load_tokenizer(args.model), pieces, args.max_tokens_per_batch, limit,
-                            args.embeddings is not None, rc_average=args.rc_average, tally=tally)
+    stream = predict_stream(
+        model,
+        load_tokenizer(args.model),
+        pieces,
+        args.max_tokens_per_batch,
+        limit,
+        args.embeddings is not None,
+        rc_average=args.rc_average,
+        tally=tally,
+    )
     # both files appear under their names only once complete (an error or a kill leaves neither half-written)
-    with atomic_output(args.output) as output, open(output, "w", newline="") as handle, \
-            (NpyRowWriter(args.embeddings) if args.embeddings else nullcontext()) as embeddings:
+    with (
+        atomic_output(args.output) as output,
+        open(output, "w", newline="") as handle,
+        NpyRowWriter(args.embeddings) if args.embeddings else nullcontext() as embeddings,
+    ):
         writer = csv.writer(handle)
         writer.writerow(prediction_header(model.config))
         for piece, logits, embedding in with_record_means(stream) if args.aggregate else stream:
@@ -119,7 +138,10 @@ def main(argv=None):
     if limit.report():
         logger.warning(limit.report())
     print(tally.report())
-    print(f"Wrote {rows} predictions to {args.output}" + (f" and embeddings to {args.embeddings}" if args.embeddings else ""))
+    print(
+        f"Wrote {rows} predictions to {args.output}"
+        + (f" and embeddings to {args.embeddings}" if args.embeddings else "")
+    )
 
 
 def predict_to_parts(args: PredictArguments) -> dict:
@@ -127,8 +149,11 @@ def predict_to_parts(args: PredictArguments) -> dict:
     completes the last shard (or --merge_only) merges them into --output. Returns the run's counts."""
     if args.aggregate:
         raise ValueError("Sharded runs write one row per record or window: --aggregate mean needs one process.")
-    settings = {key: value for key, value in asdict(args).items() if key in (
-        "max_length", "long_inputs", "window", "stride", "rc_average", "quantize", "base_model", "part_size")}
+    settings = {
+        key: value
+        for key, value in asdict(args).items()
+        if key in ("max_length", "long_inputs", "window", "stride", "rc_average", "quantize", "base_model", "part_size")
+    }
     settings["embeddings"] = args.embeddings is not None
     parts = args.output_dir or f"{args.output}.parts"
     store = open_run(parts, args.model, settings, args.input, args.fasta, args.shard_index, args.num_shards)
@@ -140,16 +165,34 @@ def predict_to_parts(args: PredictArguments) -> dict:
     def compute(rows):
         import pyarrow as pa
 
-        stream = list(predict_stream(model, tokenizer, [piece for _, piece in rows], args.max_tokens_per_batch, limit,
-                                     args.embeddings is not None, progress=False, rc_average=args.rc_average))
+        stream = list(
+            predict_stream(
+                model,
+                tokenizer,
+                [piece for _, piece in rows],
+                args.max_tokens_per_batch,
+                limit,
+                args.embeddings is not None,
+                progress=False,
+                rc_average=args.rc_average,
+            )
+        )
         columns = {**position_columns(rows), **prediction_columns([logits for _, logits, _ in stream], model.config)}
         if args.embeddings is not None:
-            columns["embedding"] = pa.array([embedding.astype("float32") for _, _, embedding in stream],
-                                            pa.list_(pa.float32()))
+            columns["embedding"] = pa.array(
+                [embedding.astype("float32") for _, _, embedding in stream], pa.list_(pa.float32())
+            )
         return pa.table(columns)
 
-    counts = run_sharded(iter_inputs(args.input, args.fasta), store, args.part_size, args.window, args.stride, compute,
-                         skip_unusable=False)  # as one process: every record gets its row
+    counts = run_sharded(
+        iter_inputs(args.input, args.fasta),
+        store,
+        args.part_size,
+        args.window,
+        args.stride,
+        compute,
+        skip_unusable=False,
+    )  # as one process: every record gets its row
     if limit.report():
         logger.warning(limit.report())
     if counts["completes the run"] and not args.output_dir:
@@ -161,16 +204,21 @@ def merge_predictions(store, args: PredictArguments, config) -> int:
     """Write the parts of a complete run, in input order, as the CSV (and .npy) that one process writes."""
     table = store.merged_table()
     rows = table.drop_columns([c for c in ("embedding",) if c in table.column_names]).to_pylist()
-    with atomic_output(args.output) as output, open(output, "w", newline="") as handle, \
-            (NpyRowWriter(args.embeddings) if args.embeddings else nullcontext()) as embeddings:
+    with (
+        atomic_output(args.output) as output,
+        open(output, "w", newline="") as handle,
+        NpyRowWriter(args.embeddings) if args.embeddings else nullcontext() as embeddings,
+    ):
         writer = csv.writer(handle)
         writer.writerow(prediction_header(config))
         for row in rows:
             writer.writerow([row["name"], row["start"], row["end"]] + output_cells(stored_outputs(row, config), config))
         for vector in table.column("embedding").to_numpy(zero_copy_only=False) if embeddings is not None else ():
             embeddings.write(vector)
-    print(f"Merged {len(rows)} predictions from {store.folder} into {args.output}"
-          + (f" and embeddings into {args.embeddings}" if args.embeddings else ""))
+    print(
+        f"Merged {len(rows)} predictions from {store.folder} into {args.output}"
+        + (f" and embeddings into {args.embeddings}" if args.embeddings else "")
+    )
     return len(rows)
 
 

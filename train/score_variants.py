@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 
 from dnabert2 import packaged
-from dnabert2.train.inference.prediction import load_classifier
-from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.inference.variants import COLUMNS, Reference, SkipCounts, read_variants, score_variants
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.inference.prediction import load_classifier
+from dnabert2.inference.sharding import open_run, run_parts, worker_device
+from dnabert2.inference.variants import COLUMNS, Reference, SkipCounts, read_variants, score_variants
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.files import atomic_output
 from modeling_dnabert2 import DNABert2ForMaskedLM
-from dnabert2.train.inference.sharding import open_run, run_parts, worker_device
-from dnabert2.train.runtime.errors import run_command
-from dnabert2.train.runtime.files import atomic_output
-from dnabert2.train.runtime.arguments import command_parser
 
 logger = logging.getLogger("score_variants")
 
@@ -51,27 +51,46 @@ class VariantArguments:
     part_size: int = field(default=1000, metadata={"help": "ALT alleles per Parquet part (sharded runs)."})
     shard_index: int = field(default=0, metadata={"help": "This worker's shard (job arrays)."})
     num_shards: int = field(default=1, metadata={"help": "Shards in all (times WORLD_SIZE under a launcher)."})
-    merge_only: bool = field(default=False, metadata={"help": "Merge the parts of a finished sharded run into --output."})
+    merge_only: bool = field(
+        default=False, metadata={"help": "Merge the parts of a finished sharded run into --output."}
+    )
 
 
 def main(argv=None):
     """Score every variant and write the TSV; returns the skip counts."""
-    parser = command_parser(VariantArguments, usage="dnabert2-score-variants --vcf VCF --fasta FASTA [--output scores.tsv] [options]", description=__doc__.split("\n\n")[0])
+    parser = command_parser(
+        VariantArguments,
+        usage="dnabert2-score-variants --vcf VCF --fasta FASTA [--output scores.tsv] [options]",
+        description=__doc__.split("\n\n")[0],
+    )
     (args,) = parser.parse_args_into_dataclasses(argv)
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     tokenizer = load_tokenizer(args.model_name_or_path)
     mlm = DNABert2ForMaskedLM.from_pretrained(args.model_name_or_path).eval().to(worker_device())
     classifier = load_classifier(args.classifier).to(worker_device()) if args.classifier else None
-    columns = COLUMNS + ([f"delta_{classifier.config.id2label[k]}" for k in range(classifier.config.num_labels)]
-                         if classifier else [])
+    columns = COLUMNS + (
+        [f"delta_{classifier.config.id2label[k]}" for k in range(classifier.config.num_labels)] if classifier else []
+    )
     if args.merge_only or args.num_shards > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return score_to_parts(args, mlm, tokenizer, classifier, columns)
     counts, written = SkipCounts(), 0
     # the TSV appears under its name only once every variant is scored; the reference is closed either way
-    with Reference(args.fasta) as reference, atomic_output(args.output) as output, \
-            open(output, "w", newline="") as handle:
-        rows = score_variants(read_variants(args.vcf, counts), reference, mlm, tokenizer, args.window, classifier,
-                              args.on_ref_mismatch, counts, args.batch_size)
+    with (
+        Reference(args.fasta) as reference,
+        atomic_output(args.output) as output,
+        open(output, "w", newline="") as handle,
+    ):
+        rows = score_variants(
+            read_variants(args.vcf, counts),
+            reference,
+            mlm,
+            tokenizer,
+            args.window,
+            classifier,
+            args.on_ref_mismatch,
+            counts,
+            args.batch_size,
+        )
         writer = csv.DictWriter(handle, fieldnames=columns, delimiter="\t", extrasaction="ignore")
         writer.writeheader()
         for row in tqdm(rows, unit="variant", desc="Scoring"):
@@ -87,17 +106,44 @@ def score_to_parts(args: VariantArguments, mlm, tokenizer, classifier, columns: 
     import pyarrow as pa
 
     settings = {key: getattr(args, key) for key in ("classifier", "window", "on_ref_mismatch", "part_size")}
-    store = open_run(f"{args.output}.parts", args.model_name_or_path, settings, args.vcf, args.fasta,
-                     args.shard_index, args.num_shards)
+    store = open_run(
+        f"{args.output}.parts",
+        args.model_name_or_path,
+        settings,
+        args.vcf,
+        args.fasta,
+        args.shard_index,
+        args.num_shards,
+    )
     counts = SkipCounts()
     if not args.merge_only:
-        schema = pa.schema([(name, pa.int64() if name in ("POS", "index") else pa.float64()
-                             if name in ("embedding_distance", "llr") or name.startswith("delta_") else pa.string())
-                            for name in ["index", *columns]])
+        schema = pa.schema(
+            [
+                (
+                    name,
+                    pa.int64()
+                    if name in ("POS", "index")
+                    else pa.float64()
+                    if name in ("embedding_distance", "llr") or name.startswith("delta_")
+                    else pa.string(),
+                )
+                for name in ["index", *columns]
+            ]
+        )
         with Reference(args.fasta) as reference:
+
             def compute(rows):
-                scored = score_variants([variant for _, variant in rows], reference, mlm, tokenizer, args.window,
-                                        classifier, args.on_ref_mismatch, counts, args.batch_size)
+                scored = score_variants(
+                    [variant for _, variant in rows],
+                    reference,
+                    mlm,
+                    tokenizer,
+                    args.window,
+                    classifier,
+                    args.on_ref_mismatch,
+                    counts,
+                    args.batch_size,
+                )
                 return pa.Table.from_pylist(list(scored), schema=schema)
 
             own = ((variant.index, variant) for variant in read_variants(args.vcf, counts, store.shard.owns))

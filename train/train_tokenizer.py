@@ -1,16 +1,16 @@
 """Train the DNA BPE tokenizer on FASTA files.
 
-    python train/train_tokenizer.py --fasta ../shared/data/genomes --vocab_size 4096 --output_dir .
+python train/train_tokenizer.py --fasta ../shared/data/genomes --vocab_size 4096 --output_dir .
 """
 
 from dataclasses import dataclass, field
 
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
-from dnabert2.train.data.fasta import read_segments
-from dnabert2.train.data.tokenizer import chunked, train_bpe
-from dnabert2.train.runtime.errors import run_command
-from dnabert2.train.runtime.arguments import command_parser
+from dnabert2.data.fasta import read_segments
+from dnabert2.data.tokenizer import chunked, train_bpe
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
 
 
 @dataclass
@@ -31,7 +31,11 @@ class TokenizerArguments:
 
 
 def main(argv=None):
-    parser = command_parser(TokenizerArguments, usage="dnabert2-train-tokenizer --fasta FASTA [FASTA ...] --output_dir DIR [options]", description=__doc__.split("\n\n")[0])
+    parser = command_parser(
+        TokenizerArguments,
+        usage="dnabert2-train-tokenizer --fasta FASTA [FASTA ...] --output_dir DIR [options]",
+        description=__doc__.split("\n\n")[0],
+    )
     (args,) = parser.parse_args_into_dataclasses(argv)
     segments = read_segments(args.fasta, split="train", held_out_percent=args.held_out_percent, min_length=10)
     tokenizer = train_bpe(

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from dnabert2.train.data.alphabet import ACGT
+from dnabert2.data.alphabet import ACGT
 
 BASE_CODES = {base: code for code, base in enumerate(ACGT)}  # anything else: code 4, an all-zero column
 PAIR_SPACER = "N" * 10
@@ -40,8 +40,11 @@ class OneHotCNN(nn.Module):
         super().__init__()
         self.num_labels, self.problem_type = num_labels, problem_type
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Conv1d(4 if i == 0 else channels, channels, kernel, padding=kernel // 2),
-                          ChannelNorm(channels), nn.ReLU())
+            nn.Sequential(
+                nn.Conv1d(4 if i == 0 else channels, channels, kernel, padding=kernel // 2),
+                ChannelNorm(channels),
+                nn.ReLU(),
+            )
             for i in range(blocks)
         )
         self.dropout = nn.Dropout(0.1)

@@ -1,4 +1,4 @@
-"""Overlap of GUE test sets with a pretraining corpus: whole test sequences found in it and long k-mers shared with it."""
+"""Overlap of GUE test sets with a pretraining corpus: whole test sequences found in it, long k-mers shared with it."""
 
 import json
 import re
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dnabert2.train.data.alphabet import ACGT, reverse_complement
-from dnabert2.train.data.fasta import expand_paths, read_fasta
-from dnabert2.train.data.gue import find_tasks, resolve_task
-from dnabert2.train.data.tasks import read_csv_split
-from dnabert2.train.runtime.files import write_text_atomic
+from dnabert2.data.alphabet import ACGT, reverse_complement
+from dnabert2.data.fasta import expand_paths, read_fasta
+from dnabert2.data.gue import find_tasks, resolve_task
+from dnabert2.data.tasks import read_csv_split
+from dnabert2.runtime.files import write_text_atomic
 
 # 2-bit codes of the bases; any other letter is INVALID and ends every k-mer that holds it.
 INVALID = 255
@@ -47,8 +47,10 @@ class ContaminationArguments:
     corpus: str = field(default="../shared/data/genomes/*.fa.gz", metadata={"help": "Pretraining FASTA files (glob)."})
     tasks: str = field(default="complete", metadata={"help": "'complete', 'all' or comma-separated config names."})
     k: int = field(default=50, metadata={"help": "k-mer length for shared k-mers (at most 50 is typical)."})
-    output: str = field(default="benchmarks/results/gue_contamination",
-                        metadata={"help": "Output path without extension: writes <output>.json and <output>.md."})
+    output: str = field(
+        default="benchmarks/results/gue_contamination",
+        metadata={"help": "Output path without extension: writes <output>.json and <output>.md."},
+    )
 
 
 def encode(sequence: str) -> np.ndarray:
@@ -63,8 +65,9 @@ def kmer_hashes(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if n <= 0:
         empty = np.zeros((*codes.shape[:-1], 0))
         return empty.astype(np.uint64), empty.astype(bool)
-    invalid = np.concatenate([np.zeros((*codes.shape[:-1], 1), dtype=np.int64),
-                              np.cumsum(codes == INVALID, axis=-1)], axis=-1)
+    invalid = np.concatenate(
+        [np.zeros((*codes.shape[:-1], 1), dtype=np.int64), np.cumsum(codes == INVALID, axis=-1)], axis=-1
+    )
     valid = invalid[..., k:] == invalid[..., :n]
     bases = np.where(codes == INVALID, 0, codes).astype(np.uint64)
     complement = COMPLEMENT[bases]
@@ -72,8 +75,8 @@ def kmer_hashes(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     backward = np.zeros_like(forward)
     with np.errstate(over="ignore"):
         for j in range(k):
-            forward = forward * HASH_BASE + bases[..., j:j + n]
-            backward = backward * HASH_BASE + complement[..., k - 1 - j:k - 1 - j + n]
+            forward = forward * HASH_BASE + bases[..., j : j + n]
+            backward = backward * HASH_BASE + complement[..., k - 1 - j : k - 1 - j + n]
     return np.minimum(forward, backward), valid
 
 
@@ -85,9 +88,10 @@ def dust_scores(codes: np.ndarray, k: int) -> np.ndarray:
     bad = (codes[..., :-2] == INVALID) | (codes[..., 1:-1] == INVALID) | (codes[..., 2:] == INVALID)
     one_hot = np.zeros((*triplets.shape, 65), dtype=np.int16)
     np.put_along_axis(one_hot, np.where(bad, 64, triplets)[..., None], 1, axis=-1)
-    counts = np.concatenate([np.zeros((*triplets.shape[:-1], 1, 65), dtype=np.int16), np.cumsum(one_hot, axis=-2)],
-                            axis=-2)
-    window = (counts[..., k - 2:, :64] - counts[..., :counts.shape[-2] - k + 2, :64]).astype(np.float64)
+    counts = np.concatenate(
+        [np.zeros((*triplets.shape[:-1], 1, 65), dtype=np.int16), np.cumsum(one_hot, axis=-2)], axis=-2
+    )
+    window = (counts[..., k - 2 :, :64] - counts[..., : counts.shape[-2] - k + 2, :64]).astype(np.float64)
     return (window * (window - 1) / 2).sum(axis=-1) / (k - 3)
 
 
@@ -112,8 +116,9 @@ def read_test_set(task: str, csv_file: Path, k: int) -> TestSet:
         pieces = [kmer_hashes(c, k) for c in codes]
         test.hashes.append(np.concatenate([hashes for hashes, _ in pieces]))
         test.valid.append(np.concatenate([valid for _, valid in pieces]))
-        test.informative.append(np.concatenate([dust_scores(c, k) <= DUST_LIMIT if len(c) >= k else np.zeros(0, bool)
-                                                for c in codes]))
+        test.informative.append(
+            np.concatenate([dust_scores(c, k) <= DUST_LIMIT if len(c) >= k else np.zeros(0, bool) for c in codes])
+        )
     return test
 
 
@@ -136,7 +141,7 @@ def corpus_matches(paths: list[Path], wanted: np.ndarray, k: int) -> tuple[np.nd
             records.append(record.sequence)
             bases += int((codes != INVALID).sum())
             for start in range(0, max(len(codes) - k + 1, 0), CHUNK):
-                hashes, valid = kmer_hashes(codes[start:start + CHUNK + k - 1], k)
+                hashes, valid = kmer_hashes(codes[start : start + CHUNK + k - 1], k)
                 hashes = hashes[valid]
                 kmers += len(hashes)
                 found.append(hashes[lookup(wanted, hashes)[0]])
@@ -154,7 +159,8 @@ def task_counts(test: TestSet, matched: np.ndarray, copies: np.ndarray, records:
     """Per-task counts (exact matches, shared k-mers, shared repeats only, clean) and the clean example indices."""
     exact, shared, repeats_only, clean = [], [], [], []
     for index, (example, hashes, valid, informative) in enumerate(
-            zip(test.sequences, test.hashes, test.valid, test.informative)):
+        zip(test.sequences, test.hashes, test.valid, test.informative)
+    ):
         found, position = lookup(matched, hashes)
         hit = valid & found
         candidate = any(len(s) < k for s in example) or bool(hit.all())  # every k-mer occurs: check as a string
@@ -168,16 +174,25 @@ def task_counts(test: TestSet, matched: np.ndarray, copies: np.ndarray, records:
                 repeats_only.append(index)
         if not is_exact and not informative_hits.any():
             clean.append(index)
-    return {"test_sequences": len(test.sequences), "exact": len(exact), "shared_kmer": len(shared),
-            "shared_only_repeat_kmers": len(repeats_only), "clean": len(clean), "exact_indices": exact,
-            "clean_indices": clean}
+    return {
+        "test_sequences": len(test.sequences),
+        "exact": len(exact),
+        "shared_kmer": len(shared),
+        "shared_only_repeat_kmers": len(repeats_only),
+        "clean": len(clean),
+        "exact_indices": exact,
+        "clean_indices": clean,
+    }
 
 
 def selected_test_files(gue_dir, tasks: str) -> dict:
     """task config name -> test.csv of the tasks asked for ('complete', 'all' or names)."""
     if tasks in ("complete", "all"):
-        chosen = [task for task in find_tasks(gue_dir)
-                  if (task.complete if tasks == "complete" else (task.folder / "test.csv").exists())]
+        chosen = [
+            task
+            for task in find_tasks(gue_dir)
+            if (task.complete if tasks == "complete" else (task.folder / "test.csv").exists())
+        ]
     else:
         chosen = [resolve_task(gue_dir, name.strip()) for name in tasks.split(",") if name.strip()]
     return {task.config_name: task.folder / "test.csv" for task in chosen}
@@ -191,10 +206,17 @@ def measure_contamination(args: ContaminationArguments) -> dict:
     tests = [read_test_set(task, path, args.k) for task, path in selected_test_files(args.gue_dir, args.tasks).items()]
     wanted = np.unique(np.concatenate([h[v] for test in tests for h, v in zip(test.hashes, test.valid)]))
     matched, copies, records, corpus = corpus_matches(paths, wanted, args.k)
-    return {"k": args.k, "method": METHOD, "corpus": corpus,
-            "tasks": {test.task: task_counts(test, matched, copies, records, args.k) for test in tests},
-            "run": {"seconds": round(time.perf_counter() - began, 1), "test_kmers": len(wanted),
-                    "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}}
+    return {
+        "k": args.k,
+        "method": METHOD,
+        "corpus": corpus,
+        "tasks": {test.task: task_counts(test, matched, copies, records, args.k) for test in tests},
+        "run": {
+            "seconds": round(time.perf_counter() - began, 1),
+            "test_kmers": len(wanted),
+            "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        },
+    }
 
 
 def write_contamination(report: dict, output: Path) -> str:
@@ -204,17 +226,28 @@ def write_contamination(report: dict, output: Path) -> str:
     output.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output.with_suffix(".json"), text + "\n")
     corpus, k = report["corpus"], report["k"]
-    lines = [f"Test sequences of GUE found in the pretraining corpus ({len(corpus['files'])} files, "
-             f"{corpus['bases']:,} bases, {corpus['kmers']:,} {k}-mers), either strand.", "",
-             f"| task | test sequences | exact match | share a {k}-mer | of those, repeats only | clean |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {task} | {c['test_sequences']:,} | {c['exact']:,} | {c['shared_kmer']:,} | "
-              f"{c['shared_only_repeat_kmers']:,} | {c['clean']:,} ({100 * c['clean'] / c['test_sequences']:.1f} %) |"
-              for task, c in report["tasks"].items()]
-    lines += ["", report["method"], "", f"Clean test-example indices (0-based rows of test.csv): "
-              f"{output.with_suffix('.json').name}, tasks.<task>.clean_indices.", "",
-              f"Run: {report['run']['seconds']} s, peak memory {report['run']['peak_memory_mb']} MB, "
-              f"{report['run']['test_kmers']:,} distinct test {k}-mers."]
+    lines = [
+        f"Test sequences of GUE found in the pretraining corpus ({len(corpus['files'])} files, "
+        f"{corpus['bases']:,} bases, {corpus['kmers']:,} {k}-mers), either strand.",
+        "",
+        f"| task | test sequences | exact match | share a {k}-mer | of those, repeats only | clean |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {task} | {c['test_sequences']:,} | {c['exact']:,} | {c['shared_kmer']:,} | "
+        f"{c['shared_only_repeat_kmers']:,} | {c['clean']:,} ({100 * c['clean'] / c['test_sequences']:.1f} %) |"
+        for task, c in report["tasks"].items()
+    ]
+    lines += [
+        "",
+        report["method"],
+        "",
+        f"Clean test-example indices (0-based rows of test.csv): "
+        f"{output.with_suffix('.json').name}, tasks.<task>.clean_indices.",
+        "",
+        f"Run: {report['run']['seconds']} s, peak memory {report['run']['peak_memory_mb']} MB, "
+        f"{report['run']['test_kmers']:,} distinct test {k}-mers.",
+    ]
     table = "\n".join(lines) + "\n"
     write_text_atomic(output.with_suffix(".md"), table)
     return table

@@ -8,8 +8,8 @@ runs on a machine with nothing but this repository. Each record is cut into thre
 import csv
 from pathlib import Path
 
-from dnabert2.train.data.alphabet import is_acgt
-from dnabert2.train.data.fasta import read_fasta
+from dnabert2.data.alphabet import is_acgt
+from dnabert2.data.fasta import read_fasta
 
 DEFAULT_FASTA = Path(__file__).resolve().parents[1] / "data" / "multispecies_mini.fa"  # package data
 FRAGMENT_BP = 100
@@ -24,7 +24,11 @@ def write_species_task(output_dir, fasta=DEFAULT_FASTA) -> Path:
     for label, record in enumerate(read_fasta(fasta)):
         sequence = record.sequence
         cut_train, cut_dev = int(len(sequence) * 0.70), int(len(sequence) * 0.85)
-        regions = {"train": (0, cut_train, TRAIN_STRIDE_BP), "dev": (cut_train, cut_dev, FRAGMENT_BP), "test": (cut_dev, len(sequence), FRAGMENT_BP)}
+        regions = {
+            "train": (0, cut_train, TRAIN_STRIDE_BP),
+            "dev": (cut_train, cut_dev, FRAGMENT_BP),
+            "test": (cut_dev, len(sequence), FRAGMENT_BP),
+        }
         for split, (start, end, stride) in regions.items():
             for offset in range(start, end - FRAGMENT_BP + 1, stride):
                 fragment = sequence[offset : offset + FRAGMENT_BP]

@@ -11,7 +11,8 @@ CHUNK = 250  # replicates resampled at a time (bounds memory on the larger test 
 
 BOOTSTRAP_RULE = (
     f"Bootstrap: {BOOTSTRAP_REPLICATES:,} resamples of a task's test examples with replacement (the same resampled "
-    "examples for both sides and every seed; each task drawn from its own seeded generator); in each, each side's score is its mean over the shared seeds of the "
+    "examples for both sides and every seed; each task drawn from its own seeded generator); in each, each side's "
+    "score is its mean over the shared seeds of the "
     "metric on the resampled examples (predictions of the plain strand, as scored), and the difference is first minus "
     "second. Interval: the 2.5th and 97.5th percentiles of the differences; p: twice the smaller share of "
     "differences at or below 0 and at or above 0 (at most 1). This holds the fine-tuned models fixed and measures "
@@ -54,7 +55,9 @@ def score(labels: np.ndarray, predictions: np.ndarray, metric: str, rows=None) -
     if len(rows) == 0:
         return None
     classes = int(max(labels.max(), predictions.max())) + 1
-    return 100 * float(scores_from_confusion(confusion_matrices(labels, predictions, rows[None, :], classes), metric)[0])
+    return 100 * float(
+        scores_from_confusion(confusion_matrices(labels, predictions, rows[None, :], classes), metric)[0]
+    )
 
 
 def check_alignment(runs: dict, expected: dict, metric: str, labels: np.ndarray):
@@ -63,12 +66,15 @@ def check_alignment(runs: dict, expected: dict, metric: str, labels: np.ndarray)
     the predictions would belong to other runs, another test file or another order of its rows."""
     for seed, arrays in runs.items():
         if not np.array_equal(arrays["labels"], labels):
-            raise ValueError(f"seed {seed}: its stored test labels differ from the other runs' (another test file, or "
-                             "its rows in another order).")
+            raise ValueError(
+                f"seed {seed}: its stored test labels differ from the other runs' (another test file, or "
+                "its rows in another order)."
+            )
         recomputed = score(arrays["labels"], arrays["predictions"], metric)
         if abs(recomputed - expected[seed]) > 1e-6:
-            raise ValueError(f"seed {seed}: stored predictions score {recomputed:.6f}, its results say "
-                             f"{expected[seed]:.6f}.")
+            raise ValueError(
+                f"seed {seed}: stored predictions score {recomputed:.6f}, its results say {expected[seed]:.6f}."
+            )
 
 
 def resampling_generator(task: str) -> np.random.Generator:
@@ -80,14 +86,29 @@ def bootstrap_differences(first: dict, second: dict, metric: str, task: str) -> 
     """The resampled differences (first - second) of the seed-mean scores x100 (``first``/``second``: seed -> arrays
     of the seeds both sides share, whose labels are the same), BOOTSTRAP_REPLICATES of them."""
     labels = next(iter(first.values()))["labels"]
-    classes = int(max(max(arrays["labels"].max(), arrays["predictions"].max())
-                      for arrays in (*first.values(), *second.values()))) + 1
+    classes = (
+        int(
+            max(
+                max(arrays["labels"].max(), arrays["predictions"].max())
+                for arrays in (*first.values(), *second.values())
+            )
+        )
+        + 1
+    )
     generator = resampling_generator(task)
     differences = []
     for start in range(0, BOOTSTRAP_REPLICATES, CHUNK):
         rows = generator.integers(0, len(labels), size=(min(CHUNK, BOOTSTRAP_REPLICATES - start), len(labels)))
-        means = [np.mean([scores_from_confusion(confusion_matrices(labels, arrays["predictions"], rows, classes), metric)
-                          for arrays in side.values()], axis=0) for side in (first, second)]
+        means = [
+            np.mean(
+                [
+                    scores_from_confusion(confusion_matrices(labels, arrays["predictions"], rows, classes), metric)
+                    for arrays in side.values()
+                ],
+                axis=0,
+            )
+            for side in (first, second)
+        ]
         differences.append(100 * (means[0] - means[1]))
     return np.concatenate(differences)
 

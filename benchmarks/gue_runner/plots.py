@@ -27,8 +27,14 @@ def _bars(axis, xs, summaries, mean="mean", std="std", **style):
     axis.bar(xs, [r[mean] or 0 for r in summaries], **style)
     with_sd = [(x, r) for x, r in zip(xs, summaries) if r[std] is not None]
     if with_sd:
-        axis.errorbar([x for x, _ in with_sd], [r[mean] for _, r in with_sd], yerr=[r[std] for _, r in with_sd],
-                      fmt="none", ecolor="black", capsize=3)
+        axis.errorbar(
+            [x for x, _ in with_sd],
+            [r[mean] for _, r in with_sd],
+            yerr=[r[std] for _, r in with_sd],
+            fmt="none",
+            ecolor="black",
+            capsize=3,
+        )
     for x, r in zip(xs, summaries):
         if r[mean] is None or (mean != "mean" and r["collapsed_seeds"]):
             label = "collapsed" if r[mean] is None else f"{len(r['collapsed_seeds'])} collapsed"
@@ -67,18 +73,33 @@ def plot_comparison(report: dict, path):
     sides = [name for name in report["sides"] if all(r[name] for r in rows)]
     plt, fig, axes = _figure(len(rows), len(families), bars_per_task=len(sides))
     x = list(range(len(rows)))
-    colors = {"pretrained": "tab:blue", "further_pretrained": "tab:purple", "from_scratch": "tab:orange",
-              "cnn": "tab:green"}
+    colors = {
+        "pretrained": "tab:blue",
+        "further_pretrained": "tab:purple",
+        "from_scratch": "tab:orange",
+        "cnn": "tab:green",
+    }
     width = 0.8 / len(sides)
     marked = False
     for k, name in enumerate(sides):
         positions = [i + (k - (len(sides) - 1) / 2) * width for i in x]
-        _bars(axes[0], positions, [r[name] for r in rows],
-              mean="mean_as_scored", std="std_as_scored", width=width, color=colors[name], label=SIDE_TITLES[name])
-        clean = [(position, r["clean"].get(name)) for position, r in zip(positions, rows)
-                 if r["clean"].get(name) is not None]
+        _bars(
+            axes[0],
+            positions,
+            [r[name] for r in rows],
+            mean="mean_as_scored",
+            std="std_as_scored",
+            width=width,
+            color=colors[name],
+            label=SIDE_TITLES[name],
+        )
+        clean = [
+            (position, r["clean"].get(name)) for position, r in zip(positions, rows) if r["clean"].get(name) is not None
+        ]
         if clean:
-            axes[0].plot(*zip(*clean), "k_", markersize=5, label=None if marked else "on the contamination-clean subset")
+            axes[0].plot(
+                *zip(*clean), "k_", markersize=5, label=None if marked else "on the contamination-clean subset"
+            )
             marked = True
     _task_ticks(axes[0], x, [r["task"] for r in rows])
     axes[0].set_ylabel("score x100 (MCC; F1 for virus_covid)")
@@ -87,8 +108,12 @@ def plot_comparison(report: dict, path):
     if families:
         fx = range(len(families))
         for k, name in enumerate(sides):
-            axes[1].bar([i + (k - (len(sides) - 1) / 2) * width for i in fx],
-                        [f["as_scored"].get(name) or 0 for f in families], width=width, color=colors[name])
+            axes[1].bar(
+                [i + (k - (len(sides) - 1) / 2) * width for i in fx],
+                [f["as_scored"].get(name) or 0 for f in families],
+                width=width,
+                color=colors[name],
+            )
         axes[1].set_xticks(list(fx), [f["family"] for f in families])
         axes[1].set_title("Family averages, as scored")
     fig.tight_layout()

@@ -15,9 +15,9 @@ from dnabert2.benchmarks.gue_runner.reports import write_reports
 from dnabert2.benchmarks.gue_runner.settings import GueArguments, settings_for
 from dnabert2.benchmarks.gue_runner.statistics import is_collapsed
 from dnabert2.benchmarks.gue_runner.store import open_results, predictions_path, run_settings, save_predictions
-from dnabert2.train.data.gue import find_tasks, resolve_task
-from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
-from dnabert2.train.finetuning.trainer import PREDICTIONS_FILE, load_task, results_folder, run_finetune
+from dnabert2.data.gue import find_tasks, resolve_task
+from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
+from dnabert2.finetuning.trainer import PREDICTIONS_FILE, load_task, results_folder, run_finetune
 
 logger = logging.getLogger("gue")
 
@@ -113,7 +113,9 @@ def run_benchmark(args: GueArguments, tasks: list[str], seeds: list[int], comman
                 if is_done(results, output_dir, task, seed):
                     logger.info("[%d/%d] %s seed %d: already done", number, len(tasks), task, seed)
                     continue
-                logger.info("[%d/%d] %s seed %d%s", number, len(tasks), task, seed, " (from scratch)" * args.from_scratch)
+                logger.info(
+                    "[%d/%d] %s seed %d%s", number, len(tasks), task, seed, " (from scratch)" * args.from_scratch
+                )
                 metrics = run_task(args, task, seed, Path(workdir))
                 results.setdefault(task, {})[str(seed)] = metrics
                 write_reports(results, output_dir, command, settings)  # after every task: an interruption loses little

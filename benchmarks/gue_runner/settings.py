@@ -36,20 +36,32 @@ ABLATION_SIDES = ("pretrained", "pretrained_rc_augment", "from_scratch", "cnn")
 FURTHER_PRETRAINED = "further_pretrained"
 
 # Arguments that change the scores; results.json records them and a folder serves only one set of them.
-SETTINGS = ("model", "model_weights", "learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "from_scratch",
-            "rc_augment", "architecture")
+SETTINGS = (
+    "model",
+    "model_weights",
+    "learning_rate",
+    "batch_size",
+    "max_steps",
+    "epochs_scale",
+    "use_lora",
+    "from_scratch",
+    "rc_augment",
+    "architecture",
+)
 
 
 @dataclass
-
-
 class GueArguments:
-    model_name_or_path: str = field(default=str(packaged("model")), metadata={"help": "Model to test (default: shipped)."})
+    model_name_or_path: str = field(
+        default=str(packaged("model")), metadata={"help": "Model to test (default: shipped)."}
+    )
     gue_dir: str | None = field(default=None, metadata={"help": "GUE root in the official CSV layout."})
     dataset_name: str | None = field(default=None, metadata={"help": "GUE as a Hub dataset (repo id or folder)."})
     tasks: str = field(default="complete", metadata={"help": "'complete', 'all' or comma-separated config names."})
     seeds: str = field(default="42", metadata={"help": "Comma-separated seeds; one fine-tuning run per task and seed."})
-    output_dir: str = field(default="outputs/gue", metadata={"help": "Results folder (one set of settings per folder)."})
+    output_dir: str = field(
+        default="outputs/gue", metadata={"help": "Results folder (one set of settings per folder)."}
+    )
     use_lora: bool = field(default=False, metadata={"help": "Fine-tune LoRA adapters instead of all weights."})
     learning_rate: float = field(default=3e-5, metadata={"help": "Peak learning rate (paper: 3e-5)."})
     batch_size: int = field(default=32, metadata={"help": "Training batch size per device (paper: 32)."})
@@ -65,22 +77,29 @@ class GueArguments:
         default=False, metadata={"help": "Also score each test sequence as the mean of both strands (rc_average_*)."}
     )
     from_scratch: bool = field(
-        default=False, metadata={"help": "Fine-tune random weights of the model's config (same tokenizer): the ablation."}
+        default=False,
+        metadata={"help": "Fine-tune random weights of the model's config (same tokenizer): the ablation."},
     )
     ablation: bool = field(
         default=False,
-        metadata={"help": "Run pretrained, pretrained on both strands (--rc_augment), from scratch and the CNN "
-                  "baseline (<output_dir>/<side>) and compare them."},
+        metadata={
+            "help": "Run pretrained, pretrained on both strands (--rc_augment), from scratch and the CNN "
+            "baseline (<output_dir>/<side>) and compare them."
+        },
     )
     further_pretrained_model: str | None = field(
         default=None,
-        metadata={"help": "With --ablation: a model folder further MLM-pretrained on GUE training splits (the paper's "
-                  "'♦' model), run as a fifth side, further_pretrained, with the budgets and seeds of pretrained."},
+        metadata={
+            "help": "With --ablation: a model folder further MLM-pretrained on GUE training splits (the paper's "
+            "'♦' model), run as a fifth side, further_pretrained, with the budgets and seeds of pretrained."
+        },
     )
     contamination: str | None = field(
         default=None,
-        metadata={"help": "gue_contamination.json (benchmarks/gue_contamination.py): the comparison shows each test "
-                  "set's overlap with the pretraining corpus."},
+        metadata={
+            "help": "gue_contamination.json (benchmarks/gue_contamination.py): the comparison shows each test "
+            "set's overlap with the pretraining corpus."
+        },
     )
     compare_with: str | None = field(
         default=None,

@@ -7,7 +7,11 @@ import numpy as np
 from scipy import stats
 
 from dnabert2.benchmarks.gue_runner.examples import (
-    BOOTSTRAP_RULE, bootstrap_differences, bootstrap_summary, check_alignment, score,
+    BOOTSTRAP_RULE,
+    bootstrap_differences,
+    bootstrap_summary,
+    check_alignment,
+    score,
 )
 from dnabert2.benchmarks.gue_runner.settings import FAMILIES, family_of, metric_of
 
@@ -19,15 +23,21 @@ COLLAPSE_DEFINITION = (
 )
 COLLAPSE_RULE = f"{COLLAPSE_DEFINITION}; left out of means and averages."
 
-RC_AVERAGE = ("the same fine-tuned models, each test sequence scored as the mean of its own and its reverse "
-              "complement's logits (--rc_average)")
+RC_AVERAGE = (
+    "the same fine-tuned models, each test sequence scored as the mean of its own and its reverse "
+    "complement's logits (--rc_average)"
+)
 
 STRANDS_NOTE = f"Strands averaged at test: {RC_AVERAGE}."
 
 # The comparison's sides in column order, their titles, and the differences it tests (first minus second).
 SIDES = ("pretrained", "further_pretrained", "from_scratch", "cnn")
-SIDE_TITLES = {"pretrained": "pretrained", "further_pretrained": "further pretrained", "from_scratch": "from scratch",
-               "cnn": "CNN baseline"}
+SIDE_TITLES = {
+    "pretrained": "pretrained",
+    "further_pretrained": "further pretrained",
+    "from_scratch": "from scratch",
+    "cnn": "CNN baseline",
+}
 CONTRASTS = (("pretrained", "from_scratch"), ("pretrained", "cnn"), ("further_pretrained", "pretrained"))
 
 MEANS_NOTE = (
@@ -86,9 +96,14 @@ def task_summary(task: str, by_seed: dict, strands_averaged: bool = False) -> di
     scores = {seed: 100 * m[key] for seed, m in by_seed.items() if not is_collapsed(m)}
     values = list(scores.values())
     return {
-        "task": task, "family": family_of(task) or "-", "metric": label,
-        "mean": mean_or_none(values), "std": sd_or_none(values),
-        "seeds": len(by_seed), "seeds_run": sorted(by_seed, key=int), "scores": scores,
+        "task": task,
+        "family": family_of(task) or "-",
+        "metric": label,
+        "mean": mean_or_none(values),
+        "std": sd_or_none(values),
+        "seeds": len(by_seed),
+        "seeds_run": sorted(by_seed, key=int),
+        "scores": scores,
         "collapsed_seeds": sorted((seed for seed, m in by_seed.items() if is_collapsed(m)), key=int),
         "status": "ok" if values else "collapsed",
     }
@@ -99,8 +114,12 @@ def side_summary(task: str, by_seed: dict) -> dict:
     "mean_as_scored", "std_as_scored"."""
     key, _ = metric_of(task)
     as_scored = {seed: 100 * m[key] for seed, m in by_seed.items()}
-    return {**task_summary(task, by_seed), "scores_as_scored": as_scored,
-            "mean_as_scored": mean_or_none(list(as_scored.values())), "std_as_scored": sd_or_none(list(as_scored.values()))}
+    return {
+        **task_summary(task, by_seed),
+        "scores_as_scored": as_scored,
+        "mean_as_scored": mean_or_none(list(as_scored.values())),
+        "std_as_scored": sd_or_none(list(as_scored.values())),
+    }
 
 
 def summarize(results: dict) -> tuple[list, list]:
@@ -111,8 +130,15 @@ def summarize(results: dict) -> tuple[list, list]:
         members = [row for row in rows if row["family"] == label]
         scored = [row["mean"] for row in members if row["mean"] is not None]
         if members:
-            families.append({"family": label, "mean": mean_or_none(scored), "paper": paper, "tasks": len(scored),
-                             "collapsed_tasks": len(members) - len(scored)})
+            families.append(
+                {
+                    "family": label,
+                    "mean": mean_or_none(scored),
+                    "paper": paper,
+                    "tasks": len(scored),
+                    "collapsed_tasks": len(members) - len(scored),
+                }
+            )
     return rows, families
 
 
@@ -124,14 +150,29 @@ def paired_test(first: dict, second: dict) -> dict | None:
     if not seeds:
         return None
     differences = [first[seed] - second[seed] for seed in seeds]
-    result = {"seeds": seeds, "differences": differences, "mean": statistics.fmean(differences), "ci95": None,
-              "t": None, "df": None, "p": None,
-              "no_test": "1 seed" if len(seeds) < 2 else "same difference on every seed" if len(set(differences)) < 2 else None}
+    result = {
+        "seeds": seeds,
+        "differences": differences,
+        "mean": statistics.fmean(differences),
+        "ci95": None,
+        "t": None,
+        "df": None,
+        "p": None,
+        "no_test": "1 seed"
+        if len(seeds) < 2
+        else "same difference on every seed"
+        if len(set(differences)) < 2
+        else None,
+    }
     if not result["no_test"]:
         test = stats.ttest_rel([first[seed] for seed in seeds], [second[seed] for seed in seeds])
         interval = test.confidence_interval(0.95)
-        result.update(ci95=[float(interval.low), float(interval.high)], t=float(test.statistic), df=int(test.df),
-                      p=float(test.pvalue))
+        result.update(
+            ci95=[float(interval.low), float(interval.high)],
+            t=float(test.statistic),
+            df=int(test.df),
+            p=float(test.pvalue),
+        )
     return result
 
 
@@ -147,24 +188,41 @@ def group_summary(label: str, rows: list, sides: list) -> dict:
             if len(seed_sets) == 1:
                 (seeds,) = seed_sets
                 tests[f"{first} - {second}"] = paired_test(
-                    *({seed: mean_or_none([row[name]["scores_as_scored"][seed] for row in rows]) for seed in seeds}
-                      for name in (first, second)))
+                    *(
+                        {seed: mean_or_none([row[name]["scores_as_scored"][seed] for row in rows]) for seed in seeds}
+                        for name in (first, second)
+                    )
+                )
             else:  # no per-seed average: the mean of the task differences, untested
                 tests[f"{first} - {second}"] = {
-                    "seeds": None, "differences": None, "ci95": None, "t": None, "df": None, "p": None,
+                    "seeds": None,
+                    "differences": None,
+                    "ci95": None,
+                    "t": None,
+                    "df": None,
+                    "p": None,
                     "mean": mean_or_none([row["tests"][f"{first} - {second}"]["mean"] for row in rows]),
-                    "no_test": "tasks run with different seeds"}
+                    "no_test": "tasks run with different seeds",
+                }
     left_out = {name: mean_or_none([row[name]["mean"] for row in kept]) for name in complete}
-    return {"family": label, "tasks": len(rows),
-            "as_scored": {name: mean_or_none([row[name]["mean_as_scored"] for row in rows]) for name in complete},
-            "tests": tests, "collapsed_left_out": left_out, "tasks_without_collapse": len(kept),
-            "collapsed_left_out_differences": {f"{first} - {second}": left_out[first] - left_out[second]
-                                               for first, second in CONTRASTS
-                                               if left_out.get(first) is not None and left_out.get(second) is not None}}
+    return {
+        "family": label,
+        "tasks": len(rows),
+        "as_scored": {name: mean_or_none([row[name]["mean_as_scored"] for row in rows]) for name in complete},
+        "tests": tests,
+        "collapsed_left_out": left_out,
+        "tasks_without_collapse": len(kept),
+        "collapsed_left_out_differences": {
+            f"{first} - {second}": left_out[first] - left_out[second]
+            for first, second in CONTRASTS
+            if left_out.get(first) is not None and left_out.get(second) is not None
+        },
+    }
 
 
-def compare(sides: dict, augmented: dict | None = None, contamination: dict | None = None,
-            predictions: dict | None = None) -> dict:
+def compare(
+    sides: dict, augmented: dict | None = None, contamination: dict | None = None, predictions: dict | None = None
+) -> dict:
     """Per task, family and over all tasks: each side's scores (``sides``: name in SIDES -> results; pretrained and
     from_scratch required) over the seeds pretrained and from scratch share, both kinds of means, the paired tests
     of CONTRASTS, the pretrained model's strand variants (test-time averaging; ``augmented``: fine-tuned on a
@@ -183,25 +241,50 @@ def compare(sides: dict, augmented: dict | None = None, contamination: dict | No
         for name in SIDES:
             by_seed = {seed: sides[name][task][seed] for seed in seeds if seed in (sides.get(name) or {}).get(task, {})}
             row[name] = side_summary(task, by_seed) if by_seed else None
-        row["tests"] = {f"{first} - {second}": paired_test(row[first]["scores_as_scored"], row[second]["scores_as_scored"])
-                        for first, second in CONTRASTS if row[first] and row[second]}
+        row["tests"] = {
+            f"{first} - {second}": paired_test(row[first]["scores_as_scored"], row[second]["scores_as_scored"])
+            for first, second in CONTRASTS
+            if row[first] and row[second]
+        }
         both_strands = {seed: augmented[task][seed] for seed in seeds if seed in (augmented or {}).get(task, {})}
-        row["strands"] = {"averaged_at_test": task_summary(task, {s: pretrained[task][s] for s in seeds}, True),
-                          "augmented": task_summary(task, both_strands) if both_strands else None,
-                          "augmented_averaged_at_test": task_summary(task, both_strands, True) if both_strands else None}
+        row["strands"] = {
+            "averaged_at_test": task_summary(task, {s: pretrained[task][s] for s in seeds}, True),
+            "augmented": task_summary(task, both_strands) if both_strands else None,
+            "augmented_averaged_at_test": task_summary(task, both_strands, True) if both_strands else None,
+        }
         counts = (contamination or {}).get(task)
-        row["contamination"] = {key: value for key, value in counts.items() if not key.endswith("_indices")} if counts else None
+        row["contamination"] = (
+            {key: value for key, value in counts.items() if not key.endswith("_indices")} if counts else None
+        )
         row["clean"], row["bootstrap"], replicates[task] = example_level(
-            row, {name: scored_on_test(task, (predictions or {}).get(name, {}).get(task, {}), sides.get(name))
-                  for name in SIDES}, counts)
+            row,
+            {
+                name: scored_on_test(task, (predictions or {}).get(name, {}).get(task, {}), sides.get(name))
+                for name in SIDES
+            },
+            counts,
+        )
         rows.append(row)
-    families = [{**group_summary(label, members, present), **group_examples(members, replicates)}
-                for label, _, _ in FAMILIES if (members := [row for row in rows if row["family"] == label])]
-    return {"metric_note": METRIC_NOTE, "means_note": MEANS_NOTE, "test_rule": TEST_RULE,
-            "collapse_rule": f"{COLLAPSE_DEFINITION}.", "bootstrap_rule": BOOTSTRAP_RULE, "clean_rule": CLEAN_RULE,
-            "sides": present, "tasks": rows, "families": families,
-            "all_tasks": {**group_summary("all tasks", rows, present), **group_examples(rows, replicates)} if rows else None,
-            "tasks_on_one_side_only": sorted(set(pretrained) ^ set(scratch))}
+    families = [
+        {**group_summary(label, members, present), **group_examples(members, replicates)}
+        for label, _, _ in FAMILIES
+        if (members := [row for row in rows if row["family"] == label])
+    ]
+    return {
+        "metric_note": METRIC_NOTE,
+        "means_note": MEANS_NOTE,
+        "test_rule": TEST_RULE,
+        "collapse_rule": f"{COLLAPSE_DEFINITION}.",
+        "bootstrap_rule": BOOTSTRAP_RULE,
+        "clean_rule": CLEAN_RULE,
+        "sides": present,
+        "tasks": rows,
+        "families": families,
+        "all_tasks": {**group_summary("all tasks", rows, present), **group_examples(rows, replicates)}
+        if rows
+        else None,
+        "tasks_on_one_side_only": sorted(set(pretrained) ^ set(scratch)),
+    }
 
 
 def scored_on_test(task: str, stored: dict, results: dict | None) -> dict:
@@ -220,24 +303,41 @@ def example_level(row: dict, stored: dict, counts: dict | None) -> tuple[dict, d
     one label array, whose length must be the contamination report's test_sequences): (side -> score on the clean
     subset of ``counts``, or None; contrast -> bootstrap_summary; contrast -> resampled differences)."""
     metric = row["metric"]
-    runs = {name: {seed: stored[name][seed] for seed in row[name]["scores_as_scored"]} for name in SIDES
-            if row[name] and all(seed in stored[name] for seed in row[name]["scores_as_scored"])}
+    runs = {
+        name: {seed: stored[name][seed] for seed in row[name]["scores_as_scored"]}
+        for name in SIDES
+        if row[name] and all(seed in stored[name] for seed in row[name]["scores_as_scored"])
+    }
     if runs:
         labels = next(iter(next(iter(runs.values())).values()))["labels"]
         for name, by_seed in runs.items():
             check_alignment(by_seed, row[name]["scores_as_scored"], metric, labels)
         if counts and counts["test_sequences"] != len(labels):
-            raise ValueError(f"{row['task']}: the contamination report counts {counts['test_sequences']} test "
-                             f"sequences, the runs scored {len(labels)}: another test file.")
-    clean = {name: mean_or_none([value for arrays in by_seed.values() if (value := score(
-                 arrays["labels"], arrays["predictions"], metric, counts["clean_indices"])) is not None])
-             if counts else None for name, by_seed in runs.items()}
+            raise ValueError(
+                f"{row['task']}: the contamination report counts {counts['test_sequences']} test "
+                f"sequences, the runs scored {len(labels)}: another test file."
+            )
+    clean = {
+        name: mean_or_none(
+            [
+                value
+                for arrays in by_seed.values()
+                if (value := score(arrays["labels"], arrays["predictions"], metric, counts["clean_indices"]))
+                is not None
+            ]
+        )
+        if counts
+        else None
+        for name, by_seed in runs.items()
+    }
     summaries, replicates = {}, {}
     for first, second in CONTRASTS:
         if first in runs and second in runs:
             seeds = sorted(set(runs[first]) & set(runs[second]), key=int)
             pair = [{seed: runs[name][seed] for seed in seeds} for name in (first, second)]
-            observed = mean_or_none([row[first]["scores_as_scored"][s] - row[second]["scores_as_scored"][s] for s in seeds])
+            observed = mean_or_none(
+                [row[first]["scores_as_scored"][s] - row[second]["scores_as_scored"][s] for s in seeds]
+            )
             replicates[f"{first} - {second}"] = bootstrap_differences(*pair, metric, row["task"])
             summaries[f"{first} - {second}"] = bootstrap_summary(observed, replicates[f"{first} - {second}"])
     return clean, summaries, replicates
@@ -248,7 +348,13 @@ def group_examples(rows: list, replicates: dict) -> dict:
     every task has one) and each contrast's bootstrap of the tasks' mean difference (where every task has one)."""
     sides = [name for name in SIDES if rows and all(row["clean"].get(name) is not None for row in rows)]
     contrasts = [f"{a} - {b}" for a, b in CONTRASTS if all(f"{a} - {b}" in replicates[row["task"]] for row in rows)]
-    return {"clean": {name: mean_or_none([row["clean"][name] for row in rows]) for name in sides},
-            "bootstrap": {contrast: bootstrap_summary(mean_or_none([row["bootstrap"][contrast]["mean"] for row in rows]),
-                                                      np.mean([replicates[row["task"]][contrast] for row in rows], axis=0))
-                          for contrast in contrasts}}
+    return {
+        "clean": {name: mean_or_none([row["clean"][name] for row in rows]) for name in sides},
+        "bootstrap": {
+            contrast: bootstrap_summary(
+                mean_or_none([row["bootstrap"][contrast]["mean"] for row in rows]),
+                np.mean([replicates[row["task"]][contrast] for row in rows], axis=0),
+            )
+            for contrast in contrasts
+        },
+    }

@@ -11,8 +11,8 @@ from transformers import HfArgumentParser
 
 from dnabert2 import packaged
 from dnabert2.benchmarks.gue_runner.settings import SETTINGS, GueArguments
-from dnabert2.train.runtime.files import atomic_output
-from dnabert2.train.runtime.weights import weights_digest
+from dnabert2.runtime.files import atomic_output
+from dnabert2.runtime.weights import weights_digest
 
 PREDICTIONS_DIR = "predictions"  # beside results.json: <task>_seed<seed>.npz, one per single-label run
 
@@ -49,8 +49,10 @@ def check_model(name_or_path: str):
     try:
         cached_file(name_or_path, "config.json")
     except Exception as error:
-        raise ValueError(f"--model_name_or_path {name_or_path}: not a model folder, and not loadable from the Hub "
-                         f"({type(error).__name__}: {error}).") from error
+        raise ValueError(
+            f"--model_name_or_path {name_or_path}: not a model folder, and not loadable from the Hub "
+            f"({type(error).__name__}: {error})."
+        ) from error
 
 
 def settings_from_command(command: str) -> dict | None:
@@ -77,20 +79,27 @@ def settings_difference(stored: dict, wanted: dict, ignore=()) -> list[str]:
     record a local model as an absolute path: the weights digest alone identifies those."""
     if Path(str(stored.get("model"))).is_absolute():
         ignore = (*ignore, "model")
-    return [f"{name}: {stored.get(name)!r} there, {wanted[name]!r} here"
-            for name in SETTINGS if name not in ignore and stored.get(name) != wanted[name]]
+    return [
+        f"{name}: {stored.get(name)!r} there, {wanted[name]!r} here"
+        for name in SETTINGS
+        if name not in ignore and stored.get(name) != wanted[name]
+    ]
 
 
 def open_results(args: GueArguments) -> dict:
     """The finished results of --output_dir; a clear error if that folder was made with other settings."""
     settings, results = read_results(args.output_dir)
     if settings is None:
-        raise ValueError(f"{Path(args.output_dir) / 'results.json'}: its settings are unknown (neither recorded nor "
-                         "readable from its command); pass another --output_dir or move the file away.")
+        raise ValueError(
+            f"{Path(args.output_dir) / 'results.json'}: its settings are unknown (neither recorded nor "
+            "readable from its command); pass another --output_dir or move the file away."
+        )
     if results and settings_difference(settings, run_settings(args)):
-        raise ValueError(f"{Path(args.output_dir) / 'results.json'} holds results made with other settings ("
-                         + "; ".join(settings_difference(settings, run_settings(args)))
-                         + "); pass another --output_dir, or the settings of those results.")
+        raise ValueError(
+            f"{Path(args.output_dir) / 'results.json'} holds results made with other settings ("
+            + "; ".join(settings_difference(settings, run_settings(args)))
+            + "); pass another --output_dir, or the settings of those results."
+        )
     return results
 
 
@@ -101,12 +110,16 @@ def check_comparable(args: GueArguments, other_dir):
         raise ValueError(f"--compare_with {other_dir}: no results.json with known settings there.")
     wanted = run_settings(args)
     if settings.get("from_scratch") == wanted["from_scratch"]:
-        raise ValueError(f"--compare_with {other_dir}: both runs have from_scratch={wanted['from_scratch']}; "
-                         "compare a pretrained run with a from-scratch one.")
+        raise ValueError(
+            f"--compare_with {other_dir}: both runs have from_scratch={wanted['from_scratch']}; "
+            "compare a pretrained run with a from-scratch one."
+        )
     different = settings_difference(settings, wanted, ignore=("from_scratch", "model_weights"))
     if different:
-        raise ValueError(f"--compare_with {other_dir}: other settings there ({'; '.join(different)}); the ablation "
-                         "needs the same model config, budgets and seeds.")
+        raise ValueError(
+            f"--compare_with {other_dir}: other settings there ({'; '.join(different)}); the ablation "
+            "needs the same model config, budgets and seeds."
+        )
 
 
 def predictions_path(folder, task: str, seed) -> Path:

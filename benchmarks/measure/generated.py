@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dnabert2.train.data.alphabet import ACGT
+from dnabert2.data.alphabet import ACGT
 
 LETTERS = np.array(list(ACGT))
 
@@ -31,7 +31,7 @@ def write_genome(path: Path, contig_lengths: dict, seed: int = 0) -> dict:
     with open(path, "w") as handle:
         for name, sequence in contigs.items():
             handle.write(f">{name}\n")
-            handle.writelines(sequence[i:i + 60] + "\n" for i in range(0, len(sequence), 60))
+            handle.writelines(sequence[i : i + 60] + "\n" for i in range(0, len(sequence), 60))
     return contigs
 
 
@@ -57,9 +57,13 @@ def generated_variants(contigs: dict, count: int, seed: int = 0) -> list[tuple[s
 
 def write_vcf(path: Path, contigs: dict, variants: list) -> Path:
     """A VCF 4.2 of ``variants`` (sorted by contig and position)."""
-    header = "##fileformat=VCFv4.2\n" + "".join(f"##contig=<ID={name},length={len(seq)}>\n"
-                                                  for name, seq in contigs.items())
+    header = "##fileformat=VCFv4.2\n" + "".join(
+        f"##contig=<ID={name},length={len(seq)}>\n" for name, seq in contigs.items()
+    )
     rows = sorted(variants, key=lambda v: (list(contigs).index(v[0]), v[1]))
-    path.write_text(header + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-                    + "".join(f"{c}\t{p}\t.\t{r}\t{a}\t.\t.\t.\n" for c, p, r, a in rows))
+    path.write_text(
+        header
+        + "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        + "".join(f"{c}\t{p}\t.\t{r}\t{a}\t.\t.\t.\n" for c, p, r, a in rows)
+    )
     return path

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from dnabert2.train.runtime.files import write_text_atomic
+from dnabert2.runtime.files import write_text_atomic
 
 
 def write_report(output_dir, name: str, lines: list[str], data) -> Path:

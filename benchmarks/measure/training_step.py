@@ -13,10 +13,10 @@ from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.flops import Encoder, linear_flops, mlm_head_flops
 from dnabert2.benchmarks.measure.generated import random_dna
-from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.data.windows import tokenize_windows
-from dnabert2.train.pretraining.masking import MaskedWindows
-from dnabert2.train.run_mlm import MLMTrainingArguments
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.data.windows import tokenize_windows
+from dnabert2.pretraining.arguments import MLMTrainingArguments
+from dnabert2.pretraining.masking import MaskedWindows
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
 
@@ -43,7 +43,9 @@ def mlm_batch(tokenizer, batch_size: int, seq_len: int, seed: int = 0) -> dict:
     """One pretraining batch as run_mlm builds it: windows of ``seq_len`` tokens cut from one long random DNA record,
     15 % of tokens selected (seeded masks), padded by DataCollatorForTokenClassification."""
     record = random_dna(np.random.default_rng(seed), batch_size * seq_len * 8)  # > 4.9 bp per token: enough windows
-    windows = tokenize_windows(DatasetDict(train=Dataset.from_dict({"sequence": [record]})), tokenizer, seq_len)["train"]
+    windows = tokenize_windows(DatasetDict(train=Dataset.from_dict({"sequence": [record]})), tokenizer, seq_len)[
+        "train"
+    ]
     masked = MaskedWindows(windows.select(range(batch_size)), tokenizer, 0.15, seed=seed)
     return DataCollatorForTokenClassification(tokenizer)([masked[i] for i in range(batch_size)])
 
@@ -76,9 +78,11 @@ def linear_shapes(model, step) -> list[tuple[int, int, int]]:
     """(tokens, in, out) of every nn.Linear call in one run of ``step``, the MLM decoder included."""
     shapes = []
     hooks = [
-        module.register_forward_hook(lambda m, inputs, output: shapes.append(
-            (inputs[0].numel() // m.in_features, m.in_features, m.out_features)))
-        for module in model.modules() if isinstance(module, torch.nn.Linear)
+        module.register_forward_hook(
+            lambda m, inputs, output: shapes.append((inputs[0].numel() // m.in_features, m.in_features, m.out_features))
+        )
+        for module in model.modules()
+        if isinstance(module, torch.nn.Linear)
     ]
     try:
         step()
@@ -123,48 +127,70 @@ def step_efficiency(model, batch, repeats: int) -> dict:
     flops = sum(6 * n * i * o for n, i, o in shapes)
     tokens = int(batch["attention_mask"].sum())
     return {
-        "step_ms": 1e3 * step_s, "matmul_ms": 1e3 * matmul_s, "efficiency": matmul_s / step_s,
-        "tokens_per_s": tokens / step_s, "matmul_gflops": flops / matmul_s / 1e9, "linear_calls": len(shapes),
-        "linear_flops": flops, "independent_linear_flops": independent_linear_flops(model.config, batch),
-        "labelled_positions": int((batch["labels"] != -100).sum()), "tokens": tokens,
-        "step_ms_runs": [1e3 * t for t in step_times], "matmul_ms_runs": [1e3 * t for t in matmul_times],
+        "step_ms": 1e3 * step_s,
+        "matmul_ms": 1e3 * matmul_s,
+        "efficiency": matmul_s / step_s,
+        "tokens_per_s": tokens / step_s,
+        "matmul_gflops": flops / matmul_s / 1e9,
+        "linear_calls": len(shapes),
+        "linear_flops": flops,
+        "independent_linear_flops": independent_linear_flops(model.config, batch),
+        "labelled_positions": int((batch["labels"] != -100).sum()),
+        "tokens": tokens,
+        "step_ms_runs": [1e3 * t for t in step_times],
+        "matmul_ms_runs": [1e3 * t for t in matmul_times],
     }
 
 
 def training_step_rows(workloads, repeats: int, dropouts=(0.1, 0.0)) -> list[dict]:
-    """``step_efficiency`` of every (name, config file, batch size) workload at each hidden dropout, 128-token windows."""
+    """``step_efficiency`` of every (name, config file, batch size) workload at each hidden dropout (128 tokens)."""
     tokenizer = load_tokenizer(packaged("model"))
     rows = []
     for name, config_path, batch_size in workloads:
         batch = mlm_batch(tokenizer, batch_size, 128)
         for dropout in dropouts:
             model = mlm_model(config_path, tokenizer, dropout)
-            rows.append({"workload": name, "batch": f"{batch_size} x 128", "hidden_dropout_prob": dropout,
-                         **step_efficiency(model, batch, repeats)})
+            rows.append(
+                {
+                    "workload": name,
+                    "batch": f"{batch_size} x 128",
+                    "hidden_dropout_prob": dropout,
+                    **step_efficiency(model, batch, repeats),
+                }
+            )
     return rows
 
 
 def training_step_lines(results) -> list[str]:
     """The markdown report of the training-step measurement: one table row per OpenMP wait policy and workload."""
-    lines = [f"Command: `{results['command']}`", "",
-             f"{results['threads']} threads, torch {results['torch']}. Efficiency = time of the step's dense matmuls "
-             f"alone / time of the whole step, medians of {results['repeats']} interleaved pairs in one process. Step: "
-             "forward, backward, gradient clipping, AdamW as run_mlm configures it, zero_grad. Matmuls: for every "
-             "nn.Linear call of the step (hooked), x W^T, dY W and dY^T x at its shape. The MLM decoder runs where the "
-             "model computes it, only at the labelled positions (sparse_prediction), so the reference shrinks with the "
-             "head's work; attention's own matmuls (inside SDPA) are not in the reference. Each OpenMP wait policy "
-             "runs in a fresh process, with the fp32 matmul peak (4096x768x3072) and the load average measured in it.",
-             "", "| OMP_WAIT_POLICY | model | batch | hidden dropout | step (ms) | matmuls alone (ms) | efficiency | "
-             "tokens/s | matmul GFLOP/s | linear FLOPs (hooks / architecture) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Command: `{results['command']}`",
+        "",
+        f"{results['threads']} threads, torch {results['torch']}. Efficiency = time of the step's dense matmuls "
+        f"alone / time of the whole step, medians of {results['repeats']} interleaved pairs in one process. Step: "
+        "forward, backward, gradient clipping, AdamW as run_mlm configures it, zero_grad. Matmuls: for every "
+        "nn.Linear call of the step (hooked), x W^T, dY W and dY^T x at its shape. The MLM decoder runs where the "
+        "model computes it, only at the labelled positions (sparse_prediction), so the reference shrinks with the "
+        "head's work; attention's own matmuls (inside SDPA) are not in the reference. Each OpenMP wait policy "
+        "runs in a fresh process, with the fp32 matmul peak (4096x768x3072) and the load average measured in it.",
+        "",
+        "| OMP_WAIT_POLICY | model | batch | hidden dropout | step (ms) | matmuls alone (ms) | efficiency | "
+        "tokens/s | matmul GFLOP/s | linear FLOPs (hooks / architecture) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for run in results["runs"]:
         for row in run["rows"]:
-            lines.append(f"| {run['omp_wait_policy']} | {row['workload']} | {row['batch']} | {row['hidden_dropout_prob']} "
-                         f"| {row['step_ms']:.0f} | {row['matmul_ms']:.0f} | **{row['efficiency']:.2f}** | "
-                         f"{row['tokens_per_s']:.0f} | {row['matmul_gflops']:.0f} | {row['linear_flops'] / 1e9:.1f} / "
-                         f"{row['independent_linear_flops'] / 1e9:.1f} GFLOP |")
+            lines.append(
+                f"| {run['omp_wait_policy']} | {row['workload']} | {row['batch']} | {row['hidden_dropout_prob']} "
+                f"| {row['step_ms']:.0f} | {row['matmul_ms']:.0f} | **{row['efficiency']:.2f}** | "
+                f"{row['tokens_per_s']:.0f} | {row['matmul_gflops']:.0f} | {row['linear_flops'] / 1e9:.1f} / "
+                f"{row['independent_linear_flops'] / 1e9:.1f} GFLOP |"
+            )
     lines.append("")
-    lines += [f"- {run['omp_wait_policy']}: matmul peak {run['matmul_peak_gflops']:.0f} GFLOP/s before the steps, "
-              f"{run['matmul_peak_gflops_after']:.0f} after; load average (1, 5, 15 min) {run['load_before']} before, "
-              f"{run['load_after']} after." for run in results["runs"]]
+    lines += [
+        f"- {run['omp_wait_policy']}: matmul peak {run['matmul_peak_gflops']:.0f} GFLOP/s before the steps, "
+        f"{run['matmul_peak_gflops_after']:.0f} after; load average (1, 5, 15 min) {run['load_before']} before, "
+        f"{run['load_after']} after."
+        for run in results["runs"]
+    ]
     return lines

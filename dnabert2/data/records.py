@@ -4,9 +4,9 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from dnabert2.train.data.bed import read_bed_sequences
-from dnabert2.train.data.fasta import FastaRecord, expand_paths, read_fasta
-from dnabert2.train.data.fastq import read_fastq
+from dnabert2.data.bed import read_bed_sequences
+from dnabert2.data.fasta import FastaRecord, expand_paths, read_fasta
+from dnabert2.data.fastq import read_fastq
 
 FASTQ_NAME = re.compile(r"\.(fq|fastq)(\.gz)?$")
 

@@ -25,10 +25,10 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from dnabert2.train.data.alphabet import MODEL_READS_AMBIGUITY, clean_bases, invalid_characters, non_acgt_count
-from dnabert2.train.data.reference import IndexedFasta
-from dnabert2.train.inference.prediction import outputs_of
-from dnabert2.train.runtime.errors import InputError
+from dnabert2.data.alphabet import MODEL_READS_AMBIGUITY, clean_bases, invalid_characters, non_acgt_count
+from dnabert2.data.reference import IndexedFasta
+from dnabert2.inference.prediction import outputs_of
+from dnabert2.runtime.errors import InputError
 
 COLUMNS = ["CHROM", "POS", "ID", "REF", "ALT", "embedding_distance", "llr", "llr_tokens"]
 SYMBOLIC = re.compile(r"^<.*>$|[\[\]]|^\*$|^\.$")
@@ -69,8 +69,10 @@ class SkipCounts:
     def summary(self) -> str:
         """One line: alleles read, skipped by reason, and scored with N (read as [UNK]) in their window."""
         skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(self.skipped.items())) or "none"
-        return (f"{self.read} ALT allele(s) read; skipped: {skipped}; scored with N or another ambiguity code in the "
-                f"window ({MODEL_READS_AMBIGUITY}): {self.with_n}")
+        return (
+            f"{self.read} ALT allele(s) read; skipped: {skipped}; scored with N or another ambiguity code in the "
+            f"window ({MODEL_READS_AMBIGUITY}): {self.with_n}"
+        )
 
 
 def read_variants(vcf_path, counts: SkipCounts, owns=lambda index: True) -> Iterator[Variant]:
@@ -146,8 +148,10 @@ def allele_log_likelihoods(mlm, tokenizer, windows: list[tuple[str, int, int]]) 
     rows = [_masked_for_allele(tokenizer, sequence, start, end) for sequence, start, end in windows]
     batch = tokenizer.pad([{"input_ids": ids} for ids, _, _ in rows], return_tensors="pt").to(mlm.device)
     log_probs = torch.log_softmax(mlm(**batch).logits.float(), dim=-1).cpu()
-    scores = [float(sum(log_probs[i, p, t] for p, t in zip(positions, original)))
-              for i, (_, positions, original) in enumerate(rows)]
+    scores = [
+        float(sum(log_probs[i, p, t] for p, t in zip(positions, original)))
+        for i, (_, positions, original) in enumerate(rows)
+    ]
     return np.array(scores), [len(positions) for _, positions, _ in rows]
 
 
@@ -163,9 +167,17 @@ def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return 1 - (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))
 
 
-def score_variants(variants, reference: Reference, mlm, tokenizer, window: int = 512, classifier=None,
-                   on_ref_mismatch: str = "error", counts: SkipCounts | None = None, batch_size: int = 16
-                   ) -> Iterator[dict]:
+def score_variants(
+    variants,
+    reference: Reference,
+    mlm,
+    tokenizer,
+    window: int = 512,
+    classifier=None,
+    on_ref_mismatch: str = "error",
+    counts: SkipCounts | None = None,
+    batch_size: int = 16,
+) -> Iterator[dict]:
     """Rows (CHROM, POS, ID, REF, ALT, embedding_distance, llr, llr_tokens[, delta_<label>...]) in input order.
 
     ``on_ref_mismatch``: "error" (VariantError naming the variant) or "skip" (counted in ``counts``); it covers
@@ -182,23 +194,44 @@ def score_variants(variants, reference: Reference, mlm, tokenizer, window: int =
         alternates = [(a, o, o + len(v.alt)) for v, _, a, o in pending]
         ref_scores, ref_tokens = allele_log_likelihoods(mlm, tokenizer, references)
         alt_scores, alt_tokens = allele_log_likelihoods(mlm, tokenizer, alternates)
-        distance = cosine_distance(window_embeddings(mlm.bert, tokenizer, [r for r, _, _ in references]),
-                                   window_embeddings(mlm.bert, tokenizer, [a for a, _, _ in alternates]))
+        distance = cosine_distance(
+            window_embeddings(mlm.bert, tokenizer, [r for r, _, _ in references]),
+            window_embeddings(mlm.bert, tokenizer, [a for a, _, _ in alternates]),
+        )
         deltas = None
         if classifier is not None:
             with torch.no_grad():
-                outputs = [outputs_of(classifier(**tokenizer([w for w, _, _ in side], padding=True, return_tensors="pt"
-                                                             ).to(classifier.device)).logits.float().cpu().numpy(),
-                                      classifier.config) for side in (references, alternates)]
+                outputs = [
+                    outputs_of(
+                        classifier(
+                            **tokenizer([w for w, _, _ in side], padding=True, return_tensors="pt").to(
+                                classifier.device
+                            )
+                        )
+                        .logits.float()
+                        .cpu()
+                        .numpy(),
+                        classifier.config,
+                    )
+                    for side in (references, alternates)
+                ]
             deltas = outputs[1] - outputs[0]
         for i, (variant, _, _, _) in enumerate(pending):
-            row = {"CHROM": variant.chrom, "POS": variant.pos, "ID": variant.id, "REF": variant.ref,
-                   "ALT": variant.alt, "embedding_distance": float(distance[i]),
-                   "llr": float(alt_scores[i] - ref_scores[i]), "llr_tokens": f"{ref_tokens[i]}/{alt_tokens[i]}",
-                   "index": variant.index}
+            row = {
+                "CHROM": variant.chrom,
+                "POS": variant.pos,
+                "ID": variant.id,
+                "REF": variant.ref,
+                "ALT": variant.alt,
+                "embedding_distance": float(distance[i]),
+                "llr": float(alt_scores[i] - ref_scores[i]),
+                "llr_tokens": f"{ref_tokens[i]}/{alt_tokens[i]}",
+                "index": variant.index,
+            }
             if deltas is not None:
-                row.update({f"delta_{classifier.config.id2label[k]}": float(deltas[i, k])
-                            for k in range(deltas.shape[1])})
+                row.update(
+                    {f"delta_{classifier.config.id2label[k]}": float(deltas[i, k]) for k in range(deltas.shape[1])}
+                )
             yield row
         pending.clear()
 

@@ -10,11 +10,14 @@ from pathlib import Path
 import yaml
 from datasets import ClassLabel, Dataset, Features, Value, concatenate_datasets, get_dataset_config_names, load_dataset
 
-from dnabert2.train.hub.cards import CITATION_SECTION
-from dnabert2.train.data.tasks import SPLIT_FILES, read_csv_split
+from dnabert2.data.tasks import SPLIT_FILES, read_csv_split
+from dnabert2.hub.cards import CITATION_SECTION
 
 FAMILY_INFO = {
-    "EMP": ("Epigenetic marks prediction (yeast): does the nucleosome-bound sequence carry the histone mark?", ["no_mark", "mark"]),
+    "EMP": (
+        "Epigenetic marks prediction (yeast): does the nucleosome-bound sequence carry the histone mark?",
+        ["no_mark", "mark"],
+    ),
     "mouse": ("Transcription factor binding site prediction on mouse ChIP-seq peaks.", ["non_binding", "binding"]),
     "prom": ("Human promoter detection (core: 70 bp around the TSS; 300: -249..+50 bp).", ["non_promoter", "promoter"]),
     "splice": ("Splice site prediction (human): donor, acceptor or neither, coded 0-2 as in the GUE CSVs.", None),
@@ -119,14 +122,20 @@ def build_gue_dataset(gue_root, output_dir, progress=print) -> dict:
     output_dir.mkdir(parents=True, exist_ok=True)
     configs, sizes, notes = [], {}, []
     for task in tasks:
-        splits = {split: read_csv_split(task.folder / name) for split, name in SPLIT_FILES.items() if (task.folder / name).exists()}
+        splits = {
+            split: read_csv_split(task.folder / name)
+            for split, name in SPLIT_FILES.items()
+            if (task.folder / name).exists()
+        }
         num_labels = max(max(columns["label"]) for columns in splits.values()) + 1
         features = _features(task, num_labels)
         data_files = []
         for split, columns in splits.items():
             path = f"{task.config_name}/{split}.parquet"
             (output_dir / task.config_name).mkdir(exist_ok=True)
-            Dataset.from_dict({"sequence": columns["sequence"], "label": columns["label"]}, features=features).to_parquet(output_dir / path)
+            Dataset.from_dict(
+                {"sequence": columns["sequence"], "label": columns["label"]}, features=features
+            ).to_parquet(output_dir / path)
             data_files.append({"split": split, "path": path})
         configs.append({"config_name": task.config_name, "data_files": data_files})
         sizes[task.config_name] = {split: len(columns["sequence"]) for split, columns in splits.items()}
@@ -148,10 +157,19 @@ def dataset_card(configs, sizes, notes) -> str:
         "tags": ["biology", "genomics", "dna", "benchmark"],
         "configs": configs,
     }
-    lines = ["---", yaml.safe_dump(metadata, sort_keys=False).rstrip(), "---", "", "# GUE: Genome Understanding Evaluation", ""]
+    lines = [
+        "---",
+        yaml.safe_dump(metadata, sort_keys=False).rstrip(),
+        "---",
+        "",
+        "# GUE: Genome Understanding Evaluation",
+        "",
+    ]
     lines += [
-        "The benchmark of DNABERT-2 (Zhou et al., ICLR 2024): 28 sequence classification tasks over yeast, mouse, human and",
-        "virus genomes. Load one task with `load_dataset(<this repo or folder>, \"tf_0\")`; splits are train / validation",
+        "The benchmark of DNABERT-2 (Zhou et al., ICLR 2024): 28 sequence classification tasks over yeast, mouse, "
+        "human and",
+        'virus genomes. Load one task with `load_dataset(<this repo or folder>, "tf_0")`; '
+        'splits are train / validation',
         "(the original dev.csv) / test. Columns: `sequence` (upper-case DNA), `label` (ClassLabel).",
         "",
         "## Task families and labels",
@@ -160,17 +178,21 @@ def dataset_card(configs, sizes, notes) -> str:
         "|---|---|---|",
     ]
     for family, (description, names) in FAMILY_INFO.items():
-        lines.append(f"| {family} | {description} | {', '.join(f'{i} = {n}' for i, n in enumerate(names)) if names else 'as coded in the CSVs'} |")
+        labels = ", ".join(f"{i} = {n}" for i, n in enumerate(names)) if names else "as coded in the CSVs"
+        lines.append(f"| {family} | {description} | {labels} |")
     lines += ["", "## Tasks and sizes", "", "| config | train | validation | test |", "|---|---|---|---|"]
     for name, counts in sizes.items():
-        lines.append(f"| {name} | {counts.get('train', '-')} | {counts.get('validation', '-')} | {counts.get('test', '-')} |")
+        lines.append(
+            f"| {name} | {counts.get('train', '-')} | {counts.get('validation', '-')} | {counts.get('test', '-')} |"
+        )
     if notes:
         lines += ["", "Incomplete tasks (built from the files present):", ""] + [f"- {note}" for note in notes]
     lines += [
         "",
         "## Licence",
         "",
-        "GUE was assembled by the DNABERT-2 authors from public sources (ENCODE, EPD, Ensembl, GISAID, yeast EMP data);",
+        "GUE was assembled by the DNABERT-2 authors from public sources (ENCODE, EPD, Ensembl, GISAID, "
+        "yeast EMP data);",
         "the terms of those sources apply. Cite the paper below when using it.",
         *CITATION_SECTION,
     ]

@@ -16,8 +16,8 @@ import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, load_dataset
 from transformers import TrainerCallback
 
-from dnabert2.train.data.alphabet import BaseTally, clean_bases, invalid_characters, reverse_complement
-from dnabert2.train.runtime.errors import InputError
+from dnabert2.data.alphabet import BaseTally, clean_bases, invalid_characters, reverse_complement
+from dnabert2.runtime.errors import InputError
 
 logger = logging.getLogger(__name__)
 SPLIT_FILES = {"train": "train.csv", "validation": "dev.csv", "test": "test.csv"}
@@ -50,8 +50,10 @@ def _parse_label(text, path, line, column):
     except ValueError:
         value = None
     if value is None or not math.isfinite(value):
-        raise TaskDataError(f"{path}:{line}: label {column!r} is not a number: {text!r} (every row needs a label: "
-                            "a whole number for classes, any number for regression).")
+        raise TaskDataError(
+            f"{path}:{line}: label {column!r} is not a number: {text!r} (every row needs a label: "
+            "a whole number for classes, any number for regression)."
+        )
     return value
 
 
@@ -76,8 +78,9 @@ def _read_csv_columns(path: Path, require_labels: bool) -> dict:
         sequence_columns = sequence_columns_of(header)
         if sequence_columns not in SEQUENCE_LAYOUTS:
             hint = " (is it comma-separated?)" if len(header) == 1 and any(c in header[0] for c in "\t;| ") else ""
-            raise TaskDataError(f"{path}:1: needs a 'sequence' column (or 'sequence1' and 'sequence2'); header is "
-                                f"{header}{hint}.")
+            raise TaskDataError(
+                f"{path}:1: needs a 'sequence' column (or 'sequence1' and 'sequence2'); header is {header}{hint}."
+            )
         label_columns = [c for c in header if c not in sequence_columns]
         if require_labels and not label_columns:
             raise TaskDataError(f"{path}: no label column; header is {header}.")
@@ -94,8 +97,7 @@ def _read_csv_columns(path: Path, require_labels: bool) -> dict:
                         raise TaskDataError(f"{path}:{line}: empty {name}.")
                     bad = invalid_characters(value)
                     if bad:
-                        raise TaskDataError(f"{path}:{line}: {name} has characters that are not nucleotides: "
-                                            f"{bad!r}.")
+                        raise TaskDataError(f"{path}:{line}: {name} has characters that are not nucleotides: {bad!r}.")
                     columns[name].append(value)
                 else:
                     columns[name].append(_parse_label(value, path, line, name))
@@ -130,14 +132,21 @@ def _task_info(splits: dict, problem_type: str | None = None) -> TaskInfo:
     fractional = next((v for v in values if not _is_whole(v)), None)
     if fractional is not None:
         if problem_type == "single_label_classification":
-            raise TaskDataError(f"--problem_type single_label_classification, but label {fractional!r} is not a "
-                                "whole number (classes are written 0, 1, 2, ... or any whole numbers).")
-        logger.info("Labels: regression (non-integer labels such as %r; pass --problem_type regression to say so).",
-                    fractional)
+            raise TaskDataError(
+                f"--problem_type single_label_classification, but label {fractional!r} is not a "
+                "whole number (classes are written 0, 1, 2, ... or any whole numbers)."
+            )
+        logger.info(
+            "Labels: regression (non-integer labels such as %r; pass --problem_type regression to say so).", fractional
+        )
         return TaskInfo("regression", 1, sequence_columns)
     names = [_class_name(v) for v in sorted({float(v) for v in first[label_columns[0]]})]
-    logger.info("Labels: classification into %d classes, the CSV's values %s as class ids 0..%d.", len(names),
-                ", ".join(names), len(names) - 1)
+    logger.info(
+        "Labels: classification into %d classes, the CSV's values %s as class ids 0..%d.",
+        len(names),
+        ", ".join(names),
+        len(names) - 1,
+    )
     return TaskInfo("single_label_classification", len(names), sequence_columns, names)
 
 
@@ -177,9 +186,11 @@ def load_csv_task(data_path, problem_type: str | None = None) -> tuple[DatasetDi
             labels = []
             for line, value in enumerate(columns[label_columns[0]], start=2):
                 if _class_name(value) not in ids:
-                    raise TaskDataError(f"{folder / SPLIT_FILES[split]}:{line}: label {_class_name(value)!r} does not "
-                                        f"occur in train.csv, whose classes are {', '.join(info.label_names)} (a class "
-                                        "the model never trains on cannot be predicted).")
+                    raise TaskDataError(
+                        f"{folder / SPLIT_FILES[split]}:{line}: label {_class_name(value)!r} does not "
+                        f"occur in train.csv, whose classes are {', '.join(info.label_names)} (a class "
+                        "the model never trains on cannot be predicted)."
+                    )
                 labels.append(ids[_class_name(value)])
         data[split] = Dataset.from_dict({**{c: columns[c] for c in info.sequence_columns}, "labels": labels})
     return data, info
@@ -205,8 +216,9 @@ def load_hub_task(dataset_name, config_name=None) -> tuple[DatasetDict, TaskInfo
     return data, info
 
 
-def tokenize_task(data: DatasetDict, info: TaskInfo, tokenizer, max_length: int, both_strands: bool = False,
-                  encoder=None) -> DatasetDict:
+def tokenize_task(
+    data: DatasetDict, info: TaskInfo, tokenizer, max_length: int, both_strands: bool = False, encoder=None
+) -> DatasetDict:
     """Tokenize (pairs keep their segment ids), truncating to ``max_length`` tokens.
 
     ``encoder(columns) -> dict`` replaces the BPE tokenizer when given (e.g. one-hot base codes for the CNN
@@ -225,8 +237,9 @@ def tokenize_task(data: DatasetDict, info: TaskInfo, tokenizer, max_length: int,
             encoded["rc_key"] = rows  # which example: the strand drawn for it depends on nothing else
         return encoded
 
-    return data.map(encode, batched=True, with_indices=True, remove_columns=list(info.sequence_columns),
-                    desc="Tokenizing")
+    return data.map(
+        encode, batched=True, with_indices=True, remove_columns=list(info.sequence_columns), desc="Tokenizing"
+    )
 
 
 def strand(dataset, reverse: bool):
@@ -263,7 +276,9 @@ class RandomStrandCollator:
             reverse = "rc_input_ids" in feature and self.reverse(feature)  # evaluation data: forward only
             kept = {key: value for key, value in feature.items() if not key.startswith("rc_")}
             if reverse:
-                kept.update({key[3:]: value for key, value in feature.items() if key.startswith("rc_") and key != "rc_key"})
+                kept.update(
+                    {key[3:]: value for key, value in feature.items() if key.startswith("rc_") and key != "rc_key"}
+                )
             chosen.append(kept)
         return self.pad_collator(chosen)
 

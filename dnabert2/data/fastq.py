@@ -3,9 +3,9 @@
 from pathlib import Path
 from typing import Iterator
 
-from dnabert2.train.data.alphabet import clean_bases, invalid_characters
-from dnabert2.train.data.fasta import FastaRecord, _lines
-from dnabert2.train.runtime.errors import InputError
+from dnabert2.data.alphabet import clean_bases, invalid_characters
+from dnabert2.data.fasta import FastaRecord, _lines
+from dnabert2.runtime.errors import InputError
 
 
 class FastqError(InputError):
@@ -34,8 +34,10 @@ def read_fastq(path) -> Iterator[FastaRecord]:
         if not plus.startswith("+"):
             raise FastqError(f"{path}:{number + 2}: expected the '+' line, got {plus[:30]!r}.")
         if len(quality) != len(sequence):
-            raise FastqError(f"{path}:{number + 3}: quality line has {len(quality)} characters for a "
-                             f"sequence of {len(sequence)} bases.")
+            raise FastqError(
+                f"{path}:{number + 3}: quality line has {len(quality)} characters for a "
+                f"sequence of {len(sequence)} bases."
+            )
         bases = clean_bases(sequence)
         bad = invalid_characters(bases)
         if bad:

@@ -1,7 +1,7 @@
 """Random access to an indexed reference FASTA (pysam), shared by variant scoring and BED regions."""
 
-from dnabert2.train.data.alphabet import clean_bases
-from dnabert2.train.runtime.errors import InputError
+from dnabert2.data.alphabet import clean_bases
+from dnabert2.runtime.errors import InputError
 
 
 class ReferenceError(InputError):
@@ -22,8 +22,12 @@ class IndexedFasta:
         except (OSError, ValueError) as failure:
             with open(fasta_path, "rb") as handle:
                 gzipped = handle.read(2) == b"\x1f\x8b"
-            hint = (" A plain-gzip FASTA has no random access: recompress it with bgzip (gunzip, then bgzip), or "
-                    "decompress it." if gzipped else "")
+            hint = (
+                " A plain-gzip FASTA has no random access: recompress it with bgzip (gunzip, then bgzip), or "
+                "decompress it."
+                if gzipped
+                else ""
+            )
             raise self.error(f"{fasta_path}: cannot open or index the reference ({failure}).{hint}") from None
         self.lengths = dict(zip(self.fasta.references, self.fasta.lengths))
 

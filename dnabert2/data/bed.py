@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from dnabert2.train.data.alphabet import invalid_characters
-from dnabert2.train.data.fasta import FastaRecord
-from dnabert2.train.data.reference import IndexedFasta, ReferenceError
-from dnabert2.train.runtime.errors import InputError
+from dnabert2.data.alphabet import invalid_characters
+from dnabert2.data.fasta import FastaRecord
+from dnabert2.data.reference import IndexedFasta, ReferenceError
+from dnabert2.runtime.errors import InputError
 
 
 class BedError(InputError):
@@ -38,11 +38,13 @@ def read_bed(path) -> Iterator[Region]:
             try:
                 chrom, start, end = fields[0], int(fields[1]), int(fields[2])
             except (IndexError, ValueError):
-                raise BedError(f"{path}:{number}: expected chrom, start, end (integers), got {line.strip()[:60]!r}."
-                               ) from None
+                raise BedError(
+                    f"{path}:{number}: expected chrom, start, end (integers), got {line.strip()[:60]!r}."
+                ) from None
             if not 0 <= start <= end:
-                raise BedError(f"{path}:{number}: start {start} and end {end} do not make a region (0 <= start "
-                               "<= end).")
+                raise BedError(
+                    f"{path}:{number}: start {start} and end {end} do not make a region (0 <= start <= end)."
+                )
             name = fields[3].strip() if len(fields) > 3 and fields[3].strip() else f"{chrom}:{start}-{end}"
             yield Region(chrom, start, end, name, number)
 
@@ -65,8 +67,10 @@ def _region_sequences(bed_path, reference: IndexedFasta) -> Iterator[FastaRecord
         except ReferenceError as error:
             raise BedError(f"{where}: {error}") from None
         if region.end > reference.lengths[contig]:
-            raise BedError(f"{where}: region {region.chrom}:{region.start}-{region.end} goes past the end of contig "
-                           f"{contig!r} ({reference.lengths[contig]:,} bp).")
+            raise BedError(
+                f"{where}: region {region.chrom}:{region.start}-{region.end} goes past the end of contig "
+                f"{contig!r} ({reference.lengths[contig]:,} bp)."
+            )
         sequence = reference.fetch(contig, region.start, region.end)
         bad = invalid_characters(sequence)
         if bad:

@@ -42,8 +42,10 @@ def command_parser(dataclass_types, usage: str, description: str) -> HfArgumentP
             action.help = "(default: %(default)s)"
     if hidden:
         parser.add_argument("--help_all", action="help", help="Show every flag, the Trainer's included, and exit.")
-        parser.epilog = (f"{len(hidden)} more flags of transformers' TrainingArguments are accepted (e.g. --seed, "
-                         "--gradient_accumulation_steps, --report_to): --help_all lists them.")
+        parser.epilog = (
+            f"{len(hidden)} more flags of transformers' TrainingArguments are accepted (e.g. --seed, "
+            "--gradient_accumulation_steps, --report_to): --help_all lists them."
+        )
         if "--help_all" not in sys.argv[1:]:
             for action in hidden:
                 action.help = argparse.SUPPRESS

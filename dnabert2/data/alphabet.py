@@ -75,6 +75,8 @@ class BaseTally:
         """One line for the log: the counts and what was done with the ambiguous bases."""
         if not self.ambiguous:
             return f"Bases: {self.bases:,} in {self.sequences:,} sequences, all A/C/G/T."
-        return (f"Bases: {self.ambiguous:,} of {self.bases:,} ({self.ambiguous / self.bases:.2%}) in "
-                f"{self.sequences_with_ambiguity:,} of {self.sequences:,} sequences were N or another ambiguity code: "
-                f"{treatment}.")
+        return (
+            f"Bases: {self.ambiguous:,} of {self.bases:,} ({self.ambiguous / self.bases:.2%}) in "
+            f"{self.sequences_with_ambiguity:,} of {self.sequences:,} sequences were N or another ambiguity code: "
+            f"{treatment}."
+        )

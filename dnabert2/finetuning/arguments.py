@@ -11,8 +11,8 @@ import torch
 from transformers import TrainingArguments
 
 from dnabert2 import packaged
-from dnabert2.train.finetuning.lora import DEFAULT_LORA_TARGETS
-from dnabert2.train.runtime.parallel import data_parallel_on_cpu
+from dnabert2.finetuning.lora import DEFAULT_LORA_TARGETS
+from dnabert2.runtime.parallel import data_parallel_on_cpu
 
 
 @dataclass
@@ -45,8 +45,10 @@ class DataArguments:
     dataset_config_name: str | None = field(default=None, metadata={"help": "e.g. a GUE task such as 'tf_0'."})
     problem_type: str | None = field(
         default=None,
-        metadata={"help": "'regression' to regress whole-number labels (default: whole numbers are classes, other "
-                  "numbers a regression)."},
+        metadata={
+            "help": "'regression' to regress whole-number labels (default: whole numbers are classes, other "
+            "numbers a regression)."
+        },
     )
 
 
@@ -74,19 +76,24 @@ class FinetuneTrainingArguments(TrainingArguments):
     save_strategy: str | None = field(default=None, metadata={"help": "Default: the same as --eval_strategy."})
     save_steps: float | None = field(default=None, metadata={"help": "Default: the same as --eval_steps."})
     rc_augment: bool = field(
-        default=False, metadata={"help": "Train on a random strand per example (the sequence or its reverse complement)."}
+        default=False,
+        metadata={"help": "Train on a random strand per example (the sequence or its reverse complement)."},
     )
     rc_average: bool = field(
         default=False,
-        metadata={"help": "Also report test metrics of logits averaged over each sequence and its reverse complement "
-                  "(eval_rc_average_*). Over --model_max_length, each strand keeps its own first tokens."},
+        metadata={
+            "help": "Also report test metrics of logits averaged over each sequence and its reverse complement "
+            "(eval_rc_average_*). Over --model_max_length, each strand keeps its own first tokens."
+        },
     )
     save_total_limit: int | None = field(default=1)
     load_best_model_at_end: bool = field(default=True)
     metric_for_best_model: str | None = field(
         default="loss",
-        metadata={"help": "Validation metric that picks the checkpoint kept at the end: loss (lowest; as DNABERT-2's "
-                  "own scripts) or a metric name, e.g. matthews_correlation (highest)."},
+        metadata={
+            "help": "Validation metric that picks the checkpoint kept at the end: loss (lowest; as DNABERT-2's "
+            "own scripts) or a metric name, e.g. matthews_correlation (highest)."
+        },
     )
     logging_steps: float = field(default=50)
     dataloader_pin_memory: bool = field(default=torch.cuda.is_available())

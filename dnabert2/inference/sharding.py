@@ -21,11 +21,11 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
-from dnabert2.train.data.alphabet import BaseTally, non_acgt_count
-from dnabert2.train.inference.prediction import Piece, sliding_windows
-from dnabert2.train.runtime.errors import InputError
-from dnabert2.train.runtime.weights import weights_digest
-from dnabert2.train.runtime.files import TEMPORARY, atomic_output, write_text_atomic
+from dnabert2.data.alphabet import BaseTally, non_acgt_count
+from dnabert2.inference.prediction import Piece, sliding_windows
+from dnabert2.runtime.errors import InputError
+from dnabert2.runtime.files import TEMPORARY, atomic_output, write_text_atomic
+from dnabert2.runtime.weights import weights_digest
 
 MANIFEST = "manifest.json"
 
@@ -148,8 +148,10 @@ class PartStore:
             missing = sorted(set(range(self.shard.count)) - set(manifest.get("complete_shards", [])))
             parts = sorted(manifest["parts"])
         if missing:
-            raise InputError(f"{self.folder}: shards {', '.join(map(str, missing))} of {self.shard.count} are not "
-                             "complete yet; run their workers (the same command) before merging.")
+            raise InputError(
+                f"{self.folder}: shards {', '.join(map(str, missing))} of {self.shard.count} are not "
+                "complete yet; run their workers (the same command) before merging."
+            )
         table = pa.concat_tables([pq.read_table(self.folder / name) for name in parts])
         return table.sort_by([(key, "ascending") for key in ("index", "start") if key in table.column_names])
 
@@ -182,8 +184,15 @@ def _finish(part: int, batch: list, store: PartStore, compute) -> tuple:
     return part, batch, "written"
 
 
-def own_rows(pieces: Iterable[Piece], shard: Shard, window: int | None, stride: int | None,
-             skipped: Counter, tally: BaseTally, skip_unusable: bool = True) -> Iterator[tuple[int, Piece]]:
+def own_rows(
+    pieces: Iterable[Piece],
+    shard: Shard,
+    window: int | None,
+    stride: int | None,
+    skipped: Counter,
+    tally: BaseTally,
+    skip_unusable: bool = True,
+) -> Iterator[tuple[int, Piece]]:
     """(record index, piece or window) for this shard, in input order; other shards' rows are passed over before
     tokenizing. Without windows record i is shard i % count's. With windows, the windows of all records are numbered
     in input order and window w is shard w % count's, so a single long record (a chromosome) is split among the
@@ -197,8 +206,13 @@ def own_rows(pieces: Iterable[Piece], shard: Shard, window: int | None, stride: 
         sequence = piece.sequences[0]
         if counted_here:
             tally.add(sequence)
-        unusable = "empty" if not sequence else "only N (or other ambiguity codes)" if non_acgt_count(
-            sequence) == len(sequence) else None
+        unusable = (
+            "empty"
+            if not sequence
+            else "only N (or other ambiguity codes)"
+            if non_acgt_count(sequence) == len(sequence)
+            else None
+        )
         if skip_unusable and unusable:
             if counted_here:
                 skipped[unusable] += 1
@@ -212,8 +226,15 @@ def own_rows(pieces: Iterable[Piece], shard: Shard, window: int | None, stride: 
             windows_seen += 1
 
 
-def run_sharded(pieces: Iterable[Piece], store: PartStore, part_size: int, window: int | None, stride: int | None,
-                compute: Callable[[list], object], skip_unusable: bool = True) -> dict:
+def run_sharded(
+    pieces: Iterable[Piece],
+    store: PartStore,
+    part_size: int,
+    window: int | None,
+    stride: int | None,
+    compute: Callable[[list], object],
+    skip_unusable: bool = True,
+) -> dict:
     """Write this worker's share of ``pieces`` (``own_rows``: its records, cut in windows) into ``store``'s parts,
     ``compute`` making each part's pyarrow table from its (record index, piece) rows; complete parts are skipped.
 
@@ -240,24 +261,39 @@ def position_columns(rows: list[tuple[int, Piece]]) -> dict:
     description (the rest of its header), start, end."""
     import pyarrow as pa
 
-    return {"index": pa.array([index for index, _ in rows], pa.int64()),
-            "name": pa.array([piece.name for _, piece in rows], pa.string()),
-            "description": pa.array([piece.description for _, piece in rows], pa.string()),
-            "start": pa.array([piece.start for _, piece in rows], pa.int64()),
-            "end": pa.array([piece.end for _, piece in rows], pa.int64())}
+    return {
+        "index": pa.array([index for index, _ in rows], pa.int64()),
+        "name": pa.array([piece.name for _, piece in rows], pa.string()),
+        "description": pa.array([piece.description for _, piece in rows], pa.string()),
+        "start": pa.array([piece.start for _, piece in rows], pa.int64()),
+        "end": pa.array([piece.end for _, piece in rows], pa.int64()),
+    }
 
 
-def open_run(output_dir, model_name_or_path: str, settings: dict, input_path, fasta=None, shard_index: int = 0,
-             num_shards: int = 1) -> PartStore:
+def open_run(
+    output_dir,
+    model_name_or_path: str,
+    settings: dict,
+    input_path,
+    fasta=None,
+    shard_index: int = 0,
+    num_shards: int = 1,
+) -> PartStore:
     """This worker's ``PartStore`` in ``output_dir``: its shard (``current_shard``), CPU threads set
     (``set_cpu_threads``), and the run's header (model, weights digest, ``settings``, the input's paths and sizes,
     the number of shards) checked against the folder's manifest."""
     shard = current_shard(shard_index, num_shards)
     set_cpu_threads()
     inputs = {"input": Path(input_path), "fasta": Path(fasta) if fasta else None}
-    inputs = {key: None if path is None else {"path": str(path.resolve()),
-                                                "bytes": path.stat().st_size if path.is_file() else None}
-              for key, path in inputs.items()}
-    header = {"model": str(model_name_or_path), "weights_digest": weights_digest(Path(model_name_or_path)),
-              "settings": {**settings, **inputs, "num_shards": shard.count}}
+    inputs = {
+        key: None
+        if path is None
+        else {"path": str(path.resolve()), "bytes": path.stat().st_size if path.is_file() else None}
+        for key, path in inputs.items()
+    }
+    header = {
+        "model": str(model_name_or_path),
+        "weights_digest": weights_digest(Path(model_name_or_path)),
+        "settings": {**settings, **inputs, "num_shards": shard.count},
+    }
     return PartStore(output_dir, shard, header)

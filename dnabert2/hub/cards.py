@@ -4,7 +4,7 @@ import json
 
 import yaml
 
-from dnabert2.train.runtime.files import write_text_atomic
+from dnabert2.runtime.files import write_text_atomic
 
 CITATION = """@inproceedings{zhou2024dnabert2,
   title={{DNABERT}-2: Efficient Foundation Model and Benchmark For Multi-Species Genomes},
@@ -56,7 +56,10 @@ def pretrained_model_card(model_name: str, config, training: dict, results: dict
         "",
         "| metric | value |",
         "|---|---|",
-        *[f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |" for key, value in results.items()],
+        *[
+            f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |"
+            for key, value in results.items()
+        ],
         *CITATION_SECTION,
     ]
     return "\n".join(lines)

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from transformers import Trainer
 
-from dnabert2.train.data.alphabet import ACGT
+from dnabert2.data.alphabet import ACGT
 
 COMPOSITION_ALPHAS = (4.0, 16.0, 64.0, 256.0, 1024.0, 1e9)
 
@@ -67,8 +67,9 @@ def _prior_scores(targets, log_prior: np.ndarray) -> tuple[float, float]:
     return float(loss), float(accuracy)
 
 
-def _mixture_scores(targets, visible, log_prior: np.ndarray, base_counts: np.ndarray,
-                    by_composition: bool) -> tuple[float, float, float]:
+def _mixture_scores(
+    targets, visible, log_prior: np.ndarray, base_counts: np.ndarray, by_composition: bool
+) -> tuple[float, float, float]:
     """Loss, accuracy and alpha of p(t) = (c(t) + alpha * q(t)) / (n + alpha) per window, at the best alpha of
     ``COMPOSITION_ALPHAS``: q is the prior, reweighted by the window's visible base composition if
     ``by_composition``."""
@@ -127,8 +128,10 @@ def strict_baseline_metrics(eval_windows, base_counts: np.ndarray) -> dict:
     counts = np.bincount(np.concatenate(originals), minlength=len(base_counts))
     log_prior = np.full(len(counts), -np.inf)
     log_prior[counts > 0] = np.log(counts[counts > 0] / counts.sum())
-    variants = {name: _mixture_scores(targets, visible, log_prior, base_counts, by_composition)
-                for name, by_composition in (("visible counts", False), ("composition", True))}
+    variants = {
+        name: _mixture_scores(targets, visible, log_prior, base_counts, by_composition)
+        for name, by_composition in (("visible counts", False), ("composition", True))
+    }
     best = min(variants, key=lambda name: variants[name][0])
     return {
         "strict_loss": variants[best][0],
@@ -167,8 +170,9 @@ def masked_lm_metrics(baselines: dict):
 class MaskedLMTrainer(Trainer):
     """Trainer whose ``eval_loss`` is the mean over masked tokens (the Trainer's own is a mean of batch means)."""
 
-    def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
-                        metric_key_prefix="eval"):
+    def evaluation_loop(
+        self, dataloader, description, prediction_loss_only=None, ignore_keys=None, metric_key_prefix="eval"
+    ):
         output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
         prefix = metric_key_prefix
         if f"{prefix}_masked_loss" in output.metrics:

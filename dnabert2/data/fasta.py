@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from dnabert2.train.data.alphabet import acgt_segments, clean_bases, invalid_characters
-from dnabert2.train.runtime.errors import InputError
+from dnabert2.data.alphabet import acgt_segments, clean_bases, invalid_characters
+from dnabert2.runtime.errors import InputError
 
 
 class FastaError(InputError):

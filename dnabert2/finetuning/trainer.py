@@ -10,7 +10,7 @@ import numpy as np
 from transformers import DataCollatorWithPadding, EvalPrediction, Trainer, set_seed
 
 from configuration_dnabert2 import DNABert2Config
-from dnabert2.train.data.tasks import (
+from dnabert2.data.tasks import (
     RandomStrandCollator,
     StrandEpochCallback,
     TaskInfo,
@@ -19,11 +19,11 @@ from dnabert2.train.data.tasks import (
     strand,
     tokenize_task,
 )
-from dnabert2.train.data.tokenizer import load_tokenizer
-from dnabert2.train.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
-from dnabert2.train.finetuning.lora import with_lora
+from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
+from dnabert2.finetuning.lora import with_lora
+from dnabert2.runtime.files import atomic_output, write_text_atomic
 from modeling_dnabert2 import DNABert2ForSequenceClassification
-from dnabert2.train.runtime.files import atomic_output, write_text_atomic
 
 logger = logging.getLogger(__name__)
 METRICS = Path(__file__).resolve().parent / "metrics"  # evaluate modules, loaded by path (they travel as package data)
@@ -76,8 +76,13 @@ def build_model(model_args: ModelArguments, info: TaskInfo):
         model = DNABert2ForSequenceClassification.from_pretrained(source, config=config)
     if not model_args.use_lora:
         return model
-    return with_lora(model, model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout,
-                     [name.strip() for name in model_args.lora_target_modules.split(",")])
+    return with_lora(
+        model,
+        model_args.lora_r,
+        model_args.lora_alpha,
+        model_args.lora_dropout,
+        [name.strip() for name in model_args.lora_target_modules.split(",")],
+    )
 
 
 def results_folder(training_args: FinetuneTrainingArguments) -> Path:
@@ -85,8 +90,13 @@ def results_folder(training_args: FinetuneTrainingArguments) -> Path:
     return Path(training_args.output_dir) / "results" / (training_args.run_name or "run")
 
 
-def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_args: FinetuneTrainingArguments,
-                 make_model=None, encode=None):
+def run_finetune(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: FinetuneTrainingArguments,
+    make_model=None,
+    encode=None,
+):
     """Fine-tune, evaluate on the test split and write ``results/<run_name>/eval_results.json`` (and the per-example
     labels and logits, PREDICTIONS_FILE); returns the metrics.
 
@@ -102,8 +112,9 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
     if training_args.rc_augment:  # the collator picks a strand per example; keep the rc_* columns until then
         training_args.remove_unused_columns = False
         model_columns = {"input_ids", "token_type_ids", "attention_mask", "labels"}
-        data = data.remove_columns([c for c in data["train"].column_names
-                                    if c not in model_columns and not c.startswith("rc_")])
+        data = data.remove_columns(
+            [c for c in data["train"].column_names if c not in model_columns and not c.startswith("rc_")]
+        )
     if "validation" not in data:
         training_args.eval_strategy = training_args.save_strategy = "no"
         training_args.load_best_model_at_end = False
@@ -114,8 +125,9 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
         model=model,
         args=training_args,
         train_dataset=data["train"],
-        eval_dataset=strand(data["validation"], reverse=False) if "validation" in data and both_strands else data.get(
-            "validation"),
+        eval_dataset=strand(data["validation"], reverse=False)
+        if "validation" in data and both_strands
+        else data.get("validation"),
         processing_class=tokenizer,
         data_collator=collator,
         compute_metrics=metrics_function(info),
@@ -126,16 +138,19 @@ def run_finetune(model_args: ModelArguments, data_args: DataArguments, training_
     if training_args.eval_and_save_results:
         test = data.get("test", data.get("validation"))
         if "test" not in data:
-            logger.warning("No test split: the metrics below are on the validation split, which also picked the "
-                           "checkpoint, so they are optimistic.")
+            logger.warning(
+                "No test split: the metrics below are on the validation split, which also picked the "
+                "checkpoint, so they are optimistic."
+            )
         plain = trainer.predict(strand(test, reverse=False) if both_strands else test, metric_key_prefix="eval")
         results = {**plain.metrics, "epoch": trainer.state.epoch}
         outputs = {"labels": plain.label_ids, "logits": plain.predictions}
         if training_args.rc_average:  # the same model on both strands, logits averaged
             reverse = trainer.predict(strand(test, reverse=True))
             outputs["rc_average_logits"] = np.mean([plain.predictions, reverse.predictions], axis=0)
-            averaged = metrics_function(info)(EvalPrediction(predictions=outputs["rc_average_logits"],
-                                                             label_ids=plain.label_ids))
+            averaged = metrics_function(info)(
+                EvalPrediction(predictions=outputs["rc_average_logits"], label_ids=plain.label_ids)
+            )
             results.update({f"eval_rc_average_{key}": value for key, value in averaged.items()})
         results["scored_split"] = "test" if "test" in data else "validation"
         folder = results_folder(training_args)
@@ -158,10 +173,15 @@ def outputs_summary(results: dict, training_args: FinetuneTrainingArguments) -> 
     split = results.get("scored_split", "test")
     lines = [f"{split}_{key.removeprefix('eval_')}: {value}" for key, value in results.items() if key != "scored_split"]
     if results:
-        lines.append(f"Results ({split} split): {results_folder(training_args) / 'eval_results.json'}, its "
-                     f"per-example labels and logits in {PREDICTIONS_FILE}")
-    lines.append(f"Model: {output_dir}" if training_args.save_model else
-                 "Model: not saved (pass --save_model True to keep the fine-tuned model for dnabert2-predict)")
+        lines.append(
+            f"Results ({split} split): {results_folder(training_args) / 'eval_results.json'}, its "
+            f"per-example labels and logits in {PREDICTIONS_FILE}"
+        )
+    lines.append(
+        f"Model: {output_dir}"
+        if training_args.save_model
+        else "Model: not saved (pass --save_model True to keep the fine-tuned model for dnabert2-predict)"
+    )
     checkpoints = sorted(output_dir.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
     if checkpoints:
         lines.append("Checkpoints: " + ", ".join(str(p) for p in checkpoints))

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from datasets import Dataset, DatasetDict, Features, IterableDataset, Value, concatenate_datasets, load_dataset
 
-from dnabert2.train.data.fasta import expand_paths, read_segments
-from dnabert2.train.runtime.errors import InputError
+from dnabert2.data.fasta import expand_paths, read_segments
+from dnabert2.runtime.errors import InputError
 
 # Sequence is tokenized in pieces of this many bp before being cut into windows of max_seq_length tokens.
 PIECE_BP = 20_000
@@ -63,7 +63,7 @@ def _empty_split_error(split: str, paths, percent: float) -> EmptySplitError:
 
 
 def _fasta_split(paths, split: str, percent: float, cache_dir, streaming: bool = False):
-    """One split of FASTA pieces: a cached ``Dataset``, or with ``streaming`` an ``IterableDataset`` (one shard a file)."""
+    """One split of FASTA pieces: a cached ``Dataset``, or with ``streaming`` an ``IterableDataset`` (one per file)."""
     gen_kwargs = {"paths": paths, "split": split, "held_out_percent": percent}
     features = Features({"sequence": Value("string")})
     if streaming:
@@ -87,8 +87,14 @@ def _fasta_split(paths, split: str, percent: float, cache_dir, streaming: bool =
         raise _empty_split_error(split, paths, percent) from None
 
 
-def load_fasta_sequences(train_files, validation_files=None, validation_species=(), validation_split_percentage=5.0,
-                         cache_dir=None, streaming=False) -> DatasetDict:
+def load_fasta_sequences(
+    train_files,
+    validation_files=None,
+    validation_species=(),
+    validation_split_percentage=5.0,
+    cache_dir=None,
+    streaming=False,
+) -> DatasetDict:
     """Raw FASTA sequences as a DatasetDict(train, validation) with one "sequence" column (pieces of <= PIECE_BP).
 
     With ``streaming`` the training split is an ``IterableDataset`` read from the files as it is consumed (memory
@@ -118,8 +124,14 @@ def load_fasta_sequences(train_files, validation_files=None, validation_species=
     )
 
 
-def load_sequences(train_files, validation_files=None, validation_species=(), validation_split_percentage=5.0,
-                   cache_dir=None, streaming=False) -> DatasetDict:
+def load_sequences(
+    train_files,
+    validation_files=None,
+    validation_species=(),
+    validation_split_percentage=5.0,
+    cache_dir=None,
+    streaming=False,
+) -> DatasetDict:
     """Raw sequences as a DatasetDict(train, validation) with one "sequence" column.
 
     FASTA(.gz) files and globs go through ``load_fasta_sequences``. Text files (one sequence a line) and CSV files
@@ -127,8 +139,9 @@ def load_sequences(train_files, validation_files=None, validation_species=(), va
     """
     paths = expand_paths(train_files)
     if all(str(p).endswith(FASTA_SUFFIXES) for p in paths):
-        return load_fasta_sequences(train_files, validation_files, validation_species, validation_split_percentage,
-                                    cache_dir, streaming)
+        return load_fasta_sequences(
+            train_files, validation_files, validation_species, validation_split_percentage, cache_dir, streaming
+        )
     if validation_species:
         raise ValueError("--validation_species holds out FASTA files; with text/CSV input use --validation_file.")
     if streaming:
@@ -171,8 +184,13 @@ def tokenize_windows(data: DatasetDict, tokenizer, max_seq_length: int, num_proc
     def cut(split, dataset):
         if isinstance(dataset, IterableDataset):  # tokenized as it is read
             return dataset.map(windows, batched=True, batch_size=TOKENIZE_BATCH, remove_columns=["sequence"])
-        return dataset.map(windows, batched=True, batch_size=TOKENIZE_BATCH, num_proc=num_proc,
-                           remove_columns=dataset.column_names,
-                           desc=f"Tokenizing the {split} split into windows of {max_seq_length} tokens")
+        return dataset.map(
+            windows,
+            batched=True,
+            batch_size=TOKENIZE_BATCH,
+            num_proc=num_proc,
+            remove_columns=dataset.column_names,
+            desc=f"Tokenizing the {split} split into windows of {max_seq_length} tokens",
+        )
 
     return DatasetDict({split: cut(split, dataset) for split, dataset in data.items()})

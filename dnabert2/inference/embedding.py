@@ -11,8 +11,8 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-from dnabert2.train.inference.prediction import MeanPooling, Piece, predict_stream
-from dnabert2.train.inference.sharding import PartStore, position_columns, run_sharded
+from dnabert2.inference.prediction import MeanPooling, Piece, predict_stream
+from dnabert2.inference.sharding import PartStore, position_columns, run_sharded
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -103,9 +103,19 @@ def embedding_table(rows: list[tuple[int, Piece]], embeddings: list, dtype: str)
     return pa.table(columns)
 
 
-def embed_to_parts(encoder, tokenizer, pieces: Iterable[Piece], store: PartStore, pooling: str = "mean",
-                   window: int | None = None, stride: int | None = None, rc_average: bool = False,
-                   dtype: str = "float32", part_size: int = 10000, max_tokens_per_batch: int = 16384) -> dict:
+def embed_to_parts(
+    encoder,
+    tokenizer,
+    pieces: Iterable[Piece],
+    store: PartStore,
+    pooling: str = "mean",
+    window: int | None = None,
+    stride: int | None = None,
+    rc_average: bool = False,
+    dtype: str = "float32",
+    part_size: int = 10000,
+    max_tokens_per_batch: int = 16384,
+) -> dict:
     """Embed this worker's share of ``pieces`` into ``store``'s parts, skipping parts already complete; returns the
     counts of ``run_sharded``."""
     if pooling not in POOLINGS:
@@ -117,8 +127,16 @@ def embed_to_parts(encoder, tokenizer, pieces: Iterable[Piece], store: PartStore
         raise ValueError(f"--rc_average is not defined for {pooling} pooling: the strands' tokens do not pair up.")
 
     def compute(rows):
-        stream = predict_stream(encoder, tokenizer, [piece for _, piece in rows], max_tokens_per_batch,
-                                with_embeddings=True, progress=False, rc_average=rc_average, pooling=pool)
+        stream = predict_stream(
+            encoder,
+            tokenizer,
+            [piece for _, piece in rows],
+            max_tokens_per_batch,
+            with_embeddings=True,
+            progress=False,
+            rc_average=rc_average,
+            pooling=pool,
+        )
         return embedding_table(rows, [embedding for _, _, embedding in stream], dtype)
 
     return run_sharded(pieces, store, part_size, window, stride, compute)

@@ -12,12 +12,12 @@ import torch
 from tqdm.auto import tqdm
 
 from configuration_dnabert2 import DNABert2Config
+from dnabert2.data.alphabet import BaseTally, reverse_complement
+from dnabert2.data.records import read_records
+from dnabert2.data.tasks import read_csv_split, sequence_columns_of
+from dnabert2.runtime.errors import InputError
+from dnabert2.runtime.files import atomic_output
 from modeling_dnabert2 import DNABert2ForSequenceClassification
-from dnabert2.train.data.alphabet import BaseTally, reverse_complement
-from dnabert2.train.data.records import read_records
-from dnabert2.train.data.tasks import read_csv_split, sequence_columns_of
-from dnabert2.train.runtime.errors import InputError
-from dnabert2.train.runtime.files import atomic_output
 
 
 class UntrainedHeadError(InputError):
@@ -34,8 +34,9 @@ def _refuse_untrained_head(model_dir, missing_keys, allow_untrained_head: bool):
         )
 
 
-def load_classifier(model_dir, quantize: str | None = None, base_model: str | None = None,
-                    allow_untrained_head: bool = False):
+def load_classifier(
+    model_dir, quantize: str | None = None, base_model: str | None = None, allow_untrained_head: bool = False
+):
     """A fine-tuned classifier from a saved folder; a LoRA adapter is merged into its base model.
 
     The base model of an adapter is ``base_model`` if given, else the one recorded in adapter_config.json; its
@@ -45,8 +46,10 @@ def load_classifier(model_dir, quantize: str | None = None, base_model: str | No
     ``quantize="int8"`` applies dynamic int8 quantization to the linear layers (CPU inference).
     """
     model_dir = Path(model_dir)
-    checkpoints = sorted((p for p in model_dir.glob("checkpoint-*") if p.name.rsplit("-", 1)[-1].isdigit()),
-                         key=lambda p: int(p.name.rsplit("-", 1)[-1]))
+    checkpoints = sorted(
+        (p for p in model_dir.glob("checkpoint-*") if p.name.rsplit("-", 1)[-1].isdigit()),
+        key=lambda p: int(p.name.rsplit("-", 1)[-1]),
+    )
     if model_dir.is_dir() and not (model_dir / "config.json").exists() and checkpoints:
         raise UntrainedHeadError(
             f"{model_dir} holds no saved model, only Trainer checkpoints ({', '.join(p.name for p in checkpoints)}): "
@@ -77,8 +80,10 @@ def load_classifier(model_dir, quantize: str | None = None, base_model: str | No
         missing = [key for key in info["missing_keys"] if not any(name.endswith(f".{key}") for name in saved)]
         _refuse_untrained_head(model_dir, missing, allow_untrained_head)
         if missing:
-            warnings.warn(f"{model_dir}: neither the adapter nor its base model {base_path} holds "
-                          f"{', '.join(sorted(missing))}; these weights are newly initialised.")
+            warnings.warn(
+                f"{model_dir}: neither the adapter nor its base model {base_path} holds "
+                f"{', '.join(sorted(missing))}; these weights are newly initialised."
+            )
         model = PeftModel.from_pretrained(model, model_dir).merge_and_unload()
     else:
         model, info = DNABert2ForSequenceClassification.from_pretrained(model_dir, output_loading_info=True)
@@ -138,8 +143,10 @@ def sliding_windows(pieces: Iterable[Piece], window_bp: int | None, stride_bp: i
     """
     stride_bp = stride_bp or window_bp
     if window_bp is not None and not 0 < stride_bp <= window_bp:
-        raise ValueError(f"Windows need 0 < stride <= window (got window {window_bp}, stride {stride_bp}): a larger "
-                         "stride would leave bases unscored.")
+        raise ValueError(
+            f"Windows need 0 < stride <= window (got window {window_bp}, stride {stride_bp}): a larger "
+            "stride would leave bases unscored."
+        )
     for piece in pieces:
         sequence = piece.sequences[0]
         if window_bp is None or len(piece.sequences) > 1 or len(sequence) <= window_bp:
@@ -147,8 +154,14 @@ def sliding_windows(pieces: Iterable[Piece], window_bp: int | None, stride_bp: i
             continue
         starts = list(range(0, len(sequence) - window_bp, stride_bp)) + [len(sequence) - window_bp]
         for start in dict.fromkeys(starts):
-            yield Piece(piece.name, (sequence[start : start + window_bp],), start, start + window_bp, piece.index,
-                        piece.description)
+            yield Piece(
+                piece.name,
+                (sequence[start : start + window_bp],),
+                start,
+                start + window_bp,
+                piece.index,
+                piece.description,
+            )
 
 
 class LengthLimit:
@@ -178,8 +191,10 @@ class LengthLimit:
     def report(self) -> str | None:
         """A warning for the cut inputs, or None."""
         if self.cut:
-            return (f"{self.cut:,} input(s) were longer than --max_length {self.max_length:,} tokens and were cut "
-                    f"(by up to {self.tokens_dropped:,} tokens): their predictions see only their beginning.")
+            return (
+                f"{self.cut:,} input(s) were longer than --max_length {self.max_length:,} tokens and were cut "
+                f"(by up to {self.tokens_dropped:,} tokens): their predictions see only their beginning."
+            )
         return None
 
 
@@ -211,10 +226,19 @@ class MeanPooling:
 
 
 @torch.no_grad()
-def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_batch: int = 16384,
-                   limit: LengthLimit | None = None, with_embeddings: bool = False, chunk: int = 4096,
-                   progress: bool = True, rc_average: bool = False, pooling=None, tally: BaseTally | None = None
-                   ) -> Iterator[tuple[Piece, np.ndarray, np.ndarray | None]]:
+def predict_stream(
+    model,
+    tokenizer,
+    pieces: Iterable[Piece],
+    max_tokens_per_batch: int = 16384,
+    limit: LengthLimit | None = None,
+    with_embeddings: bool = False,
+    chunk: int = 4096,
+    progress: bool = True,
+    rc_average: bool = False,
+    pooling=None,
+    tally: BaseTally | None = None,
+) -> Iterator[tuple[Piece, np.ndarray, np.ndarray | None]]:
     """(piece, logits, mean-pooled embedding or None) for each piece, in input order, computed as they come.
 
     Pieces are read ``chunk`` at a time, tokenized whole (or as ``limit`` says), sorted by length and batched by
@@ -244,37 +268,61 @@ def predict_stream(model, tokenizer, pieces: Iterable[Piece], max_tokens_per_bat
                         "averaging the strands of a cut input would mix two different regions (each strand keeps "
                         "its own beginning). Leave --max_length unset, use --window, or --long_inputs refuse."
                     )
-        ids_types = [limit.apply(batch_pieces[i % len(batch_pieces)], ids, types, count=i < len(batch_pieces))
-                     for i, (ids, types) in enumerate(zip(encoded["input_ids"], encoded["token_type_ids"]))]
+        ids_types = [
+            limit.apply(batch_pieces[i % len(batch_pieces)], ids, types, count=i < len(batch_pieces))
+            for i, (ids, types) in enumerate(zip(encoded["input_ids"], encoded["token_type_ids"]))
+        ]
         results = [None] * len(texts)
         for batch in token_budget_batches([len(ids) for ids, _ in ids_types], max_tokens_per_batch):
             features = tokenizer.pad(
                 [{"input_ids": ids_types[i][0], "token_type_ids": ids_types[i][1]} for i in batch], return_tensors="pt"
             ).to(device)
             encoding = (model.bert if classifier else model).encode_packed(**features)
-            logits = model.logits_from(encoding).float().cpu().numpy() if classifier else np.zeros((len(batch), 0), "f4")
+            logits = (
+                model.logits_from(encoding).float().cpu().numpy() if classifier else np.zeros((len(batch), 0), "f4")
+            )
             offsets = [encoded["offset_mapping"][i] for i in batch] if pooling.needs_offsets else None
             pooled = pooling.pool(encoding, offsets) if with_embeddings else None
             for row, i in enumerate(batch):
                 results[i] = (logits[row], None if pooled is None else pooled[row])
         if rc_average:  # forward strand first, then the reverse complements in the same order
-            results = [(np.mean([a[0], b[0]], axis=0), None if a[1] is None else pooling.combine_strands(a[1], b[1]))
-                       for a, b in zip(results[: len(batch_pieces)], results[len(batch_pieces):])]
+            results = [
+                (np.mean([a[0], b[0]], axis=0), None if a[1] is None else pooling.combine_strands(a[1], b[1]))
+                for a, b in zip(results[: len(batch_pieces)], results[len(batch_pieces) :])
+            ]
         for piece, (logits, embedding) in zip(batch_pieces, results):
             bar.update(sum(len(s) for s in piece.sequences))
             yield piece, logits, embedding
     bar.close()
 
 
-def predict(model, tokenizer, sequences, max_tokens_per_batch=16384, max_length=None, with_embeddings=False,
-            progress=True, rc_average=False):
+def predict(
+    model,
+    tokenizer,
+    sequences,
+    max_tokens_per_batch=16384,
+    max_length=None,
+    with_embeddings=False,
+    progress=True,
+    rc_average=False,
+):
     """Logits (N, num_labels) in input order and, optionally, mean-pooled embeddings (N, hidden), for a list of
     sequence tuples; whole sequences unless ``max_length`` (then cut, with a warning); both strands averaged with
     ``rc_average``."""
     limit = LengthLimit(max_length)
     sequences = [(s,) if isinstance(s, str) else tuple(s) for s in sequences]  # a plain string is one sequence
-    rows = list(predict_stream(model, tokenizer, (Piece(str(i), s, index=i) for i, s in enumerate(sequences)),
-                               max_tokens_per_batch, limit, with_embeddings, progress=progress, rc_average=rc_average))
+    rows = list(
+        predict_stream(
+            model,
+            tokenizer,
+            (Piece(str(i), s, index=i) for i, s in enumerate(sequences)),
+            max_tokens_per_batch,
+            limit,
+            with_embeddings,
+            progress=progress,
+            rc_average=rc_average,
+        )
+    )
     if limit.report():
         warnings.warn(limit.report())
     logits = np.stack([r[1] for r in rows]) if rows else np.zeros((0, model.config.num_labels), np.float32)
@@ -306,14 +354,30 @@ def with_record_means(stream):
         yield record_mean()
 
 
-def embed_long_sequence(encoder, tokenizer, sequence: str, window_bp: int | None = None, stride_bp: int | None = None,
-                        max_tokens_per_batch: int = 16384, rc_average: bool = False):
+def embed_long_sequence(
+    encoder,
+    tokenizer,
+    sequence: str,
+    window_bp: int | None = None,
+    stride_bp: int | None = None,
+    max_tokens_per_batch: int = 16384,
+    rc_average: bool = False,
+):
     """Mean-pooled embeddings of one sequence of any length: whole (``window_bp=None``), or per window of
     ``window_bp`` every ``stride_bp``; with ``rc_average`` the mean of both strands' embeddings.
     Returns (starts, ends, embeddings of shape (windows, hidden))."""
     pieces = sliding_windows([Piece("sequence", (sequence,), 0, len(sequence))], window_bp, stride_bp)
-    rows = list(predict_stream(encoder, tokenizer, pieces, max_tokens_per_batch, with_embeddings=True, progress=False,
-                               rc_average=rc_average))
+    rows = list(
+        predict_stream(
+            encoder,
+            tokenizer,
+            pieces,
+            max_tokens_per_batch,
+            with_embeddings=True,
+            progress=False,
+            rc_average=rc_average,
+        )
+    )
     return [p.start for p, _, _ in rows], [p.end for p, _, _ in rows], np.stack([e for _, _, e in rows])
 
 

@@ -8,7 +8,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_toke
 from transformers import PreTrainedTokenizerFast
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
-from dnabert2.train.data.alphabet import ACGT, NUCLEOTIDES
+from dnabert2.data.alphabet import ACGT, NUCLEOTIDES
 
 SPECIAL_TOKENS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]  # ids 0..4, as in the published tokenizer
 
@@ -39,8 +39,9 @@ def chunked(segments: Iterable[str], chunk_length: int, sample_fraction: float, 
                 yield segment[start : start + chunk_length]
 
 
-def train_bpe(chunks: Iterable[str], vocab_size: int, model_max_length: int = VERY_LARGE_INTEGER,
-              show_progress: bool = True):
+def train_bpe(
+    chunks: Iterable[str], vocab_size: int, model_max_length: int = VERY_LARGE_INTEGER, show_progress: bool = True
+):
     """Train BPE on DNA chunks; returns a ``PreTrainedTokenizerFast`` ready for ``save_pretrained``."""
     tokenizer = empty_dna_tokenizer()
     trainer = trainers.BpeTrainer(
