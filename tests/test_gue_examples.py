@@ -21,7 +21,7 @@ from dnabert2.benchmarks.gue_runner.statistics import compare
 def test_metrics_from_confusion_counts_equal_scikit_learn(pairs):
     labels, predictions = (np.array(column) for column in zip(*pairs))
     assert examples.score(labels, predictions, "MCC") == pytest.approx(
-        100 * metrics.matthews_corrcoef(labels, predictions), abs=1e-9
+        100 * metrics.matthews_corrcoef(side_labels, predictions), abs=1e-9
     )
     assert examples.score(labels, predictions, "F1") == pytest.approx(
         100 * metrics.f1_score(labels, predictions, average="macro", zero_division=0), abs=1e-9
@@ -77,11 +77,18 @@ def test_predictions_that_do_not_reproduce_the_stored_score_are_refused():
 
 def two_sides(labels, first, second, **metrics_of_runs):
     sides = {
-        name: {"tf_0": {"1": {"eval_matthews_correlation": metrics.matthews_corrcoef(labels, predictions), **metrics_of_runs}}}
-        for name, (labels, predictions) in (("pretrained", first), ("from_scratch", second))
+        name: {
+            "tf_0": {
+                "1": {
+                    "eval_matthews_correlation": metrics.matthews_corrcoef(side_labels, predictions),
+                    **metrics_of_runs,
+                }
+            }
+        }
+        for name, (side_labels, predictions) in (("pretrained", first), ("from_scratch", second))
     }
     pairs = (("pretrained", first), ("from_scratch", second))
-    stored = {name: {"tf_0": runs_of(labels, predictions)} for name, (labels, predictions) in pairs}
+    stored = {name: {"tf_0": runs_of(side_labels, predictions)} for name, (side_labels, predictions) in pairs}
     return sides, stored
 
 

@@ -169,7 +169,7 @@ def dataset_card(configs, sizes, notes) -> str:
         "The benchmark of DNABERT-2 (Zhou et al., ICLR 2024): 28 sequence classification tasks over yeast, mouse, "
         "human and",
         'virus genomes. Load one task with `load_dataset(<this repo or folder>, "tf_0")`; '
-        'splits are train / validation',
+        "splits are train / validation",
         "(the original dev.csv) / test. Columns: `sequence` (upper-case DNA), `label` (ClassLabel).",
         "",
         "## Task families and labels",
