@@ -21,7 +21,7 @@ from dnabert2.benchmarks.gue_runner.statistics import compare
 def test_metrics_from_confusion_counts_equal_scikit_learn(pairs):
     labels, predictions = (np.array(column) for column in zip(*pairs))
     assert examples.score(labels, predictions, "MCC") == pytest.approx(
-        100 * metrics.matthews_corrcoef(side_labels, predictions), abs=1e-9
+        100 * metrics.matthews_corrcoef(labels, predictions), abs=1e-9
     )
     assert examples.score(labels, predictions, "F1") == pytest.approx(
         100 * metrics.f1_score(labels, predictions, average="macro", zero_division=0), abs=1e-9
