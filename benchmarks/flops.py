@@ -7,12 +7,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import HfArgumentParser
-
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.flops import DNABERT, DNABERT2, NT_2500M, relative_flops
 from dnabert2.data.tasks import read_csv_split
 from dnabert2.data.tokenizer import load_tokenizer
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import InputError, run_command
 
 
 @dataclass
@@ -23,11 +23,11 @@ class FlopsArguments:
 
 
 def main(argv=None):
-    (args,) = HfArgumentParser(FlopsArguments).parse_args_into_dataclasses(argv)
+    (args,) = command_parser(FlopsArguments, description=__doc__.split("\n\n")[0]).parse_args_into_dataclasses(argv)
     tokenizer = load_tokenizer(args.tokenizer)
     files = sorted(Path(args.gue_dir).glob("*/*/test.csv"))
     if not files:
-        raise SystemExit(f"No GUE test.csv under {args.gue_dir}")
+        raise InputError(f"No GUE test.csv under {args.gue_dir}")
     sequences = [s for f in files for s in read_csv_split(f)["sequence"]]
     ours = relative_flops(sequences, tokenizer)
     paper = {DNABERT2.name: 1.0, DNABERT.name: 3.25, NT_2500M.name: 19.44}
@@ -42,4 +42,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -22,7 +22,7 @@ from dnabert2 import packaged
 from dnabert2.benchmarks.measure.reports import write_report
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.runtime.arguments import command_parser
-from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.errors import InputError, run_command
 from modeling_dnabert2 import DNABert2ForMaskedLM, DNABert2Model, alibi_bias, alibi_slopes
 
 # Largest elementwise error against the fp32 reference that each input precision may show (attention outputs
@@ -212,7 +212,7 @@ def main(argv=None):
     )
     (args,) = parser.parse_args_into_dataclasses(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("The GPU check needs a CUDA GPU; none is visible.")
+        raise InputError("The GPU check needs a CUDA GPU; none is visible.")
     rows = kernel_rows(args) + model_rows(args) + embed_rows()
     device = torch.cuda.get_device_name() if args.device == "cuda" else "CPU (Triton interpreter)"
     lines = [

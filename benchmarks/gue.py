@@ -37,8 +37,7 @@ from dnabert2.benchmarks.gue_runner.runs import run_benchmark, selected_tasks
 from dnabert2.benchmarks.gue_runner.settings import ABLATION_SIDES, FURTHER_PRETRAINED, GueArguments
 from dnabert2.benchmarks.gue_runner.store import check_comparable, check_model, open_results
 from dnabert2.runtime.arguments import command_parser
-from dnabert2.runtime.errors import run_command
-from dnabert2.runtime.logs import configure_logging
+from dnabert2.runtime.errors import InputError, run_command
 
 
 def ablation_sides(args: GueArguments) -> list[str]:
@@ -74,14 +73,13 @@ def main(argv=None):
         description=__doc__.split("\n\n")[0],
     )
     (args,) = parser.parse_args_into_dataclasses(argv)
-    configure_logging()
     command = " ".join(["python benchmarks/gue.py", shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
     if args.ablation and (args.from_scratch or args.compare_with or args.rc_augment):
-        raise ValueError(
+        raise InputError(
             "--ablation runs every side itself: leave out --from_scratch, --compare_with and --rc_augment."
         )
     if args.further_pretrained_model and not args.ablation:
-        raise ValueError("--further_pretrained_model is a side of the ablation: add --ablation True.")
+        raise InputError("--further_pretrained_model is a side of the ablation: add --ablation True.")
     for model in (args.model_name_or_path, args.further_pretrained_model):
         if model:
             check_model(model)
@@ -93,7 +91,7 @@ def main(argv=None):
     if args.compare_with:
         check_comparable(args, args.compare_with)
     if args.report_only and not (args.ablation or args.compare_with):
-        raise ValueError("--report_only writes a comparison: add --ablation True or --compare_with.")
+        raise InputError("--report_only writes a comparison: add --ablation True or --compare_with.")
     folders = []
     for run in runs:
         if not args.report_only:

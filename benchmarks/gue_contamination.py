@@ -15,7 +15,6 @@ from dnabert2.benchmarks.gue_runner.contamination import (
 )
 from dnabert2.runtime.arguments import command_parser
 from dnabert2.runtime.errors import run_command
-from dnabert2.runtime.logs import configure_logging
 
 
 def main(argv=None):
@@ -26,7 +25,6 @@ def main(argv=None):
         usage="dnabert2-gue-contamination [--gue_dir GUE] [--corpus GLOB] [--output FILE] [options]",
     )
     (args,) = parser.parse_args_into_dataclasses(argv)
-    configure_logging()
     print(write_contamination(measure_contamination(args), Path(args.output)))
     print(f"Outputs written:\n  {Path(args.output).with_suffix('.json')}\n  {Path(args.output).with_suffix('.md')}")
 

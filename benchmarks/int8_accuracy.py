@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from sklearn.metrics import matthews_corrcoef
-from transformers import HfArgumentParser
 
 from dnabert2.data.tasks import read_csv_split
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.inference.prediction import load_classifier, predict
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
 
 
 @dataclass
@@ -31,7 +32,7 @@ class Int8Arguments:
 
 
 def main(argv=None):
-    (args,) = HfArgumentParser(Int8Arguments).parse_args_into_dataclasses(argv)
+    (args,) = command_parser(Int8Arguments, description=__doc__.split("\n\n")[0]).parse_args_into_dataclasses(argv)
     torch.set_num_threads(args.threads)
     test = read_csv_split(Path(args.data_path) / "test.csv")
     sequences, labels = [(s,) for s in test["sequence"]], np.array(test["label"])
@@ -62,4 +63,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import HfArgumentParser
 
 from bert_layers_triton import flash_attn_varlen_alibi, triton_unavailable_reason
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import InputError, run_command
 from modeling_dnabert2 import alibi_bias, alibi_slopes
 
 
@@ -42,9 +43,9 @@ def bench(fn):
 
 
 def main(argv=None):
-    (args,) = HfArgumentParser(KernelArguments).parse_args_into_dataclasses(argv)
+    (args,) = command_parser(KernelArguments, description=__doc__.split("\n\n")[0]).parse_args_into_dataclasses(argv)
     if not torch.cuda.is_available() or triton_unavailable_reason():
-        raise SystemExit(
+        raise InputError(
             f"This benchmark needs a CUDA GPU and triton ({triton_unavailable_reason() or 'no CUDA device'})."
         )
     try:
@@ -110,4 +111,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

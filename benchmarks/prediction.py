@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from transformers import HfArgumentParser
 
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.reports import write_report
 from dnabert2.data.alphabet import ACGT
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
 
 CHILD = """
 import json, sys, time
@@ -76,7 +77,9 @@ def run_case(model: str, fasta: Path, extra: list, threads: int) -> dict:
 
 def main():
     """Generate the inputs, measure each case, print and write the table."""
-    args = HfArgumentParser(PredictionBenchArguments).parse_args_into_dataclasses()[0]
+    (args,) = command_parser(
+        PredictionBenchArguments, description=__doc__.split("\n\n")[0]
+    ).parse_args_into_dataclasses()
     rng = np.random.default_rng(0)
     dna = lambda n: "".join(rng.choice(list(ACGT), n))  # noqa: E731
     short = {f"short{i}": dna(int(rng.integers(100, 301))) for i in range(10_000)}
@@ -118,4 +121,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

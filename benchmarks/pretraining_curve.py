@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from datasets import Dataset, DatasetDict  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
-from transformers import DataCollatorForTokenClassification, HfArgumentParser, TrainingArguments  # noqa: E402
+from transformers import DataCollatorForTokenClassification, TrainingArguments  # noqa: E402
 
 from dnabert2.benchmarks.measure.reports import write_report  # noqa: E402
 from dnabert2.data.alphabet import acgt_segments  # noqa: E402
@@ -52,6 +52,8 @@ from dnabert2.pretraining.metrics import (  # noqa: E402
     token_base_counts,
     unigram_counts,
 )
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import InputError, run_command
 from dnabert2.runtime.weights import weights_digest  # noqa: E402
 from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
 
@@ -261,7 +263,7 @@ def curve(args: CurveArguments):
     run_dir = Path(args.run_dir)
     selected = checkpoints(run_dir, args.every)
     if not selected:
-        raise FileNotFoundError(f"{run_dir}: no checkpoint-N folder with N a multiple of --every {args.every}.")
+        raise InputError(f"{run_dir}: no checkpoint-N folder with N a multiple of --every {args.every}.")
     state = json.loads((selected[0][1] / "trainer_state.json").read_text())
     tokens_per_step = state["train_batch_size"] * 128  # an upper bound: windows hold at most 128 tokens
     tokenizer = load_tokenizer(selected[0][1])
@@ -313,7 +315,7 @@ def curve(args: CurveArguments):
 
 def main():
     """The learning curve of --run_dir, or with --model the scores of one model folder beside the strict baselines."""
-    args = HfArgumentParser(CurveArguments).parse_args_into_dataclasses()[0]
+    (args,) = command_parser(CurveArguments, description=__doc__.split("\n\n")[0]).parse_args_into_dataclasses()
     if args.model:
         score_model(args)
     else:
@@ -321,4 +323,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -16,10 +16,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import HfArgumentParser
-
 from dnabert2.benchmarks.measure.reports import write_report
 from dnabert2.data.fasta import expand_paths
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
 
 CHILD = """
 import json, sys, time
@@ -73,7 +73,7 @@ def measure(files, streaming: bool, workers: int | None) -> dict:
 
 def main():
     """Measure, print a table, write .md and .json."""
-    args = HfArgumentParser(DataBenchArguments).parse_args_into_dataclasses()[0]
+    (args,) = command_parser(DataBenchArguments, description=__doc__.split("\n\n")[0]).parse_args_into_dataclasses()
     paths = expand_paths(args.train_file)
     quarter = paths[: max(1, len(paths) // 4)]
     cases = [
@@ -107,4 +107,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

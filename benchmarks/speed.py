@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
-from transformers import BertConfig, BertForMaskedLM, HfArgumentParser
+from transformers import BertConfig, BertForMaskedLM
 
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
@@ -30,6 +30,8 @@ from dnabert2.benchmarks.measure.original_design import dense_alibi, original_de
 from dnabert2.benchmarks.measure.reports import write_report
 from dnabert2.benchmarks.measure.training_step import matmul_peak, timed, training_step_lines, training_step_rows
 from dnabert2.inference.prediction import quantize_int8
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
 VOCAB = 4096
@@ -431,7 +433,7 @@ def _load() -> str:
 
 
 def main(argv=None):
-    (args,) = HfArgumentParser(SpeedArguments).parse_args_into_dataclasses(argv)
+    (args,) = command_parser(SpeedArguments, description=__doc__.split("\n\n")[0]).parse_args_into_dataclasses(argv)
     torch.set_num_threads(args.threads)
     generator = torch.Generator().manual_seed(args.seed)
     results = {
@@ -460,4 +462,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

@@ -13,12 +13,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import HfArgumentParser
-
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.flops import DNABERT2, forward_flops
 from dnabert2.data.fasta import read_segments
 from dnabert2.data.tokenizer import chunked, load_tokenizer, train_bpe
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
 
 
 @dataclass
@@ -102,7 +102,7 @@ def plot(rows, path):
 
 
 def main(argv=None):
-    (args,) = HfArgumentParser(StudyArguments).parse_args_into_dataclasses(argv)
+    (args,) = command_parser(StudyArguments, description=__doc__.split("\n\n")[0]).parse_args_into_dataclasses(argv)
     command = " ".join(["python benchmarks/tokenizer_study.py", *(sys.argv[1:] if argv is None else argv)])
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -162,4 +162,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

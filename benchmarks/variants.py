@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from transformers import HfArgumentParser
 
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
@@ -21,6 +20,8 @@ from dnabert2.benchmarks.measure.generated import generated_variants, write_geno
 from dnabert2.benchmarks.measure.reports import write_report
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.inference.variants import Reference, Variant, score_variants
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
 
@@ -49,7 +50,7 @@ def variants_per_second(model, tokenizer, fasta, variants, window) -> float:
 
 def main():
     """Measure both models; print and write the table."""
-    args = HfArgumentParser(VariantBenchArguments).parse_args_into_dataclasses()[0]
+    (args,) = command_parser(VariantBenchArguments, description=__doc__.split("\n\n")[0]).parse_args_into_dataclasses()
     torch.set_num_threads(args.threads)
     tokenizer = load_tokenizer(packaged("model"))
     models = {
@@ -76,4 +77,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    run_command(main)

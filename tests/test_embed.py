@@ -108,7 +108,7 @@ def test_mean_pooling_is_embed_per_read(tmp_path, tiny_pretrained, encoder_and_t
         expected = model.embed(**tokenizer(reads[row["index"]][1], return_tensors="pt"))[0].numpy()
         np.testing.assert_allclose(row["embedding"], expected, atol=1e-5)
     assert counts["skipped records"] == {"empty": 1, "only N (or other ambiguity codes)": 1}
-    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
     assert manifest["skipped"] == {"shard-00000-of-00001": counts["skipped records"]}
     assert {part: info["rows"] for part, info in manifest["parts"].items()} == {
         f"shard-00000-of-00001.part-0000{i}.parquet": rows for i, rows in enumerate([5, 5, 2])
@@ -226,7 +226,7 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path, tiny_pretrained):
         *map(str, flags),
     ]
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    manifest = out / "manifest.json"
+    manifest = out / "_manifest.json"
     deadline = time.time() + 120
     while time.time() < deadline and not (manifest.exists() and json.loads(manifest.read_text())["parts"]):
         time.sleep(0.005)

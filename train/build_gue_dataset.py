@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from dnabert2.data.gue import build_gue_dataset
 from dnabert2.hub.push import push_folder
 from dnabert2.runtime.arguments import command_parser
-from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.errors import InputError, run_command
 
 
 @dataclass
@@ -36,7 +36,7 @@ def main(argv=None):
     print(f"Wrote {len(sizes)} task configs to {args.output_dir}")
     if args.push_to_hub:
         if not args.repo_id:
-            raise SystemExit("--push_to_hub needs --repo_id")
+            raise InputError("--push_to_hub needs --repo_id")
         print(
             push_folder(args.output_dir, args.repo_id, repo_type="dataset", token=args.token, message="GUE benchmark")
         )

@@ -5,7 +5,7 @@
     dnabert2-embed --input reads.fq.gz --output_dir embeddings --num_shards 8 --shard_index $SLURM_ARRAY_TASK_ID
 
 Record i belongs to shard i % num_shards; each worker writes its own parts (at most --part_size rows, written
-whole or not at all) and records them in manifest.json, so a rerun redoes only the missing parts.
+whole or not at all) and records them in _manifest.json, so a rerun redoes only the missing parts.
 """
 
 from dataclasses import asdict, dataclass, field
@@ -18,14 +18,13 @@ from dnabert2.inference.embedding import embed_to_parts
 from dnabert2.inference.prediction import iter_inputs, load_classifier
 from dnabert2.inference.sharding import open_run, worker_device
 from dnabert2.runtime.arguments import command_parser
-from dnabert2.runtime.errors import run_command
-from dnabert2.runtime.logs import configure_logging
+from dnabert2.runtime.errors import InputError, run_command
 
 
 @dataclass
 class EmbedArguments:
     input: str = field(metadata={"help": "FASTA/FASTQ(.gz), CSV (sequence column) or BED (with --fasta)."})
-    output_dir: str = field(metadata={"help": "Folder of Parquet parts and manifest.json (shared by all shards)."})
+    output_dir: str = field(metadata={"help": "Folder of Parquet parts and _manifest.json (shared by all shards)."})
     model_name_or_path: str = field(
         default=str(dnabert2.packaged("model")),
         metadata={"help": "Pretrained encoder, fine-tuned classifier or LoRA adapter folder (its encoder embeds)."},
@@ -52,9 +51,8 @@ def main(argv=None):
         usage="dnabert2-embed --input FILE --output_dir DIR [--pooling mean|cls|token|nucleotide] [options]",
     )
     (args,) = parser.parse_args_into_dataclasses(argv)
-    configure_logging()
     if args.stride and not args.window:
-        raise ValueError("--stride needs --window.")
+        raise InputError("--stride needs --window.")
     settings = {
         key: value
         for key, value in asdict(args).items()

@@ -15,7 +15,6 @@ from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArgumen
 from dnabert2.finetuning.trainer import outputs_summary, run_finetune
 from dnabert2.runtime.arguments import command_parser
 from dnabert2.runtime.errors import run_command
-from dnabert2.runtime.logs import configure_logging
 
 
 def main(argv=None):
@@ -28,7 +27,6 @@ def main(argv=None):
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(
         legacy_argv(sys.argv[1:] if argv is None else argv)
     )
-    configure_logging()
     results = run_finetune(model_args, data_args, training_args)
     print("\n".join(outputs_summary(results, training_args)))
     return results

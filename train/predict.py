@@ -37,9 +37,8 @@ from dnabert2.inference.prediction import (
 )
 from dnabert2.inference.sharding import open_run, position_columns, run_sharded, worker_device
 from dnabert2.runtime.arguments import command_parser
-from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.errors import InputError, run_command
 from dnabert2.runtime.files import atomic_output
-from dnabert2.runtime.logs import configure_logging
 
 logger = logging.getLogger("predict")
 
@@ -82,7 +81,7 @@ class PredictArguments:
     )
     fasta: str | None = field(default=None, metadata={"help": "Indexed reference FASTA for a BED --input."})
     output_dir: str | None = field(
-        default=None, metadata={"help": "Write sharded, resumable Parquet parts and manifest.json here instead."}
+        default=None, metadata={"help": "Write sharded, resumable Parquet parts and _manifest.json here instead."}
     )
     part_size: int = field(default=10000, metadata={"help": "Rows per Parquet part file (sharded runs)."})
     shard_index: int = field(default=0, metadata={"help": "This worker's shard (job arrays)."})
@@ -100,11 +99,10 @@ def main(argv=None):
         description=__doc__.split("\n\n")[0],
     )
     (args,) = parser.parse_args_into_dataclasses(argv)
-    configure_logging()
     if args.aggregate not in (None, "mean"):
-        raise ValueError(f"--aggregate must be 'mean', got {args.aggregate!r}.")
+        raise InputError(f"--aggregate must be 'mean', got {args.aggregate!r}.")
     if args.stride and not args.window:
-        raise ValueError("--stride needs --window.")
+        raise InputError("--stride needs --window.")
     if args.output_dir or args.merge_only or args.num_shards > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
         return predict_to_parts(args)
     model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head).to(worker_device())
@@ -148,7 +146,7 @@ def predict_to_parts(args: PredictArguments) -> dict:
     """This worker's shard of the predictions into Parquet parts (--output_dir, else <output>.parts); the worker that
     completes the last shard (or --merge_only) merges them into --output. Returns the run's counts."""
     if args.aggregate:
-        raise ValueError("Sharded runs write one row per record or window: --aggregate mean needs one process.")
+        raise InputError("Sharded runs write one row per record or window: --aggregate mean needs one process.")
     settings = {
         key: value
         for key, value in asdict(args).items()

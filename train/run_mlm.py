@@ -25,7 +25,6 @@ import logging
 import math
 import os
 
-import transformers
 from transformers import DataCollatorForTokenClassification, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -51,7 +50,7 @@ from dnabert2.pretraining.metrics import (
     unigram_counts,
 )
 from dnabert2.runtime.arguments import command_parser
-from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.errors import InputError, run_command
 from dnabert2.runtime.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -68,18 +67,18 @@ def main(argv=None):
         description=__doc__.split("\n\n")[0],
     )
     model_args, data_args, training_args = parser.parse_args_into_dataclasses(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    transformers.utils.logging.set_verbosity_warning()
     gue = data_args.gue_dir or data_args.gue_dataset
     if (data_args.train_file is None) == (gue is None):
-        parser.error("pass --train_file, or --gue_dir / --gue_dataset (further pretraining on GUE's training splits)")
+        raise InputError(
+            "pass --train_file, or --gue_dir / --gue_dataset (further pretraining on GUE's training splits)"
+        )
     if gue and (data_args.validation_file or data_args.validation_species or data_args.streaming):
-        parser.error(
+        raise InputError(
             "with --gue_dir / --gue_dataset the held-out data is --validation_split_percentage of the GUE "
             "training rows (no --validation_file, --validation_species or --streaming)"
         )
     if data_args.streaming and training_args.max_steps <= 0:
-        parser.error("--streaming needs --max_steps: a stream has no length to count epochs by")
+        raise InputError("--streaming needs --max_steps: a stream has no length to count epochs by")
     set_seed(training_args.seed)
 
     tokenizer = load_tokenizer(model_args.tokenizer_name or model_args.model_name_or_path)

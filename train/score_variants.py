@@ -64,7 +64,6 @@ def main(argv=None):
         description=__doc__.split("\n\n")[0],
     )
     (args,) = parser.parse_args_into_dataclasses(argv)
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.INFO)
     tokenizer = load_tokenizer(args.model_name_or_path)
     mlm = DNABert2ForMaskedLM.from_pretrained(args.model_name_or_path).eval().to(worker_device())
     classifier = load_classifier(args.classifier).to(worker_device()) if args.classifier else None

@@ -5,6 +5,8 @@ import zlib
 
 import numpy as np
 
+from dnabert2.runtime.errors import InputError
+
 BOOTSTRAP_REPLICATES = 2000
 BOOTSTRAP_SEED = 0  # with the task's name, seeds the task's own resampling: reruns agree, tasks differ
 CHUNK = 250  # replicates resampled at a time (bounds memory on the larger test sets)
@@ -66,13 +68,13 @@ def check_alignment(runs: dict, expected: dict, metric: str, labels: np.ndarray)
     the predictions would belong to other runs, another test file or another order of its rows."""
     for seed, arrays in runs.items():
         if not np.array_equal(arrays["labels"], labels):
-            raise ValueError(
+            raise InputError(
                 f"seed {seed}: its stored test labels differ from the other runs' (another test file, or "
                 "its rows in another order)."
             )
         recomputed = score(arrays["labels"], arrays["predictions"], metric)
         if abs(recomputed - expected[seed]) > 1e-6:
-            raise ValueError(
+            raise InputError(
                 f"seed {seed}: stored predictions score {recomputed:.6f}, its results say {expected[seed]:.6f}."
             )
 

@@ -18,6 +18,7 @@ from dnabert2.benchmarks.gue_runner.store import open_results, predictions_path,
 from dnabert2.data.gue import find_tasks, resolve_task
 from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
 from dnabert2.finetuning.trainer import PREDICTIONS_FILE, load_task, results_folder, run_finetune
+from dnabert2.runtime.errors import InputError
 
 logger = logging.getLogger("gue")
 
@@ -28,7 +29,7 @@ def selected_tasks(args: GueArguments) -> list[str]:
         return ["species"]
     if args.tasks in ("complete", "all"):
         if not args.gue_dir:
-            raise ValueError("--tasks complete/all needs --gue_dir; with --dataset_name list the tasks by name.")
+            raise InputError("--tasks complete/all needs --gue_dir; with --dataset_name list the tasks by name.")
         return [t.config_name for t in find_tasks(args.gue_dir) if args.tasks == "all" or t.complete]
     names = [name.strip() for name in args.tasks.split(",") if name.strip()]
     if args.gue_dir:
@@ -82,7 +83,7 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
     elif args.architecture == "dnabert2":
         metrics = dict(run_finetune(model, data, training))
     else:
-        raise ValueError(f"--architecture must be 'dnabert2' or 'cnn', got {args.architecture!r}.")
+        raise InputError(f"--architecture must be 'dnabert2' or 'cnn', got {args.architecture!r}.")
     with np.load(results_folder(training) / PREDICTIONS_FILE) as arrays:
         save_predictions(dict(arrays), args.output_dir, task, seed)
     shutil.rmtree(training.output_dir, ignore_errors=True)

@@ -4,6 +4,7 @@ that results depend on."""
 from dataclasses import dataclass, field
 
 from dnabert2 import packaged
+from dnabert2.runtime.errors import InputError
 
 # Paper settings (lr 3e-5, warmup 50, batch 32): config name prefix -> (model_max_length, epochs, max_steps).
 TASK_SETTINGS = [
@@ -116,7 +117,7 @@ def settings_for(config_name):
     for prefix, values in TASK_SETTINGS:
         if config_name.startswith(prefix):
             return values
-    raise ValueError(f"No paper settings for task {config_name!r}.")
+    raise InputError(f"No paper settings for task {config_name!r}.")
 
 
 def metric_of(task) -> tuple[str, str]:

@@ -14,6 +14,7 @@ from dnabert2.benchmarks.gue_runner.examples import (
     score,
 )
 from dnabert2.benchmarks.gue_runner.settings import FAMILIES, family_of, metric_of
+from dnabert2.runtime.errors import InputError
 
 METRIC_NOTE = "Metric: MCC x100 for every task but virus_covid, macro F1 x100 for virus_covid (as in the paper)."
 
@@ -293,7 +294,7 @@ def scored_on_test(task: str, stored: dict, results: dict | None) -> dict:
     for seed in stored:
         split = (results or {}).get(task, {}).get(seed, {}).get("scored_split", "test")
         if split != "test":
-            raise ValueError(f"{task} seed {seed}: scored on the {split} split, not test.")
+            raise InputError(f"{task} seed {seed}: scored on the {split} split, not test.")
     return stored
 
 
@@ -313,7 +314,7 @@ def example_level(row: dict, stored: dict, counts: dict | None) -> tuple[dict, d
         for name, by_seed in runs.items():
             check_alignment(by_seed, row[name]["scores_as_scored"], metric, labels)
         if counts and counts["test_sequences"] != len(labels):
-            raise ValueError(
+            raise InputError(
                 f"{row['task']}: the contamination report counts {counts['test_sequences']} test "
                 f"sequences, the runs scored {len(labels)}: another test file."
             )

@@ -11,6 +11,7 @@ from transformers import HfArgumentParser
 
 from dnabert2 import packaged
 from dnabert2.benchmarks.gue_runner.settings import SETTINGS, GueArguments
+from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import atomic_output
 from dnabert2.runtime.weights import weights_digest
 
@@ -40,16 +41,16 @@ def check_model(name_or_path: str):
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
-            raise ValueError(f"--model_name_or_path {name_or_path}: this folder holds no config.json (not a model).")
+            raise InputError(f"--model_name_or_path {name_or_path}: this folder holds no config.json (not a model).")
         return
     if path.exists() or name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1:
-        raise ValueError(f"--model_name_or_path {name_or_path}: no such model folder.")
+        raise InputError(f"--model_name_or_path {name_or_path}: no such model folder.")
     from transformers.utils import cached_file
 
     try:
         cached_file(name_or_path, "config.json")
     except Exception as error:
-        raise ValueError(
+        raise InputError(
             f"--model_name_or_path {name_or_path}: not a model folder, and not loadable from the Hub "
             f"({type(error).__name__}: {error})."
         ) from error
@@ -90,12 +91,12 @@ def open_results(args: GueArguments) -> dict:
     """The finished results of --output_dir; a clear error if that folder was made with other settings."""
     settings, results = read_results(args.output_dir)
     if settings is None:
-        raise ValueError(
+        raise InputError(
             f"{Path(args.output_dir) / 'results.json'}: its settings are unknown (neither recorded nor "
             "readable from its command); pass another --output_dir or move the file away."
         )
     if results and settings_difference(settings, run_settings(args)):
-        raise ValueError(
+        raise InputError(
             f"{Path(args.output_dir) / 'results.json'} holds results made with other settings ("
             + "; ".join(settings_difference(settings, run_settings(args)))
             + "); pass another --output_dir, or the settings of those results."
@@ -107,16 +108,16 @@ def check_comparable(args: GueArguments, other_dir):
     """--compare_with must name results of the same settings and the opposite --from_scratch."""
     settings, results = read_results(other_dir)
     if not results or settings is None:
-        raise ValueError(f"--compare_with {other_dir}: no results.json with known settings there.")
+        raise InputError(f"--compare_with {other_dir}: no results.json with known settings there.")
     wanted = run_settings(args)
     if settings.get("from_scratch") == wanted["from_scratch"]:
-        raise ValueError(
+        raise InputError(
             f"--compare_with {other_dir}: both runs have from_scratch={wanted['from_scratch']}; "
             "compare a pretrained run with a from-scratch one."
         )
     different = settings_difference(settings, wanted, ignore=("from_scratch", "model_weights"))
     if different:
-        raise ValueError(
+        raise InputError(
             f"--compare_with {other_dir}: other settings there ({'; '.join(different)}); the ablation "
             "needs the same model config, budgets and seeds."
         )

@@ -48,7 +48,7 @@ def expand_paths(patterns) -> list[Path]:
         else:
             found = [Path(p) for p in glob.glob(pattern)]
         if not found:
-            raise FileNotFoundError(f"No FASTA file matches {pattern!r}.")
+            raise InputError(f"No FASTA file matches {pattern!r}.")
         paths.extend(sorted(found))
     return paths
 

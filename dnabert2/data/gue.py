@@ -12,6 +12,7 @@ from datasets import ClassLabel, Dataset, Features, Value, concatenate_datasets,
 
 from dnabert2.data.tasks import SPLIT_FILES, read_csv_split
 from dnabert2.hub.cards import CITATION_SECTION
+from dnabert2.runtime.errors import InputError
 
 FAMILY_INFO = {
     "EMP": (
@@ -61,7 +62,7 @@ def find_tasks(gue_root) -> list[GueTask]:
     """
     root = Path(gue_root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no GUE folder here (expected {LAYOUT}).")
+        raise InputError(f"{root}: no GUE folder here (expected {LAYOUT}).")
     tasks = [GueTask(folder.parent.name, folder.name, folder) for folder in _task_folders(root, "*/*")]
     if not tasks:
         if _task_folders(root.parent, root.name):
@@ -72,7 +73,7 @@ def find_tasks(gue_root) -> list[GueTask]:
             hint = f" The tasks lie one level deeper: pass {_task_folders(root, '*/*/*')[0].parent.parent}."
         else:
             hint = ""
-        raise ValueError(f"{root}: no GUE task folders here (expected {LAYOUT}).{hint}")
+        raise InputError(f"{root}: no GUE task folders here (expected {LAYOUT}).{hint}")
     return sorted(tasks, key=lambda task: task.config_name)
 
 
@@ -80,7 +81,7 @@ def resolve_task(gue_root, config_name: str) -> GueTask:
     """The task of a config name; a clear error listing the known names otherwise."""
     tasks = {task.config_name: task for task in find_tasks(gue_root)}
     if config_name not in tasks:
-        raise ValueError(f"Unknown GUE task {config_name!r}; known tasks: {', '.join(tasks)}.")
+        raise InputError(f"Unknown GUE task {config_name!r}; known tasks: {', '.join(tasks)}.")
     return tasks[config_name]
 
 
@@ -104,7 +105,7 @@ def training_sequences(gue_dir: str | None = None, dataset_name: str | None = No
                 parts.append(splits["train"].select_columns(["sequence"]))
                 tasks.append(config)
     if not parts:
-        raise ValueError(f"{gue_dir or dataset_name}: no GUE task with a training split.")
+        raise InputError(f"{gue_dir or dataset_name}: no GUE task with a training split.")
     return concatenate_datasets(parts), tasks
 
 

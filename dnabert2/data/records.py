@@ -7,6 +7,7 @@ from typing import Iterator
 from dnabert2.data.bed import read_bed_sequences
 from dnabert2.data.fasta import FastaRecord, expand_paths, read_fasta
 from dnabert2.data.fastq import read_fastq
+from dnabert2.runtime.errors import InputError
 
 FASTQ_NAME = re.compile(r"\.(fq|fastq)(\.gz)?$")
 
@@ -19,7 +20,7 @@ def read_records(path, fasta=None) -> Iterator[FastaRecord]:
         yield from read_fastq(path)
     elif path.suffix == ".bed":
         if fasta is None:
-            raise ValueError(f"{path}: BED regions need the reference FASTA they refer to (--fasta).")
+            raise InputError(f"{path}: BED regions need the reference FASTA they refer to (--fasta).")
         yield from read_bed_sequences(path, fasta)
     else:
         for file in expand_paths(str(path)):

@@ -37,7 +37,7 @@ def split_files(paths, validation_species) -> tuple[list[Path], list[Path]]:
     held = [p for p in paths if any(fnmatch.fnmatch(p.name, pattern) for pattern in validation_species)]
     for pattern in validation_species:
         if not any(fnmatch.fnmatch(p.name, pattern) for p in paths):
-            raise FileNotFoundError(
+            raise InputError(
                 f"--validation_species {pattern!r} matches none of the {len(paths)} training files "
                 f"(e.g. {paths[0].name!r}); patterns are globs on file names."
             )
@@ -143,9 +143,9 @@ def load_sequences(
             train_files, validation_files, validation_species, validation_split_percentage, cache_dir, streaming
         )
     if validation_species:
-        raise ValueError("--validation_species holds out FASTA files; with text/CSV input use --validation_file.")
+        raise InputError("--validation_species holds out FASTA files; with text/CSV input use --validation_file.")
     if streaming:
-        raise ValueError("--streaming reads FASTA files; text/CSV input is loaded into the cache.")
+        raise InputError("--streaming reads FASTA files; text/CSV input is loaded into the cache.")
     kind = "csv" if str(paths[0]).endswith(".csv") else "text"
     files = {"train": [str(p) for p in paths]}
     if validation_files:

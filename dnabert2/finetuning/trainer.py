@@ -22,6 +22,7 @@ from dnabert2.data.tasks import (
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
 from dnabert2.finetuning.lora import with_lora
+from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import atomic_output, write_text_atomic
 from modeling_dnabert2 import DNABert2ForSequenceClassification
 
@@ -34,12 +35,12 @@ PREDICTIONS_FILE = "predictions.npz"
 def load_task(data_args: DataArguments):
     """The task's DatasetDict and TaskInfo from ``--data_path`` or ``--dataset_name``."""
     if data_args.kmer != -1:
-        raise ValueError("--kmer is for DNABERT (k-mer tokens); DNABERT-2 uses BPE: pass --kmer -1 or leave it out.")
+        raise InputError("--kmer is for DNABERT (k-mer tokens); DNABERT-2 uses BPE: pass --kmer -1 or leave it out.")
     if data_args.data_path:
         return load_csv_task(data_args.data_path, data_args.problem_type)
     if data_args.dataset_name:
         return load_hub_task(data_args.dataset_name, data_args.dataset_config_name)
-    raise ValueError("Pass --data_path (a folder of CSV files) or --dataset_name (a Hub dataset or folder).")
+    raise InputError("Pass --data_path (a folder of CSV files) or --dataset_name (a Hub dataset or folder).")
 
 
 def metrics_function(info: TaskInfo):

@@ -13,6 +13,7 @@ import torch
 
 from dnabert2.inference.prediction import MeanPooling, Piece, predict_stream
 from dnabert2.inference.sharding import PartStore, position_columns, run_sharded
+from dnabert2.runtime.errors import InputError
 
 DTYPES = ("float32", "float16", "bfloat16")
 
@@ -119,12 +120,12 @@ def embed_to_parts(
     """Embed this worker's share of ``pieces`` into ``store``'s parts, skipping parts already complete; returns the
     counts of ``run_sharded``."""
     if pooling not in POOLINGS:
-        raise ValueError(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
+        raise InputError(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
     if dtype not in DTYPES:
-        raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}.")
+        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}.")
     pool = POOLINGS[pooling]()
     if rc_average and pool.combine_strands is None:
-        raise ValueError(f"--rc_average is not defined for {pooling} pooling: the strands' tokens do not pair up.")
+        raise InputError(f"--rc_average is not defined for {pooling} pooling: the strands' tokens do not pair up.")
 
     def compute(rows):
         stream = predict_stream(

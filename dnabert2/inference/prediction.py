@@ -63,7 +63,7 @@ def load_classifier(
 
         base_path = base_model or json.loads(adapter.read_text())["base_model_name_or_path"]
         if not Path(base_path).is_dir() and (Path(base_path).is_absolute() or base_path.startswith(".")):
-            raise FileNotFoundError(
+            raise InputError(
                 f"{adapter}: the adapter's base model {base_path!r} is not a folder here. Pass the base model's "
                 "folder or Hub id with --base_model."
             )
@@ -92,7 +92,7 @@ def load_classifier(
     if quantize == "int8":
         model = quantize_int8(model)
     elif quantize is not None:
-        raise ValueError(f"Unknown quantization {quantize!r}; use 'int8'.")
+        raise InputError(f"Unknown quantization {quantize!r}; use 'int8'.")
     return model
 
 
@@ -143,7 +143,7 @@ def sliding_windows(pieces: Iterable[Piece], window_bp: int | None, stride_bp: i
     """
     stride_bp = stride_bp or window_bp
     if window_bp is not None and not 0 < stride_bp <= window_bp:
-        raise ValueError(
+        raise InputError(
             f"Windows need 0 < stride <= window (got window {window_bp}, stride {stride_bp}): a larger "
             "stride would leave bases unscored."
         )
@@ -170,7 +170,7 @@ class LengthLimit:
 
     def __init__(self, max_length: int | None, policy: str = "cut"):
         if policy not in ("cut", "refuse"):
-            raise ValueError(f"Long-input policy must be 'cut' or 'refuse', got {policy!r}.")
+            raise InputError(f"Long-input policy must be 'cut' or 'refuse', got {policy!r}.")
         self.max_length, self.policy = max_length, policy
         self.cut, self.tokens_dropped = 0, 0
 
@@ -180,7 +180,7 @@ class LengthLimit:
         if self.max_length is None or len(ids) <= self.max_length:
             return ids, types
         if self.policy == "refuse":
-            raise ValueError(
+            raise InputError(
                 f"{piece.name!r} is {len(ids):,} tokens long, over --max_length {self.max_length:,}. Raise "
                 "--max_length, leave it unset (whole sequences), cut with --long_inputs cut, or use --window."
             )
@@ -263,7 +263,7 @@ def predict_stream(
         if rc_average and limit.max_length is not None:
             for i, ids in enumerate(encoded["input_ids"]):
                 if len(ids) > limit.max_length and limit.policy == "cut":
-                    raise ValueError(
+                    raise InputError(
                         f"{batch_pieces[i % len(batch_pieces)].name!r} is over --max_length {limit.max_length} tokens: "
                         "averaging the strands of a cut input would mix two different regions (each strand keeps "
                         "its own beginning). Leave --max_length unset, use --window, or --long_inputs refuse."

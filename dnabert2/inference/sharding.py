@@ -5,8 +5,10 @@ that one long record is split too). A worker's shard comes from ``--shard_index`
 ``--num_shards`` and, under a multi-process launcher (``accelerate launch``, ``torchrun``), from its RANK and
 WORLD_SIZE: with both, shard ``shard_index * WORLD_SIZE + RANK`` of ``num_shards * WORLD_SIZE`` (a job array of
 multi-process jobs). A worker groups its own rows into parts of ``part_size`` rows, named by shard and part number;
-each part is written to a temporary name and renamed when complete, then recorded in ``manifest.json`` with its row
-count. A rerun with the same settings skips the complete parts; a rerun with other settings is refused.
+each part is written to a temporary name and renamed when complete, then recorded in ``_manifest.json`` with its row
+count (the leading underscore makes Parquet readers skip it: ``pd.read_parquet(folder)`` reads the parts). A rerun
+with the same settings skips the complete parts; a rerun with other settings is refused once a part was written (a
+run that wrote none does not hold the folder).
 """
 
 import fcntl
@@ -27,7 +29,7 @@ from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import TEMPORARY, atomic_output, write_text_atomic
 from dnabert2.runtime.weights import weights_digest
 
-MANIFEST = "manifest.json"
+MANIFEST = "_manifest.json"
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +58,7 @@ def current_shard(shard_index: int = 0, num_shards: int = 1) -> Shard:
     """The worker's shard from the flags and the launcher's RANK / WORLD_SIZE (1 process when unset)."""
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
     if not 0 <= shard_index < num_shards:
-        raise ValueError(f"--shard_index must be in [0, --num_shards), got {shard_index} of {num_shards}.")
+        raise InputError(f"--shard_index must be in [0, --num_shards), got {shard_index} of {num_shards}.")
     return Shard(shard_index * world + rank, num_shards * world)
 
 
@@ -88,30 +90,37 @@ class PartStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._manifest() as manifest:
             recorded = {key: manifest[key] for key in header if key in manifest}
-            if manifest and recorded != header:
-                changed = sorted(k for k in header if recorded.get(k) != header[k])
-                raise SettingsMismatchError(
-                    f"{self.folder} holds a run with other settings ({', '.join(changed)} differ: was "
-                    f"{ {k: recorded.get(k) for k in changed} }, now { {k: header[k] for k in changed} }). "
-                    "Use another --output_dir, or delete that folder to start over."
+            if manifest.get("parts") and recorded != header:
+                changes = "; ".join(
+                    f"{key} was {was!r}, now {now!r}" for key, was, now in _differences(recorded, header)
                 )
+                raise SettingsMismatchError(
+                    f"{self.folder} holds parts of a run with other settings ({changes}): rerun with its settings "
+                    "to resume, or delete the folder (or pick another) to start over."
+                )
+            if not manifest.get("parts"):  # nothing written yet: the folder is free for these settings
+                manifest.clear()
             manifest.update(header)
             manifest.setdefault("parts", {})
             manifest.setdefault("skipped", {})
-        for stale in self.folder.glob(f"{shard.part_name(0).split('.part-')[0]}.part-*{TEMPORARY}*"):
+        for stale in self.folder.glob(f".{shard.part_name(0).split('.part-')[0]}.part-*{TEMPORARY}*"):
             stale.unlink()
 
     @contextmanager
     def _manifest(self):
-        """The manifest as a dict, locked against other workers; written back (atomically) if changed."""
-        with open(self.folder / f".{MANIFEST}.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        """The manifest as a dict, locked against other workers (a lock on the folder itself, so no lock file is
+        left behind); written back (atomically) if changed."""
+        folder = os.open(self.folder, os.O_RDONLY)
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
             path = self.folder / MANIFEST
             manifest = json.loads(path.read_text()) if path.exists() else {}
             before = json.dumps(manifest, sort_keys=True)
             yield manifest
             if json.dumps(manifest, sort_keys=True) != before:
                 write_text_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        finally:
+            os.close(folder)  # releases the lock
 
     def is_complete(self, part: int) -> bool:
         """Whether part ``part`` of this shard was written whole and recorded by an earlier run."""
@@ -161,11 +170,23 @@ class PartStore:
             manifest["skipped"][f"shard-{self.shard.index:05d}-of-{self.shard.count:05d}"] = counts
 
 
+def _differences(recorded: dict, now: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(dotted key, recorded value, new value) for every leaf where two run headers differ."""
+    differences = []
+    for key in sorted(set(recorded) | set(now)):
+        was, new = recorded.get(key), now.get(key)
+        if isinstance(was, dict) and isinstance(new, dict):
+            differences += _differences(was, new, f"{prefix}{key}.")
+        elif was != new:
+            differences.append((f"{prefix}{key}", was, new))
+    return differences
+
+
 def run_parts(rows: Iterable, part_size: int, store: PartStore, compute: Callable[[list], object]) -> Iterator[tuple]:
     """Group this worker's ``rows`` in parts of ``part_size``; for each part not yet complete, ``compute`` its
     pyarrow table from the part's rows and write it. Yields (part number, rows, "written" or "skipped")."""
     if part_size < 1:
-        raise ValueError(f"--part_size must be at least 1, got {part_size}.")
+        raise InputError(f"--part_size must be at least 1, got {part_size}.")
     part, batch = 0, []
     for row in rows:
         batch.append(row)

@@ -185,7 +185,7 @@ def score_variants(
     ``classifier`` is a fine-tuned sequence classifier (with the same tokenizer) for the ``delta_*`` columns.
     """
     if on_ref_mismatch not in ("error", "skip"):
-        raise ValueError(f"on_ref_mismatch must be 'error' or 'skip', got {on_ref_mismatch!r}.")
+        raise InputError(f"on_ref_mismatch must be 'error' or 'skip', got {on_ref_mismatch!r}.")
     counts = counts or SkipCounts()
     pending = []
 

@@ -6,6 +6,7 @@ import torch
 from transformers import TrainingArguments
 
 from configuration_dnabert2 import DNABert2Config
+from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.parallel import data_parallel_on_cpu
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
@@ -78,9 +79,9 @@ class DataTrainingArguments:
 
     def __post_init__(self):
         if self.max_seq_length < 8:
-            raise ValueError(f"--max_seq_length {self.max_seq_length}: windows need at least 8 tokens.")
+            raise InputError(f"--max_seq_length {self.max_seq_length}: windows need at least 8 tokens.")
         if not 0 < self.mlm_probability < 1:
-            raise ValueError(f"--mlm_probability {self.mlm_probability} must lie between 0 and 1.")
+            raise InputError(f"--mlm_probability {self.mlm_probability} must lie between 0 and 1.")
 
 
 @dataclass

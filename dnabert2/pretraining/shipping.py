@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import write_text_atomic
 
 # Config entries a checkpoint may differ in from the shipped config without being another architecture.
@@ -38,11 +39,11 @@ def ship(checkpoint: Path, command: str, root: Path) -> Path:
         different = sorted(
             k for k in architecture(shipped).keys() | architecture(trained).keys() if shipped.get(k) != trained.get(k)
         )
-        raise ValueError(f"{checkpoint}: another architecture than the shipped config ({', '.join(different)}).")
+        raise InputError(f"{checkpoint}: another architecture than the shipped config ({', '.join(different)}).")
     weights = load_file(checkpoint / "model.safetensors")
     target = root / "model.safetensors"
     if set(weights) != set(load_file(target)):
-        raise ValueError(f"{checkpoint}: its weight names differ from the shipped model's.")
+        raise InputError(f"{checkpoint}: its weight names differ from the shipped model's.")
     save_file(
         {name: tensor.to(torch.float16).contiguous() for name, tensor in weights.items()},
         target,

@@ -28,8 +28,9 @@ def own_fields(dataclass_type) -> set[str]:
     return names
 
 
-def command_parser(dataclass_types, usage: str, description: str) -> HfArgumentParser:
-    """An HfArgumentParser over ``dataclass_types`` whose ``--help`` shows ``usage`` and this project's flags;
+def command_parser(dataclass_types, description: str, usage: str | None = None) -> HfArgumentParser:
+    """An HfArgumentParser over ``dataclass_types`` whose ``--help`` shows ``usage`` (default: argparse's) and this
+    project's flags;
     ``--help_all`` also lists the inherited transformers TrainingArguments flags (all are accepted either way)."""
     dataclass_types = list(dataclass_types) if isinstance(dataclass_types, (list, tuple)) else [dataclass_types]
     parser = HfArgumentParser(dataclass_types, usage=usage, description=description, formatter_class=_DefaultOnce)

@@ -4,7 +4,9 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-TEMPORARY = ".tmp-"  # the marker of an unfinished output's name: <name>.tmp-<pid>
+TEMPORARY = (
+    ".tmp-"  # the marker of an unfinished output's name: .<name>.tmp-<pid> (hidden: readers of a folder skip it)
+)
 
 
 @contextmanager
@@ -12,7 +14,7 @@ def atomic_output(path):
     """Yield a temporary path beside ``path``; when the block ends without an error it becomes ``path`` (one
     rename), otherwise it is removed, so a reader never sees a half-written file under the final name."""
     path = Path(path)
-    temporary = path.with_name(f"{path.name}{TEMPORARY}{os.getpid()}")
+    temporary = path.with_name(f".{path.name}{TEMPORARY}{os.getpid()}")
     try:
         yield temporary
         os.replace(temporary, path)
