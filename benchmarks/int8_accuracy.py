@@ -17,7 +17,8 @@ from sklearn.metrics import matthews_corrcoef
 
 from dnabert2.data.tasks import read_csv_split
 from dnabert2.data.tokenizer import load_tokenizer
-from dnabert2.inference.prediction import load_classifier, predict
+from dnabert2.inference.loading import load_classifier
+from dnabert2.inference.prediction import predict_logits
 from dnabert2.runtime.arguments import command_parser
 from dnabert2.runtime.errors import run_command
 
@@ -40,9 +41,9 @@ def main(argv=None):
     rows, logits_by = {}, {}
     for name, quantize in (("fp32", None), ("int8 dynamic", "int8")):
         model = load_classifier(args.model, quantize)
-        predict(model, tokenizer, sequences[:256], max_length=args.max_length, progress=False)  # warm-up
+        predict_logits(model, tokenizer, sequences[:256], max_length=args.max_length, progress=False)  # warm-up
         start = time.perf_counter()
-        logits, _ = predict(model, tokenizer, sequences, max_length=args.max_length, progress=False)
+        logits, _ = predict_logits(model, tokenizer, sequences, max_length=args.max_length, progress=False)
         seconds = time.perf_counter() - start
         logits_by[name] = logits
         rows[name] = {

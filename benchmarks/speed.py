@@ -29,7 +29,7 @@ from dnabert2.benchmarks.measure.flops import Encoder, forward_flops, mlm_head_f
 from dnabert2.benchmarks.measure.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
 from dnabert2.benchmarks.measure.reports import write_report
 from dnabert2.benchmarks.measure.training_step import matmul_peak, timed, training_step_lines, training_step_rows
-from dnabert2.inference.prediction import quantize_int8
+from dnabert2.inference.loading import quantize_int8
 from dnabert2.runtime.arguments import command_parser
 from dnabert2.runtime.errors import run_command
 from modeling_dnabert2 import DNABert2ForMaskedLM

@@ -1,6 +1,13 @@
-"""DNABERT-2: the library (data, pretraining, finetuning, inference, hub, runtime) behind the ``dnabert2-*`` commands.
+"""DNABERT-2: a DNA language model and the library behind the ``dnabert2-*`` commands.
 
-The model itself is the top-level modules ``configuration_dnabert2``, ``modeling_dnabert2`` and
+    import dnabert2
+    vectors = dnabert2.embed(["ACGTTGCA...", "TTGACA..."])        # (2, hidden) numpy array, shipped model
+    table = dnabert2.predict("reads.fa", model="my-classifier")   # pandas DataFrame, one row per record
+    scores = dnabert2.score_variants("calls.vcf.gz", "genome.fa") # pandas DataFrame, one row per ALT allele
+    AutoModel.from_pretrained(dnabert2.SHIPPED_MODEL, trust_remote_code=True)
+
+The library lies in subpackages by subject: ``data``, ``pretraining``, ``finetuning``, ``inference``, ``hub``,
+``runtime``. The model itself is the top-level modules ``configuration_dnabert2``, ``modeling_dnabert2`` and
 ``bert_layers_triton`` (the repository root is a Hugging Face model folder: its remote code imports nothing else).
 What the code reads at run time (the shipped model, metric modules) travels as package data (``packaged``).
 """
@@ -23,3 +30,10 @@ def packaged(name: str) -> Path:
     if installed.is_dir():
         return installed
     return (package.parent / _REPOSITORY_LAYOUT[name]).resolve()
+
+
+SHIPPED_MODEL = str(packaged("model"))  # the shipped model's folder, for the Auto classes and every ``model=``
+
+from dnabert2.api import embed, predict, score_variants  # noqa: E402  (the API needs ``packaged`` above)
+
+__all__ = ["SHIPPED_MODEL", "embed", "packaged", "predict", "score_variants"]

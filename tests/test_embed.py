@@ -107,9 +107,9 @@ def test_mean_pooling_is_embed_per_read(tmp_path, tiny_pretrained, encoder_and_t
     for row in rows:
         expected = model.embed(**tokenizer(reads[row["index"]][1], return_tensors="pt"))[0].numpy()
         np.testing.assert_allclose(row["embedding"], expected, atol=1e-5)
-    assert counts["skipped records"] == {"empty": 1, "only N (or other ambiguity codes)": 1}
+    assert counts["skipped"] == {"empty": 1, "only N (or other ambiguity codes)": 1}
     manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
-    assert manifest["skipped"] == {"shard-00000-of-00001": counts["skipped records"]}
+    assert manifest["skipped"] == {"shard-00000-of-00001": counts["skipped"]}
     assert {part: info["rows"] for part, info in manifest["parts"].items()} == {
         f"shard-00000-of-00001.part-0000{i}.parquet": rows for i, rows in enumerate([5, 5, 2])
     }

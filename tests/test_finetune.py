@@ -15,7 +15,9 @@ from dnabert2.data.tasks import TaskDataError, load_csv_task
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments, legacy_argv
 from dnabert2.finetuning.trainer import METRICS
-from dnabert2.inference.prediction import UntrainedHeadError, load_classifier, predict, read_inputs
+from dnabert2.inference.inputs import read_inputs
+from dnabert2.inference.loading import UntrainedHeadError, load_classifier
+from dnabert2.inference.prediction import predict_logits
 from dnabert2.train.finetune import main as finetune
 
 
@@ -80,7 +82,7 @@ def test_original_command_line_trains_saves_reloads_and_predicts(tmp_path, tiny_
 
     model = load_classifier(output)
     _, sequences = read_inputs(data / "test.csv")
-    logits, embeddings = predict(
+    logits, embeddings = predict_logits(
         model,
         load_tokenizer(output),
         sequences,
@@ -274,7 +276,7 @@ def test_reverse_complement_training_and_test_time_averaging(tmp_path, tiny_pret
     _, sequences = read_inputs(data / "test.csv")
     truth = np.array([int(row["label"]) for row in csv.DictReader(open(data / "test.csv"))])
     for key, rc_average in (("eval_matthews_correlation", False), ("eval_rc_average_matthews_correlation", True)):
-        logits, _ = predict(model, tokenizer, sequences, max_length=24, rc_average=rc_average, progress=False)
+        logits, _ = predict_logits(model, tokenizer, sequences, max_length=24, rc_average=rc_average, progress=False)
         assert results[key] == pytest.approx(metrics.matthews_corrcoef(truth, logits.argmax(-1)), abs=1e-6), key
 
 

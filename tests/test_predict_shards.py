@@ -76,8 +76,24 @@ def test_two_shards_of_parts_match_the_csv_rows(tmp_path, classifier):
         np.testing.assert_allclose(
             [r[f"prob_{name}"] for r in rows], [float(r[f"prob_{name}"]) for r in expected], atol=2e-6
         )
-    with pytest.raises(ValueError, match="--aggregate mean needs one process"):
-        predict_main([*common, "--output_dir", str(tmp_path / "other"), "--aggregate", "mean"])
+    # record means over windows are made when the parts are merged, so a job array writes them as one process does
+    predict_main([*common, "--output", str(tmp_path / "mean.csv"), "--aggregate", "mean"])
+    for shard in (0, 1):
+        predict_main(
+            [
+                *common,
+                "--output",
+                str(tmp_path / "mean2.csv"),
+                "--aggregate",
+                "mean",
+                "--num_shards",
+                "2",
+                "--shard_index",
+                str(shard),
+            ]
+        )
+    assert (tmp_path / "mean2.csv").read_bytes() == (tmp_path / "mean.csv").read_bytes()
+    assert len((tmp_path / "mean.csv").read_text().splitlines()) > len(expected) + 1  # record rows were added
 
 
 def write_reads(path, count, seed=2):
@@ -151,7 +167,7 @@ def test_accelerate_launch_splits_predictions_and_merges_them(tmp_path, classifi
     )
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
-    assert "Shard 0 of 2 done" in log and "Shard 1 of 2 done" in log and log.count("Merged 9 predictions") == 1
+    assert "Shard 0 of 2 done" in log and "Shard 1 of 2 done" in log and log.count("Wrote 9 predictions") == 1
     assert (tmp_path / "two.csv").read_text() == (tmp_path / "one.csv").read_text()
 
 

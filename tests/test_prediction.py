@@ -10,20 +10,16 @@ import pytest
 import torch
 from conftest import ROOT
 
+import dnabert2
 from configuration_dnabert2 import DNABert2Config
 from dnabert2.data.alphabet import reverse_complement
 from dnabert2.data.tokenizer import load_tokenizer
-from dnabert2.inference.prediction import (
-    NpyRowWriter,
-    Piece,
-    UntrainedHeadError,
-    embed_long_sequence,
-    load_classifier,
-    outputs_of,
-    predict,
-    sliding_windows,
-    token_budget_batches,
-)
+from dnabert2.inference.batching import token_budget_batches
+from dnabert2.inference.heads import outputs_of
+from dnabert2.inference.inputs import Piece, sliding_windows
+from dnabert2.inference.loading import UntrainedHeadError, load_classifier
+from dnabert2.inference.prediction import predict_logits
+from dnabert2.inference.writers import NpyRowWriter
 from dnabert2.train.predict import main as predict_main
 from modeling_dnabert2 import DNABert2ForSequenceClassification, DNABert2Model
 
@@ -91,7 +87,7 @@ def test_whole_10kb_record_equals_the_direct_forward(tmp_path, classifier):
         np.testing.assert_allclose(probabilities(row), direct_probabilities(classifier, sequence), atol=1e-5)
         assert row["prediction"] in ("promoter", "enhancer", "other")  # the config's class names
     embeddings = np.load(tmp_path / "e.npy")
-    _, expected = predict(
+    _, expected = predict_logits(
         load_classifier(classifier),
         load_tokenizer(classifier),
         [(long,), (short,)],
@@ -184,8 +180,12 @@ def test_lora_adapter_loads_quietly_and_refuses_an_adapter_without_head(tmp_path
     lora_adapter(tmp_path / "headless", tiny_pretrained, with_head=False)
     with pytest.raises(UntrainedHeadError, match="no trained classification head"):
         load_classifier(tmp_path / "headless")
-    with pytest.warns(UserWarning, match="holds classifier.bias, classifier.weight; these weights are newly init"):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
         load_classifier(tmp_path / "headless", allow_untrained_head=True)
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path / 'headless'} has no trained classification head: its class outputs are random."
+    ]
 
 
 def test_token_budget_batches():
@@ -207,17 +207,20 @@ def test_npy_rows_written_as_they_come(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), rows)
 
 
-def test_embed_long_sequence_whole_and_in_windows(classifier):
+def test_the_embed_api_embeds_a_long_sequence_whole_and_in_windows(classifier):
     encoder = DNABert2Model.from_pretrained(classifier).eval()
     tokenizer = load_tokenizer(classifier)
     sequence = random_dna(5_000, 6)
-    starts, ends, whole = embed_long_sequence(encoder, tokenizer, sequence)
-    assert (starts, ends, whole.shape) == ([0], [5000], (1, 32))
+    whole = dnabert2.embed([sequence], model=str(classifier))
+    assert whole.shape == (1, 32) and whole.dtype == np.float32
     with torch.no_grad():
         expected = encoder.embed(**tokenizer([sequence], return_tensors="pt"))
+        in_windows = [
+            encoder.embed(**tokenizer([sequence[s : s + 2000]], return_tensors="pt")) for s in (0, 1500, 3000)
+        ]
     np.testing.assert_allclose(whole, expected.numpy(), atol=1e-5)
-    starts, ends, windows = embed_long_sequence(encoder, tokenizer, sequence, 2_000, 1_500)
-    assert list(zip(starts, ends)) == [(0, 2000), (1500, 3500), (3000, 5000)] and windows.shape == (3, 32)
+    windows = dnabert2.embed([sequence], model=str(classifier), window=2_000, stride=1_500)
+    np.testing.assert_allclose(windows, torch.cat(in_windows).numpy(), atol=1e-5)  # windows at 0, 1500, 3000
 
 
 def test_reverse_complement():
@@ -229,11 +232,11 @@ def test_reverse_complement():
 def test_rc_average_is_the_mean_of_both_strands_and_strand_symmetric(classifier):
     model, tokenizer = load_classifier(classifier), load_tokenizer(classifier)
     sequences = [random_dna(n, 10 + n) for n in (50, 333, 1200)]
-    both, _ = predict(model, tokenizer, [(s,) for s in sequences], rc_average=True, progress=False)
-    forward, _ = predict(model, tokenizer, [(s,) for s in sequences], progress=False)
-    reverse, _ = predict(model, tokenizer, [(reverse_complement(s),) for s in sequences], progress=False)
+    both, _ = predict_logits(model, tokenizer, [(s,) for s in sequences], rc_average=True, progress=False)
+    forward, _ = predict_logits(model, tokenizer, [(s,) for s in sequences], progress=False)
+    reverse, _ = predict_logits(model, tokenizer, [(reverse_complement(s),) for s in sequences], progress=False)
     np.testing.assert_allclose(both, (forward + reverse) / 2, atol=1e-6)
-    flipped, _ = predict(
+    flipped, _ = predict_logits(
         model, tokenizer, [(reverse_complement(s),) for s in sequences], rc_average=True, progress=False
     )
     np.testing.assert_allclose(flipped, both, atol=1e-5)  # a sequence and its other strand get one answer
@@ -241,13 +244,13 @@ def test_rc_average_is_the_mean_of_both_strands_and_strand_symmetric(classifier)
 
 def test_plain_strings_windows_and_strand_policies(classifier):
     model, tokenizer = load_classifier(classifier), load_tokenizer(classifier)
-    strings, _ = predict(model, tokenizer, ["ACGTACGTAA", "GATTACAGATTACA"], progress=False)
-    tuples, _ = predict(model, tokenizer, [("ACGTACGTAA",), ("GATTACAGATTACA",)], progress=False)
+    strings, _ = predict_logits(model, tokenizer, ["ACGTACGTAA", "GATTACAGATTACA"], progress=False)
+    tuples, _ = predict_logits(model, tokenizer, [("ACGTACGTAA",), ("GATTACAGATTACA",)], progress=False)
     np.testing.assert_array_equal(strings, tuples)  # a plain string is one sequence, not its letters
     with pytest.raises(ValueError, match="stride <= window"):
         list(sliding_windows([Piece("x", ("A" * 100,), 0, 100)], 10, 20))
     with pytest.raises(ValueError, match="mix two different regions"):
-        predict(model, tokenizer, ["ACGT" * 100], max_length=20, rc_average=True, progress=False)
+        predict_logits(model, tokenizer, ["ACGT" * 100], max_length=20, rc_average=True, progress=False)
 
 
 def test_outputs_of_each_head_type():
@@ -291,7 +294,7 @@ def test_adjacent_records_sharing_a_name_get_their_own_record_means(tmp_path, cl
 
 
 def test_an_interrupted_prediction_leaves_no_output_that_looks_finished(tmp_path, classifier, monkeypatch):
-    from dnabert2.train import predict as command
+    from dnabert2.inference import prediction as command
 
     (tmp_path / "in.fa").write_text("".join(f">r{i}\n{random_dna(80, i)}\n" for i in range(6)))
     real = command.predict_stream
@@ -316,7 +319,9 @@ def test_an_interrupted_prediction_leaves_no_output_that_looks_finished(tmp_path
                 str(tmp_path / "e.npy"),
             ]
         )
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fa"]  # neither output nor a temporary file
+    # neither output nor a temporary file; only the resumable parts folder, with no hidden leftovers
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fa", "p.csv.parts"]
+    assert not [p for p in (tmp_path / "p.csv.parts").iterdir() if p.name.startswith(".")]
     monkeypatch.setattr(command, "predict_stream", real)
     predict_main(
         [
@@ -331,19 +336,23 @@ def test_an_interrupted_prediction_leaves_no_output_that_looks_finished(tmp_path
         ]
     )
     assert len(read_rows(tmp_path / "p.csv")) == 6 and np.load(tmp_path / "e.npy").shape[0] == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.npy", "in.fa", "p.csv"]  # the parts go once merged
 
 
-def test_ambiguity_codes_are_read_everywhere_and_counted(tmp_path, classifier, capsys):
+def test_ambiguity_codes_are_read_everywhere_and_counted(tmp_path, classifier, caplog):
     from dnabert2.data.tasks import load_csv_task
 
     sequence = random_dna(60, 5)
     iupac = sequence[:30] + "r" + sequence[31:]  # lower case R: a purine, upper-cased like any base
     (tmp_path / "in.fa").write_text(f">a some description\n{iupac}\n>b\n{sequence}\n")
-    predict_main(["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv")])
+    with caplog.at_level(logging.INFO):
+        predict_main(
+            ["--model", str(classifier), "--input", str(tmp_path / "in.fa"), "--output", str(tmp_path / "p.csv")]
+        )
     rows = read_rows(tmp_path / "p.csv")
     assert [row["name"] for row in rows] == ["a", "b"]  # the ID is the header's first word
     np.testing.assert_allclose(probabilities(rows[0]), direct_probabilities(classifier, iupac.upper()), atol=1e-5)
-    assert "Bases: 1 of 120 (0.83%) in 1 of 2 sequences were N or another ambiguity code" in capsys.readouterr().out
+    assert "Bases: 1 of 120 (0.83%) in 1 of 2 sequences were N or another ambiguity code" in caplog.text
     task = tmp_path / "task"
     task.mkdir()
     (task / "train.csv").write_text(f"sequence,label\n{iupac},0\n{sequence},1\n")

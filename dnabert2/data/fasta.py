@@ -45,6 +45,10 @@ def expand_paths(patterns) -> list[Path]:
         pattern = str(pattern)
         if Path(pattern).is_dir():
             found = [p for p in Path(pattern).iterdir() if re.search(r"\.(fa|fasta|fna)(\.gz)?$", p.name)]
+            if not found:
+                raise InputError(
+                    f"input is a folder without FASTA files (*.fa, *.fasta, *.fna, gzipped or not): {pattern}"
+                )
         else:
             found = [Path(p) for p in glob.glob(pattern)]
         if not found:

@@ -1,74 +1,29 @@
-"""Embeddings of every record (or window) of a file by a DNABERT-2 encoder, pooled four ways, into sharded Parquet.
-
-Poolings: ``mean`` (exactly ``DNABert2Model.embed``: the mean of the last hidden state over all tokens, [CLS] and
-[SEP] included), ``cls`` (the [CLS] token's vector), ``token`` (one vector per sequence token, with its bp span;
-[CLS] and [SEP] have none and are left out) and ``nucleotide`` (one vector per base: the vector of the token
-covering it, from the tokenizer's offsets).
-"""
-
-from typing import Iterable, Iterator
+"""Embeddings of every record (or window) by an encoder, pooled four ways (``pooling.POOLINGS``): the pipeline's
+embed job, writing Parquet parts (the folder is the output: ``pd.read_parquet(folder)`` reads it)."""
 
 import numpy as np
 import torch
 
-from dnabert2.inference.prediction import MeanPooling, Piece, predict_stream
-from dnabert2.inference.sharding import PartStore, position_columns, run_sharded
+from dnabert2.inference.batching import predict_stream
+from dnabert2.inference.inputs import Piece
+from dnabert2.inference.pipeline import Job, PieceReader, position_columns
+from dnabert2.inference.pooling import POOLINGS
 from dnabert2.runtime.errors import InputError
 
 DTYPES = ("float32", "float16", "bfloat16")
 
 
-class ClsPooling(MeanPooling):
-    """The [CLS] token's last hidden state (the published pooler was never trained, so it is not applied)."""
-
-    def pool(self, encoding, offsets) -> list[np.ndarray]:
-        """One (hidden,) vector per sequence: its first token's."""
-        return list(encoding.packed.first(encoding.hidden).float().cpu().numpy())
-
-
-def _sequence_tokens(encoding, offsets) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Per sequence of a batch: (vectors, spans) of its tokens that cover bases, in order."""
-    hidden = encoding.hidden.float().cpu().numpy()
-    bounds = encoding.packed.cu_seqlens.tolist()
-    for row, spans in enumerate(offsets):
-        spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
-        covering = spans[:, 1] > spans[:, 0]
-        yield hidden[bounds[row] : bounds[row + 1]][covering], spans[covering]
-
-
-class TokenPooling:
-    """One vector per token with its bp span [start, end) in the sequence. No strand averaging
-    (``combine_strands`` is None): the two strands are tokenized differently, so their tokens do not pair up."""
-
-    needs_offsets = True
-
-    def pool(self, encoding, offsets) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(vectors (tokens, hidden), spans (tokens, 2)) per sequence."""
-        return list(_sequence_tokens(encoding, offsets))
-
-    combine_strands = None
-
-
-class NucleotidePooling:
-    """One vector per base: that of the token covering it; with both strands, each base's two vectors averaged."""
-
-    needs_offsets = True
-
-    def pool(self, encoding, offsets) -> list[np.ndarray]:
-        """(bases, hidden) per sequence."""
-        pooled = []
-        for vectors, spans in _sequence_tokens(encoding, offsets):
-            if len(spans) and (spans[0, 0] != 0 or (spans[1:, 0] != spans[:-1, 1]).any()):
-                raise ValueError("The tokenizer's offsets do not tile the sequence: cannot map bases to tokens.")
-            pooled.append(np.repeat(vectors, spans[:, 1] - spans[:, 0], axis=0))
-        return pooled
-
-    def combine_strands(self, forward: np.ndarray, reverse: np.ndarray) -> np.ndarray:
-        """Base j of the forward strand is base (length - 1 - j) of its reverse complement."""
-        return (forward + reverse[::-1]) / 2
-
-
-POOLINGS = {"mean": MeanPooling, "cls": ClsPooling, "token": TokenPooling, "nucleotide": NucleotidePooling}
+def pooling_for(pooling: str, dtype: str = "float32", rc_average: bool = False):
+    """The pooling object for ``pooling``; ``InputError`` for an unknown pooling or dtype, or strand averaging
+    where the strands' tokens do not pair up."""
+    if pooling not in POOLINGS:
+        raise InputError(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
+    if dtype not in DTYPES:
+        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}.")
+    pool = POOLINGS[pooling]()
+    if rc_average and pool.combine_strands is None:
+        raise InputError(f"--rc_average is not defined for {pooling} pooling: the strands' tokens do not pair up.")
+    return pool
 
 
 def _list_array(arrays: list[np.ndarray]):
@@ -104,40 +59,32 @@ def embedding_table(rows: list[tuple[int, Piece]], embeddings: list, dtype: str)
     return pa.table(columns)
 
 
-def embed_to_parts(
+def embedding_job(
     encoder,
     tokenizer,
-    pieces: Iterable[Piece],
-    store: PartStore,
+    reader: PieceReader,
     pooling: str = "mean",
-    window: int | None = None,
-    stride: int | None = None,
     rc_average: bool = False,
     dtype: str = "float32",
-    part_size: int = 10000,
     max_tokens_per_batch: int = 16384,
-) -> dict:
-    """Embed this worker's share of ``pieces`` into ``store``'s parts, skipping parts already complete; returns the
-    counts of ``run_sharded``."""
-    if pooling not in POOLINGS:
-        raise InputError(f"--pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}.")
-    if dtype not in DTYPES:
-        raise InputError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}.")
-    pool = POOLINGS[pooling]()
-    if rc_average and pool.combine_strands is None:
-        raise InputError(f"--rc_average is not defined for {pooling} pooling: the strands' tokens do not pair up.")
+) -> Job:
+    """The embed job: each part's table holds the rows' positions and embeddings (``embedding_table``)."""
+    pool = pooling_for(pooling, dtype, rc_average)
 
-    def compute(rows):
+    def compute(rows, bar):
+        pieces = [piece for _, piece in rows]
         stream = predict_stream(
             encoder,
             tokenizer,
-            [piece for _, piece in rows],
+            pieces,
             max_tokens_per_batch,
             with_embeddings=True,
             progress=False,
             rc_average=rc_average,
             pooling=pool,
         )
-        return embedding_table(rows, [embedding for _, _, embedding in stream], dtype)
+        embeddings = [embedding for _, _, embedding in stream]
+        bar.update(sum(len(s) for piece in pieces for s in piece.sequences))
+        return embedding_table(rows, embeddings, dtype)
 
-    return run_sharded(pieces, store, part_size, window, stride, compute)
+    return Job(reader, compute, reader.skipped_counts, unit="bp", description="Embedding")

@@ -12,10 +12,10 @@ run that wrote none does not hold the folder).
 """
 
 import fcntl
+import heapq
 import json
 import logging
 import os
-from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +23,6 @@ from typing import Callable, Iterable, Iterator
 
 import torch
 
-from dnabert2.data.alphabet import BaseTally, non_acgt_count
-from dnabert2.inference.prediction import Piece, sliding_windows
 from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import TEMPORARY, atomic_output, write_text_atomic
 from dnabert2.runtime.weights import weights_digest
@@ -147,10 +145,10 @@ class PartStore:
                 done.append(self.shard.index)
             return len(done) == self.shard.count
 
-    def merged_table(self):
-        """Every shard's rows as one pyarrow table in input order (record index, then window start); an error
-        naming the shards still missing when the run is not complete."""
-        import pyarrow as pa
+    def merged_rows(self) -> Iterator[dict]:
+        """Every shard's rows, as dicts, in input order (record index, then window start), read one part at a time
+        (each shard's parts are in input order; the shards are merged as they are read); an error naming the shards
+        still missing when the run is not complete."""
         import pyarrow.parquet as pq
 
         with self._manifest() as manifest:
@@ -161,8 +159,17 @@ class PartStore:
                 f"{self.folder}: shards {', '.join(map(str, missing))} of {self.shard.count} are not "
                 "complete yet; run their workers (the same command) before merging."
             )
-        table = pa.concat_tables([pq.read_table(self.folder / name) for name in parts])
-        return table.sort_by([(key, "ascending") for key in ("index", "start") if key in table.column_names])
+
+        def shard_rows(names):
+            for name in names:
+                yield from pq.read_table(self.folder / name).to_pylist()
+
+        by_shard = {}
+        for name in parts:  # names sort by shard, then part number
+            by_shard.setdefault(name.split(".part-")[0], []).append(name)
+        yield from heapq.merge(
+            *(shard_rows(names) for names in by_shard.values()), key=lambda row: (row["index"], row.get("start", 0))
+        )
 
     def record_skipped(self, counts: dict):
         """Record this shard's count of skipped records, by reason."""
@@ -203,92 +210,6 @@ def _finish(part: int, batch: list, store: PartStore, compute) -> tuple:
         return part, batch, "skipped"
     store.write(part, compute(batch))
     return part, batch, "written"
-
-
-def own_rows(
-    pieces: Iterable[Piece],
-    shard: Shard,
-    window: int | None,
-    stride: int | None,
-    skipped: Counter,
-    tally: BaseTally,
-    skip_unusable: bool = True,
-) -> Iterator[tuple[int, Piece]]:
-    """(record index, piece or window) for this shard, in input order; other shards' rows are passed over before
-    tokenizing. Without windows record i is shard i % count's. With windows, the windows of all records are numbered
-    in input order and window w is shard w % count's, so a single long record (a chromosome) is split among the
-    workers too. A record's bases are counted in ``tally``, and with ``skip_unusable`` an empty record or one without
-    an A/C/G/T base is left out and counted in ``skipped``, by the shard that owns its record index."""
-    windows_seen = 0
-    for index, piece in enumerate(pieces):
-        counted_here = shard.owns(index)
-        if window is None and not counted_here:
-            continue
-        sequence = piece.sequences[0]
-        if counted_here:
-            tally.add(sequence)
-        unusable = (
-            "empty"
-            if not sequence
-            else "only N (or other ambiguity codes)"
-            if non_acgt_count(sequence) == len(sequence)
-            else None
-        )
-        if skip_unusable and unusable:
-            if counted_here:
-                skipped[unusable] += 1
-            continue
-        if window is None:
-            yield index, piece
-            continue
-        for window_piece in sliding_windows([piece], window, stride):
-            if shard.owns(windows_seen):
-                yield index, window_piece
-            windows_seen += 1
-
-
-def run_sharded(
-    pieces: Iterable[Piece],
-    store: PartStore,
-    part_size: int,
-    window: int | None,
-    stride: int | None,
-    compute: Callable[[list], object],
-    skip_unusable: bool = True,
-) -> dict:
-    """Write this worker's share of ``pieces`` (``own_rows``: its records, cut in windows) into ``store``'s parts,
-    ``compute`` making each part's pyarrow table from its (record index, piece) rows; complete parts are skipped.
-
-    Returns counts: parts and rows written and skipped, records skipped by reason (also in the manifest), and
-    whether this worker completed the last shard ("completes the run": it may merge the parts).
-    """
-    skipped, counts, tally = Counter(), Counter(), BaseTally()
-    own = own_rows(pieces, store.shard, window, stride, skipped, tally, skip_unusable)
-    for part, rows, done in run_parts(own, part_size, store, compute):
-        counts[f"parts {done}"] += 1
-        counts[f"rows {done}"] += len(rows)
-        logger.info("%s: %s (%d rows).", store.shard.part_name(part), done, len(rows))
-    store.record_skipped(dict(skipped))
-    if skipped:
-        logger.warning("Skipped records: %s.", ", ".join(f"{n} {reason}" for reason, n in sorted(skipped.items())))
-    logger.info("Shard %d of %d done: %s", store.shard.index, store.shard.count, dict(counts))
-    logger.info("%s", tally.report())
-    counts["completes the run"] = store.finish_shard()
-    return {**counts, "skipped records": dict(skipped)}
-
-
-def position_columns(rows: list[tuple[int, Piece]]) -> dict:
-    """The pyarrow columns that place each row of a part: index (the record's position in the input), name,
-    description (the rest of its header), start, end."""
-    import pyarrow as pa
-
-    return {
-        "index": pa.array([index for index, _ in rows], pa.int64()),
-        "name": pa.array([piece.name for _, piece in rows], pa.string()),
-        "description": pa.array([piece.description for _, piece in rows], pa.string()),
-        "start": pa.array([piece.start for _, piece in rows], pa.int64()),
-        "end": pa.array([piece.end for _, piece in rows], pa.int64()),
-    }
 
 
 def open_run(

@@ -27,7 +27,7 @@ import torch
 
 from dnabert2.data.alphabet import MODEL_READS_AMBIGUITY, clean_bases, invalid_characters, non_acgt_count
 from dnabert2.data.reference import IndexedFasta
-from dnabert2.inference.prediction import outputs_of
+from dnabert2.inference.heads import outputs_of
 from dnabert2.runtime.errors import InputError
 
 COLUMNS = ["CHROM", "POS", "ID", "REF", "ALT", "embedding_distance", "llr", "llr_tokens"]
@@ -248,3 +248,66 @@ def score_variants(
             yield from flush()
     if pending:
         yield from flush()
+
+
+def variant_columns(classifier=None) -> list[str]:
+    """The output's columns: ``COLUMNS`` and, with a classifier, ``delta_<label>`` per class."""
+    labels = [classifier.config.id2label[k] for k in range(classifier.config.num_labels)] if classifier else []
+    return COLUMNS + [f"delta_{label}" for label in labels]
+
+
+def variant_job(
+    vcf,
+    reference: Reference,
+    mlm,
+    tokenizer,
+    window: int,
+    classifier,
+    on_ref_mismatch: str,
+    batch_size: int,
+    counts: SkipCounts,
+):
+    """The score-variants job: this shard's ALT alleles of ``vcf`` (ALT allele i is shard i % count's), each part
+    scored by ``score_variants`` into a table of ``variant_columns`` plus the allele's index."""
+    import pyarrow as pa
+
+    from dnabert2.inference.pipeline import Job
+
+    def kind(name):
+        if name in ("POS", "index"):
+            return pa.int64()
+        return pa.float64() if name in ("embedding_distance", "llr") or name.startswith("delta_") else pa.string()
+
+    schema = pa.schema([(name, kind(name)) for name in ["index", *variant_columns(classifier)]])
+
+    def rows(shard):
+        return ((variant.index, variant) for variant in read_variants(vcf, counts, shard.owns))
+
+    def compute(part, bar):
+        scored = list(
+            score_variants(
+                [variant for _, variant in part],
+                reference,
+                mlm,
+                tokenizer,
+                window,
+                classifier,
+                on_ref_mismatch,
+                counts,
+                batch_size,
+            )
+        )
+        bar.update(len(part))
+        return pa.Table.from_pylist(scored, schema=schema)
+
+    return Job(rows, compute, lambda: dict(counts.skipped), unit="variant", description="Scoring")
+
+
+def variant_writer(output, columns: list[str]):
+    """A writer of merged variant rows: the TSV of ``columns``, in VCF order."""
+    from dnabert2.inference.writers import write_delimited
+
+    def write(rows) -> int:
+        return write_delimited(output, columns, ([row[c] for c in columns] for row in rows), delimiter="\t")
+
+    return write
