@@ -19,13 +19,13 @@ from dnabert2.data.tasks import read_csv_split
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.inference.loading import load_classifier
 from dnabert2.inference.prediction import predict_logits
-from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.arguments import REQUIRED, command_parser, model_field
 from dnabert2.runtime.errors import run_command
 
 
 @dataclass
 class Int8Arguments:
-    model: str = field(metadata={"help": "Fine-tuned model folder (train/finetune.py --save_model True)."})
+    model_name_or_path: str = model_field("Fine-tuned model folder (dnabert2-finetune --save_model True).", REQUIRED)
     data_path: str = field(metadata={"help": "Task folder with test.csv."})
     max_length: int = field(default=128)
     threads: int = field(default=2)
@@ -37,10 +37,10 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     test = read_csv_split(Path(args.data_path) / "test.csv")
     sequences, labels = [(s,) for s in test["sequence"]], np.array(test["label"])
-    tokenizer = load_tokenizer(args.model)
+    tokenizer = load_tokenizer(args.model_name_or_path)
     rows, logits_by = {}, {}
     for name, quantize in (("fp32", None), ("int8 dynamic", "int8")):
-        model = load_classifier(args.model, quantize)
+        model = load_classifier(args.model_name_or_path, quantize)
         predict_logits(model, tokenizer, sequences[:256], max_length=args.max_length, progress=False)  # warm-up
         start = time.perf_counter()
         logits, _ = predict_logits(model, tokenizer, sequences, max_length=args.max_length, progress=False)

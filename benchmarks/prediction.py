@@ -19,7 +19,7 @@ import numpy as np
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.reports import write_report
 from dnabert2.data.alphabet import ACGT
-from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.arguments import command_parser, model_field
 from dnabert2.runtime.errors import run_command
 
 CHILD = """
@@ -35,7 +35,7 @@ print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
 
 @dataclass
 class PredictionBenchArguments:
-    model: str = field(default=str(packaged("model")), metadata={"help": "Model folder (default: the shipped one)."})
+    model_name_or_path: str = model_field("Model folder (default: the shipped one).", str(packaged("model")))
     output_dir: str = field(default="benchmarks/results", metadata={"help": "Where the .md and .json go."})
     threads: int = field(default=2, metadata={"help": "torch threads of the measured process."})
 
@@ -100,14 +100,14 @@ def main():
                 "case": name,
                 "records": len(records),
                 "bp": bases,
-                **run_case(args.model, fasta, extra, args.threads),
+                **run_case(args.model_name_or_path, fasta, extra, args.threads),
             }
             row["bp_per_s"] = bases / row["seconds"]
             rows.append(row)
             print(row, flush=True)
     lines = [
-        f"`dnabert2-predict` with `{Path(args.model).name}` (shipped model unless given), default token budget "
-        f"(16,384), {args.threads} threads; one fresh process per row (time includes loading the model).",
+        f"`dnabert2-predict` with `{Path(args.model_name_or_path).name}` (shipped model unless given), default token "
+        f"budget (16,384), {args.threads} threads; one fresh process per row (time includes loading the model).",
         "",
         "| case | records | Mbp | time (s) | bp/s | peak RSS (MB) |",
         "|---|---|---|---|---|---|",

@@ -52,7 +52,7 @@ from dnabert2.pretraining.metrics import (  # noqa: E402
     token_base_counts,
     unigram_counts,
 )
-from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.arguments import command_parser, model_field
 from dnabert2.runtime.errors import InputError, run_command
 from dnabert2.runtime.weights import weights_digest  # noqa: E402
 from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
@@ -63,12 +63,9 @@ GENOMES = "../shared/data/genomes"
 @dataclass
 class CurveArguments:
     run_dir: str = field(default="runs/pretrain-v2", metadata={"help": "Output folder of a run_mlm.py run."})
-    model: str | None = field(
-        default=None,
-        metadata={
-            "help": "Score this model folder (e.g. . for the shipped model) instead of --run_dir's checkpoints, beside "
-            "the strict baselines too: heldout_strict.{json,md}."
-        },
+    model_name_or_path: str | None = model_field(
+        "Score this model folder (e.g. . for the shipped model) instead of --run_dir's checkpoints, beside "
+        "the strict baselines too: heldout_strict.{json,md}."
     )
     train_file: str = field(default=f"{GENOMES}/*.fa.gz", metadata={"help": "The run's --train_file."})
     species: list[str] = field(
@@ -204,9 +201,9 @@ def masked_sets_and_baselines(args: CurveArguments, tokenizer) -> tuple[dict, di
 
 
 def score_model(args: CurveArguments):
-    """Score the model folder ``args.model`` on every held-out set beside the training-prior and strict baselines;
-    write heldout_strict.{json,md}."""
-    folder = Path(args.model)
+    """Score the model folder ``args.model_name_or_path`` on every held-out set beside the training-prior and strict
+    baselines; write heldout_strict.{json,md}."""
+    folder = Path(args.model_name_or_path)
     tokenizer = load_tokenizer(folder)
     sets, baselines, bases = masked_sets_and_baselines(args, tokenizer)
     model = DNABert2ForMaskedLM.from_pretrained(folder).eval()
@@ -316,7 +313,7 @@ def curve(args: CurveArguments):
 def main():
     """The learning curve of --run_dir, or with --model the scores of one model folder beside the strict baselines."""
     (args,) = command_parser(CurveArguments, description=__doc__.split("\n\n")[0]).parse_args_into_dataclasses()
-    if args.model:
+    if args.model_name_or_path:
         score_model(args)
     else:
         curve(args)

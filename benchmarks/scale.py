@@ -25,7 +25,7 @@ import pyarrow.dataset as ds
 from dnabert2 import packaged
 from dnabert2.benchmarks.measure.generated import generated_variants, write_genome, write_reads, write_vcf
 from dnabert2.benchmarks.measure.reports import write_report
-from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.arguments import command_parser, model_field
 from dnabert2.runtime.errors import run_command
 
 TRAIN = Path(__file__).resolve().parents[1] / "train"
@@ -34,7 +34,7 @@ CASES = ["reads", "genome", "pooling", "variants"]
 
 @dataclass
 class ScaleBenchArguments:
-    model: str = field(default=str(packaged("model")), metadata={"help": "Model folder (default: the shipped one)."})
+    model_name_or_path: str = model_field("Model folder (default: the shipped one).", str(packaged("model")))
     reads: int = field(default=100_000, metadata={"help": "Reads in the generated FASTQ.gz."})
     read_length: int = field(default=150, metadata={"help": "Read length (bp)."})
     genome_bp: int = field(
@@ -137,7 +137,7 @@ def main(argv=None):
         few = write_reads(work / "few.fq.gz", args.nucleotide_reads, args.read_length, seed=1)
         contigs = write_genome(work / "ref.fa", {"chr1": 1_000_000, "chr2": 1_000_000}, seed=2)
         vcf = write_vcf(work / "v.vcf", contigs, generated_variants(contigs, args.variants))
-        model = ["--model_name_or_path", args.model]
+        model = ["--model_name_or_path", args.model_name_or_path]
         for processes in counts if "reads" in args.cases else ():
             out = work / f"reads{processes}"
             seconds, peak = run_case("embed.py", [*model, "--input", reads, "--output_dir", out], processes)
@@ -187,7 +187,16 @@ def main(argv=None):
             out = work / f"scores{processes}.tsv"
             seconds, peak = run_case(
                 "score_variants.py",
-                ["--vcf", vcf, "--fasta", work / "ref.fa", "--output", out, "--model_name_or_path", args.model],
+                [
+                    "--vcf",
+                    vcf,
+                    "--fasta",
+                    work / "ref.fa",
+                    "--output",
+                    out,
+                    "--model_name_or_path",
+                    args.model_name_or_path,
+                ],
                 processes,
             )
             with open(out) as handle:
@@ -198,7 +207,11 @@ def main(argv=None):
     if previous.exists():  # the cases not rerun keep their rows
         rows += [row for row in json.loads(previous.read_text()) if kind_of(row) not in args.cases.split(",")]
         rows.sort(key=lambda row: CASES.index(kind_of(row)))
-    model_name = "the shipped model" if Path(args.model) == packaged("model") else f"`{Path(args.model).name}`"
+    model_name = (
+        "the shipped model"
+        if Path(args.model_name_or_path) == packaged("model")
+        else f"`{Path(args.model_name_or_path).name}`"
+    )
     lines = [
         f"Inputs generated (seeded random DNA); {model_name}; CPU, torch threads per process "
         "= cores / processes; times include process start and model loading; `python benchmarks/scale.py`.",

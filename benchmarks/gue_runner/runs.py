@@ -4,7 +4,6 @@ records each result as it comes (an interrupted run loses at most the run in pro
 import logging
 import shutil
 import tempfile
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,10 @@ from dnabert2.benchmarks.gue_runner.cnn import cnn_for_task, encode_columns
 from dnabert2.benchmarks.gue_runner.default_task import write_species_task
 from dnabert2.benchmarks.gue_runner.reports import write_reports
 from dnabert2.benchmarks.gue_runner.settings import GueArguments, settings_for
-from dnabert2.benchmarks.gue_runner.statistics import is_collapsed
 from dnabert2.benchmarks.gue_runner.store import open_results, predictions_path, run_settings, save_predictions
 from dnabert2.data.gue import find_tasks, resolve_task
 from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
+from dnabert2.finetuning.collapse import class_shares, is_collapsed
 from dnabert2.finetuning.trainer import PREDICTIONS_FILE, load_task, results_folder, run_finetune
 from dnabert2.runtime.errors import InputError
 
@@ -43,9 +42,7 @@ def label_shares(data: DataArguments) -> list[float] | None:
     splits, info = load_task(data)
     if info.problem_type != "single_label_classification":
         return None
-    labels = splits["test" if "test" in splits else "validation"]["labels"]
-    counts = Counter(labels)
-    return [counts.get(label, 0) / len(labels) for label in range(info.num_labels)]
+    return class_shares(splits["test" if "test" in splits else "validation"]["labels"], info.num_labels)
 
 
 def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
@@ -88,9 +85,7 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
         save_predictions(dict(arrays), args.output_dir, task, seed)
     shutil.rmtree(training.output_dir, ignore_errors=True)
     metrics["test_class_shares"] = label_shares(data)
-    metrics["collapsed"] = is_collapsed(metrics)
-    if metrics["collapsed"]:
-        logger.warning("%s seed %d collapsed: every test prediction is one class.", task, seed)
+    metrics["collapsed"] = is_collapsed(metrics)  # run_finetune has warned about it (collapse_warning)
     return metrics
 
 

@@ -4,6 +4,7 @@ that results depend on."""
 from dataclasses import dataclass, field
 
 from dnabert2 import packaged
+from dnabert2.runtime.arguments import model_field
 from dnabert2.runtime.errors import InputError
 
 # Paper settings (lr 3e-5, warmup 50, batch 32): config name prefix -> (model_max_length, epochs, max_steps).
@@ -53,9 +54,7 @@ SETTINGS = (
 
 @dataclass
 class GueArguments:
-    model_name_or_path: str = field(
-        default=str(packaged("model")), metadata={"help": "Model to test (default: shipped)."}
-    )
+    model_name_or_path: str = model_field("Model to test (default: shipped).", str(packaged("model")))
     gue_dir: str | None = field(default=None, metadata={"help": "GUE root in the official CSV layout."})
     dataset_name: str | None = field(default=None, metadata={"help": "GUE as a Hub dataset (repo id or folder)."})
     tasks: str = field(default="complete", metadata={"help": "'complete', 'all' or comma-separated config names."})

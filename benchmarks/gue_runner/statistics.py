@@ -14,14 +14,11 @@ from dnabert2.benchmarks.gue_runner.examples import (
     score,
 )
 from dnabert2.benchmarks.gue_runner.settings import FAMILIES, family_of, metric_of
+from dnabert2.finetuning.collapse import COLLAPSE_DEFINITION, is_collapsed
 from dnabert2.runtime.errors import InputError
 
 METRIC_NOTE = "Metric: MCC x100 for every task but virus_covid, macro F1 x100 for virus_covid (as in the paper)."
 
-COLLAPSE_DEFINITION = (
-    "collapsed: the test predictions fell into one class (MCC exactly 0 with accuracy equal to one class's share of "
-    "the test labels; MCC exactly 0 for results stored without those shares)"
-)
 COLLAPSE_RULE = f"{COLLAPSE_DEFINITION}; left out of means and averages."
 
 RC_AVERAGE = (
@@ -62,16 +59,6 @@ CLEAN_RULE = (
     "k-mer with it (benchmarks/results/gue_contamination.md); each side's score there is its mean over the same seeds "
     "of the metric on those examples only, from the runs' stored per-example predictions (plain strand, as scored)."
 )
-
-
-def is_collapsed(metrics: dict) -> bool:
-    """True for a run whose test predictions all fell into one class (see COLLAPSE_RULE)."""
-    if "collapsed" in metrics:
-        return bool(metrics["collapsed"])
-    if metrics.get("eval_matthews_correlation") != 0.0:
-        return False
-    shares, accuracy = metrics.get("test_class_shares"), metrics.get("eval_accuracy")
-    return shares is None or accuracy is None or any(abs(accuracy - share) < 1e-9 for share in shares)
 
 
 def mean_or_none(values):

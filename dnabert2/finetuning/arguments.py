@@ -12,6 +12,7 @@ from transformers import TrainingArguments
 
 from dnabert2 import packaged
 from dnabert2.finetuning.lora import DEFAULT_LORA_TARGETS
+from dnabert2.runtime.arguments import model_field
 from dnabert2.runtime.parallel import data_parallel_on_cpu
 
 
@@ -20,9 +21,7 @@ class ModelArguments:
     """The pretrained model and how it is adapted (LoRA or full fine-tuning)."""
 
     _argument_group_name = "model"
-    model_name_or_path: str = field(
-        default=str(packaged("model")), metadata={"help": "Pretrained model (default: the shipped one)."}
-    )
+    model_name_or_path: str = model_field("Pretrained model (default: the shipped one).", str(packaged("model")))
     use_lora: bool = field(default=False, metadata={"help": "Train LoRA adapters (and the new head) only."})
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})

@@ -21,6 +21,7 @@ from dnabert2.data.tasks import (
 )
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
+from dnabert2.finetuning.collapse import collapse_warning
 from dnabert2.finetuning.lora import with_lora
 from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import atomic_output, write_text_atomic
@@ -154,6 +155,17 @@ def run_finetune(
             )
             results.update({f"eval_rc_average_{key}": value for key, value in averaged.items()})
         results["scored_split"] = "test" if "test" in data else "validation"
+        if info.problem_type == "single_label_classification":
+            warning = collapse_warning(
+                np.argmax(plain.predictions, axis=-1),
+                [str(name) for name in info.label_names] or [str(k) for k in range(info.num_labels)],
+                results["scored_split"],
+                training_args.learning_rate,
+                trainer.state.global_step,
+                training_args.get_warmup_steps(trainer.state.max_steps),
+            )
+            if warning:
+                logger.warning(warning)
         folder = results_folder(training_args)
         folder.mkdir(parents=True, exist_ok=True)
         write_text_atomic(folder / "eval_results.json", json.dumps(results, indent=2))

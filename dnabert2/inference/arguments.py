@@ -7,15 +7,9 @@ the matching ``run_*`` function of ``dnabert2.inference.jobs`` takes.
 from dataclasses import dataclass, field
 
 from dnabert2 import packaged
+from dnabert2.runtime.arguments import REQUIRED, model_field
 
 SHIPPED = str(packaged("model"))  # = dnabert2.SHIPPED_MODEL
-
-
-def model_field(help_text: str, default: str | None = SHIPPED):
-    """The ``--model_name_or_path`` flag (alias ``--model``)."""
-    if default is None:
-        return field(metadata={"help": help_text, "aliases": ["--model"]})
-    return field(default=default, metadata={"help": help_text, "aliases": ["--model"]})
 
 
 @dataclass(kw_only=True)
@@ -48,7 +42,7 @@ class EmbedArguments(SequenceInputArguments):
     """dnabert2-embed: embeddings of every record or window into a folder of Parquet parts."""
 
     output_dir: str = field(metadata={"help": "Folder of Parquet parts and _manifest.json (shared by all shards)."})
-    model_name_or_path: str = model_field("Pretrained encoder, fine-tuned classifier or LoRA adapter folder.")
+    model_name_or_path: str = model_field("Pretrained encoder, fine-tuned classifier or LoRA adapter folder.", SHIPPED)
     pooling: str = field(default="mean", metadata={"help": "mean | cls | token | nucleotide."})
     dtype: str = field(
         default="float32", metadata={"help": "Stored vectors: float32 | float16 | bfloat16 (on GPUs also the compute)."}
@@ -63,7 +57,7 @@ class PredictArguments(SequenceInputArguments):
     """dnabert2-predict: a fine-tuned classifier's outputs for every record or window."""
 
     model_name_or_path: str = model_field(
-        "Fine-tuned classifier (dnabert2-finetune --save_model True) or adapter.", None
+        "Fine-tuned classifier (dnabert2-finetune --save_model True) or adapter.", REQUIRED
     )
     output: str = field(
         default="predictions.csv", metadata={"help": "CSV: name, start, end, prediction, probabilities."}
@@ -107,7 +101,7 @@ class VariantArguments(ShardArguments):
     vcf: str = field(metadata={"help": "VCF or BCF, plain or bgzipped; every ALT of a record gets a row."})
     fasta: str = field(metadata={"help": "Reference FASTA (plain, or bgzipped with .fai/.gzi); indexed if needed."})
     output: str = field(default="variant_scores.tsv", metadata={"help": "TSV, one row per ALT allele."})
-    model_name_or_path: str = model_field("Masked language model (default: the shipped one).")
+    model_name_or_path: str = model_field("Masked language model (default: the shipped one).", SHIPPED)
     classifier: str | None = field(
         default=None, metadata={"help": "Fine-tuned classifier folder: adds delta_<label> columns."}
     )

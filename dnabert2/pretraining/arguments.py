@@ -6,6 +6,7 @@ import torch
 from transformers import TrainingArguments
 
 from configuration_dnabert2 import DNABert2Config
+from dnabert2.runtime.arguments import model_field
 from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.parallel import data_parallel_on_cpu
 from modeling_dnabert2 import DNABert2ForMaskedLM
@@ -16,7 +17,7 @@ class ModelArguments:
     """Which model to train: a checkpoint to continue, or a config for a new one."""
 
     _argument_group_name = "model"
-    model_name_or_path: str | None = field(default=None, metadata={"help": "Checkpoint to continue from."})
+    model_name_or_path: str | None = model_field("Checkpoint to continue from.")
     config_name: str | None = field(default=None, metadata={"help": "Config file or folder for a new model."})
     config_overrides: str | None = field(
         default=None,

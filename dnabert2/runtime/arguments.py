@@ -8,6 +8,16 @@ import sys
 from transformers import HfArgumentParser, TrainingArguments
 
 INHERITED = {field.name for field in dataclasses.fields(TrainingArguments)}
+REQUIRED = dataclasses.MISSING
+
+
+def model_field(help_text: str, default=None):
+    """The one model flag of every command, ``--model_name_or_path`` (``--model`` accepted too); ``default``
+    ``REQUIRED`` makes it required."""
+    metadata = {"help": help_text, "aliases": ["--model"]}
+    if default is REQUIRED:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
 class _DefaultOnce(argparse.HelpFormatter):
@@ -30,10 +40,18 @@ def own_fields(dataclass_type) -> set[str]:
 
 def command_parser(dataclass_types, description: str, usage: str | None = None) -> HfArgumentParser:
     """An HfArgumentParser over ``dataclass_types`` whose ``--help`` shows ``usage`` (default: argparse's) and this
-    project's flags;
+    project's flags (each dataclass's own before those it shares with other commands through a base class);
     ``--help_all`` also lists the inherited transformers TrainingArguments flags (all are accepted either way)."""
     dataclass_types = list(dataclass_types) if isinstance(dataclass_types, (list, tuple)) else [dataclass_types]
     parser = HfArgumentParser(dataclass_types, usage=usage, description=description, formatter_class=_DefaultOnce)
+    depth = {}  # flag -> how far up its dataclass's bases it is declared (0: by the dataclass itself)
+    for kind in dataclass_types:
+        for level, base in enumerate(kind.__mro__):
+            for name in vars(base).get("__annotations__", {}):
+                depth.setdefault(name, level)
+    for group in parser._action_groups:
+        # required flags first; stable, so declaration order is kept within each rank
+        group._group_actions.sort(key=lambda action: (not action.required, depth.get(action.dest, 0)))
     own = set().union(*(own_fields(t) for t in dataclass_types))
     hidden = [a for a in parser._actions if a.dest not in own and a.dest != "help" and a.help != argparse.SUPPRESS]
     for action in parser._actions:
