@@ -30,3 +30,13 @@ def test_readme_front_matter_is_a_model_card():
 def test_python_examples_run(block):
     result = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_readme_is_a_model_card_of_at_most_200_lines():
+    assert len(README.splitlines()) <= 200
+
+
+def test_readme_links_every_docs_page():
+    # a page no one can reach from the model card is a page no one reads
+    linked = set(re.findall(r"\(docs/([\w-]+\.md)(?:#[^)]*)?\)", README))
+    assert {path.name for path in (ROOT / "docs").glob("*.md")} <= linked
