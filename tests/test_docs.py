@@ -3,6 +3,8 @@ and sections they name, README headline figures with the results they come from.
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -125,6 +127,19 @@ def test_every_repository_path_in_code_spans_exists(page):
     spans = re.findall(r"`((?:dnabert2|train|benchmarks|tests|docs)/[^`\s]*)`", page.read_text())
     missing = [span for span in spans if not re.search(r"[*{}<>$]", span) and not (ROOT / span).exists()]
     assert not missing, missing
+
+
+DOCS_EXAMPLES = [
+    (path, block)
+    for path in PAGES[1:]  # the README's own examples run in tests/test_readme.py
+    for block in re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
+]
+
+
+@pytest.mark.parametrize("page, block", DOCS_EXAMPLES, ids=[page_id(path) for path, _ in DOCS_EXAMPLES])
+def test_python_examples_in_docs_run_from_another_directory(page, block, tmp_path):
+    result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 # --- README headline figures ----------------------------------------------------------------------------------------
