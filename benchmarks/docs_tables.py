@@ -17,6 +17,8 @@ from dnabert2.runtime.errors import run_command
 
 @dataclass
 class DocsTablesArguments:
+    """Flags of the docs-tables command."""
+
     root: str = field(default=".", metadata={"help": "Repository root (holds README.md, docs/ and benchmarks/)."})
     check: bool = field(default=False, metadata={"help": "Only compare; exit 1 if a block differs from its file."})
 
