@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from bert_layers_triton import flash_attn_varlen_alibi, triton_unavailable_reason
+from dnabert2.benchmarks.measure.docs_tables import write_results_markdown
 from dnabert2.runtime.arguments import command_parser
 from dnabert2.runtime.errors import InputError, run_command
 from modeling_dnabert2 import alibi_bias, alibi_slopes
@@ -106,7 +107,7 @@ def main(argv=None):
             f"| {r['L']} | {r['batch']} | {r['method']} | "
             + (f"{r['fwd_tflops']:.1f} | {r['fwd_bwd_tflops']:.1f} |" if "error" not in r else f"{r['error']} | |")
         )
-    (out / "kernel.md").write_text("\n".join(lines) + "\n")
+    write_results_markdown(out / "kernel.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

@@ -25,6 +25,7 @@ from transformers import BertConfig, BertForMaskedLM
 
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
+from dnabert2.benchmarks.measure.docs_tables import write_results_markdown
 from dnabert2.benchmarks.measure.flops import Encoder, forward_flops, mlm_head_flops
 from dnabert2.benchmarks.measure.original_design import dense_alibi, original_design_forward, original_design_mlm_loss
 from dnabert2.benchmarks.measure.reports import write_report
@@ -456,7 +457,7 @@ def main(argv=None):
     ]
     out.mkdir(parents=True, exist_ok=True)
     (out / "speed.json").write_text(json.dumps(results, indent=2))
-    (out / "speed.md").write_text(markdown(results))
+    write_results_markdown(out / "speed.md", markdown(results))
     plot(results, out / "speed.png")
     print(markdown(results))
 

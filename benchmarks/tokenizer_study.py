@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dnabert2 import packaged
+from dnabert2.benchmarks.measure.docs_tables import write_results_markdown
 from dnabert2.benchmarks.measure.flops import DNABERT2, forward_flops
 from dnabert2.data.fasta import read_segments
 from dnabert2.data.tokenizer import chunked, load_tokenizer, train_bpe
@@ -156,7 +157,7 @@ def main(argv=None):
         f"(`{command}`)",
     ]
     table = "\n".join(lines) + "\n"
-    (out / "tokenizer_study.md").write_text(table)
+    write_results_markdown(out / "tokenizer_study.md", table)
     plot(rows, out / "tokenizer_study.png")
     print(table)
 

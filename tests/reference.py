@@ -9,7 +9,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-# Published head order for 12 heads (REFERENCE.md), as powers of two.
+# Published head order for 12 heads (docs/reference.md), as powers of two.
 SLOPES_12 = [2**-1, 2**-2, 2**-3, 2**-4, 2**-5, 2**-6, 2**-7, 2**-8, 2**-0.5, 2**-1.5, 2**-2.5, 2**-3.5]
 
 

@@ -14,7 +14,7 @@ from dnabert2.data.tasks import read_csv_split
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.runtime.errors import InputError
 
-EXAMPLES = 150  # per property; the README's reliability section counts them
+EXAMPLES = 150  # per property; docs/finetuning.md's section on bad input counts them
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 LETTERS = "ACGTacgtNnRYKMSWBDHVUu-.*"
 NOISE = "0123456789EFIJLOPQXZ!?@#,;\x00\xff"

@@ -1,4 +1,5 @@
 """The README is the contract: its test command is what CI runs (its Python examples run, from another directory
+import re
 with a regular install, in test_packaging.py)."""
 
 from conftest import ROOT
@@ -19,3 +20,13 @@ def test_readme_front_matter_is_a_model_card():
     front = README.split("---\n")[1]
     for key in ("license:", "library_name: transformers", "pipeline_tag: fill-mask", "tags:"):
         assert key in front
+
+
+def test_readme_is_a_model_card_of_at_most_200_lines():
+    assert len(README.splitlines()) <= 200
+
+
+def test_readme_links_every_docs_page():
+    # a page no one can reach from the model card is a page no one reads
+    linked = set(re.findall(r"\(docs/([\w-]+\.md)(?:#[^)]*)?\)", README))
+    assert {path.name for path in (ROOT / "docs").glob("*.md")} <= linked

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dnabert2.benchmarks.measure.docs_tables import write_results_markdown
 from dnabert2.data.alphabet import ACGT, reverse_complement
 from dnabert2.data.fasta import expand_paths, read_fasta
 from dnabert2.data.gue import find_tasks, resolve_task
@@ -249,5 +250,5 @@ def write_contamination(report: dict, output: Path) -> str:
         f"{report['run']['test_kmers']:,} distinct test {k}-mers.",
     ]
     table = "\n".join(lines) + "\n"
-    write_text_atomic(output.with_suffix(".md"), table)
+    write_results_markdown(output.with_suffix(".md"), table)
     return table

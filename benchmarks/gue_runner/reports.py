@@ -22,6 +22,7 @@ from dnabert2.benchmarks.gue_runner.statistics import (
     task_summary,
 )
 from dnabert2.benchmarks.gue_runner.store import read_predictions, read_results
+from dnabert2.benchmarks.measure.docs_tables import write_results_markdown
 from dnabert2.runtime.files import atomic_output, write_text_atomic
 
 CSV_COLUMNS = ["task", "family", "metric", "score", "std", "seeds", "collapsed_seeds", "score_strands_averaged"]
@@ -114,7 +115,7 @@ def write_reports(results: dict, output_dir: Path, command: str, settings: dict 
             for f in families
         ]
     table = "\n".join(lines) + "\n"
-    write_text_atomic(output_dir / "results.md", table)
+    write_results_markdown(output_dir / "results.md", table)
     plot(rows, families, output_dir / "results.png")
     return table
 
@@ -277,7 +278,7 @@ def write_comparison(folders: dict, output_dir, augmented_dir=None, contaminatio
     if report["tasks_on_one_side_only"]:
         lines += ["", f"Left out (run on one side only): {', '.join(report['tasks_on_one_side_only'])}."]
     table = "\n".join(lines) + "\n"
-    write_text_atomic(output_dir / "comparison.md", table)
+    write_results_markdown(output_dir / "comparison.md", table)
     plot_comparison(report, output_dir / "comparison.png")
     return table
 

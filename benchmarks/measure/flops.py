@@ -21,7 +21,7 @@ class Encoder:
     gated_mlp: bool
 
 
-# Architecture facts: DNABERT-2 (REFERENCE.md); DNABERT = BERT-base; NT-2500M-multi (Dalla-Torre et al. 2023):
+# Architecture facts: DNABERT-2 (docs/reference.md); DNABERT = BERT-base; NT-2500M-multi (Dalla-Torre et al. 2023):
 # 32 layers, hidden 2560, FFN 10240, ungated.
 DNABERT2 = Encoder("DNABERT-2 117M", 768, 12, 3072, True)
 DNABERT = Encoder("DNABERT (6-mer)", 768, 12, 3072, False)

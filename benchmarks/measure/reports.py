@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+from dnabert2.benchmarks.measure.docs_tables import write_results_markdown
 from dnabert2.runtime.files import write_text_atomic
 
 
@@ -11,7 +12,7 @@ def write_report(output_dir, name: str, lines: list[str], data) -> Path:
     paths; returns the markdown file's path."""
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(output / f"{name}.md", "\n".join(lines) + "\n")
+    write_results_markdown(output / f"{name}.md", "\n".join(lines) + "\n")
     write_text_atomic(output / f"{name}.json", json.dumps(data, indent=2))
     print("\n".join(lines))
     print(f"Wrote {output / name}.md and {output / name}.json")
