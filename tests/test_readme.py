@@ -1,6 +1,7 @@
 """The README is the contract: its test command is what CI runs (its Python examples run, from another directory
-import re
 with a regular install, in test_packaging.py)."""
+
+import re
 
 from conftest import ROOT
 
