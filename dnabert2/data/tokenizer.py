@@ -9,6 +9,7 @@ from transformers import PreTrainedTokenizerFast
 from transformers.tokenization_utils_base import VERY_LARGE_INTEGER
 
 from dnabert2.data.alphabet import ACGT, NUCLEOTIDES
+from dnabert2.runtime.models import resolve_model
 
 SPECIAL_TOKENS = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]  # ids 0..4, as in the published tokenizer
 
@@ -72,5 +73,6 @@ def train_bpe(
 
 
 def load_tokenizer(model_dir):
-    """The tokenizer saved in a model folder (read directly: no config, so no remote-code question)."""
-    return PreTrainedTokenizerFast.from_pretrained(model_dir)
+    """The tokenizer saved in a model folder (read directly: no config, so no remote-code question); a folder that
+    does not exist is ``InputError("model not found: ...")``."""
+    return PreTrainedTokenizerFast.from_pretrained(resolve_model(model_dir, need_config=False))

@@ -25,6 +25,7 @@ from dnabert2.finetuning.collapse import collapse_warning
 from dnabert2.finetuning.lora import with_lora
 from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import atomic_output, write_text_atomic
+from dnabert2.runtime.models import quiet_transformers, resolve_model
 from modeling_dnabert2 import DNABert2ForSequenceClassification
 
 logger = logging.getLogger(__name__)
@@ -69,13 +70,14 @@ def build_model(model_args: ModelArguments, info: TaskInfo):
     if model_args.classifier_pooling:
         overrides["classifier_pooling"] = model_args.classifier_pooling
     # a local folder by its absolute path, so that a saved LoRA adapter finds its base from any directory
-    source = model_args.model_name_or_path
+    source = resolve_model(model_args.model_name_or_path)
     source = str(Path(source).resolve()) if Path(source).is_dir() else source
     config = DNABert2Config.from_pretrained(source, **overrides)
     if model_args.from_scratch:  # the pretraining ablation: same config and tokenizer, the model's own random init
         model = DNABert2ForSequenceClassification(config)
     else:
-        model = DNABert2ForSequenceClassification.from_pretrained(source, config=config)
+        with quiet_transformers():  # its load report would list the new head, which fine-tuning is here to train
+            model = DNABert2ForSequenceClassification.from_pretrained(source, config=config)
     if not model_args.use_lora:
         return model
     return with_lora(

@@ -13,12 +13,13 @@ from dnabert2.inference.arguments import EmbedArguments, PredictArguments, Varia
 from dnabert2.inference.batching import LengthLimit
 from dnabert2.inference.embedding import embedding_job, pooling_for
 from dnabert2.inference.inputs import check_inputs, check_windows, iter_inputs
-from dnabert2.inference.loading import load_classifier, load_encoder, load_masked_lm, resolve_model
+from dnabert2.inference.loading import load_classifier, load_encoder, load_masked_lm
 from dnabert2.inference.pipeline import PieceReader, run_job
 from dnabert2.inference.prediction import prediction_job, prediction_writer
 from dnabert2.inference.sharding import open_run, worker_device
 from dnabert2.inference.variants import Reference, SkipCounts, variant_columns, variant_job, variant_writer
 from dnabert2.runtime.errors import InputError, existing_path
+from dnabert2.runtime.models import resolve_model
 
 logger = logging.getLogger(__name__)
 

@@ -7,67 +7,16 @@ something only when the job is affected, in one line (a predictor without a trai
 
 import json
 import logging
-import re
-from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
 from configuration_dnabert2 import DNABert2Config
 from dnabert2.runtime.errors import InputError
+from dnabert2.runtime.models import UntrainedHeadError, quiet_transformers, resolve_model
 from modeling_dnabert2 import DNABert2ForMaskedLM, DNABert2ForSequenceClassification, DNABert2Model
 
 logger = logging.getLogger(__name__)
-HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
-
-
-class UntrainedHeadError(InputError):
-    """A model folder without a trained classification head (e.g. a pretrained encoder)."""
-
-
-def resolve_model(name_or_path) -> str:
-    """``name_or_path`` if it names a model folder, or a Hub id that can be loaded (online, or cached offline);
-    else ``InputError`` saying what is missing."""
-    path = Path(name_or_path)
-    if path.is_dir():
-        checkpoints = sorted(
-            (p for p in path.glob("checkpoint-*") if p.name.rsplit("-", 1)[-1].isdigit()),
-            key=lambda p: int(p.name.rsplit("-", 1)[-1]),
-        )
-        if not (path / "config.json").exists() and not (path / "adapter_config.json").exists():
-            if checkpoints:
-                raise UntrainedHeadError(
-                    f"{path} holds no saved model, only Trainer checkpoints "
-                    f"({', '.join(p.name for p in checkpoints)}): pass {checkpoints[-1]}, or fine-tune with "
-                    "--save_model True to save the model itself."
-                )
-            raise InputError(f"not a model folder (no config.json): {path}")
-        return str(path)
-    if path.exists():
-        raise InputError(f"model not found: {path} is a file, not a model folder")
-    if HUB_ID.fullmatch(str(name_or_path)):
-        from huggingface_hub import constants, try_to_load_from_cache
-
-        if not constants.HF_HUB_OFFLINE or isinstance(try_to_load_from_cache(str(name_or_path), "config.json"), str):
-            return str(name_or_path)
-        raise InputError(f"model not found: {name_or_path} (not a folder here, and not in the local Hub cache offline)")
-    raise InputError(f"model not found: {name_or_path}")
-
-
-@contextmanager
-def quiet_transformers():
-    """transformers' warnings (its load report among them) and progress bars silenced inside the block."""
-    from transformers.utils import logging as transformers_logging
-
-    verbosity, bars = transformers_logging.get_verbosity(), transformers_logging.is_progress_bar_enabled()
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()  # "Loading weights" bars on every load
-    try:
-        yield
-    finally:
-        transformers_logging.set_verbosity(verbosity)
-        if bars:
-            transformers_logging.enable_progress_bar()
 
 
 def _refuse_untrained_head(model_dir, missing_keys, allow_untrained_head: bool):

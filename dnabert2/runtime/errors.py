@@ -44,5 +44,5 @@ def run_command(main):
             raise
         logging.shutdown()  # flush what was logged before the error line
         sys.stdout.flush()
-        print(f"\nerror: {error} (--debug shows the traceback)", file=sys.stderr)
+        print(f"error: {error} (--debug shows the traceback)", file=sys.stderr)
         sys.exit(2)
