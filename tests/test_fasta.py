@@ -6,6 +6,7 @@ import pytest
 
 from dnabert2.data.alphabet import acgt_segments
 from dnabert2.data.fasta import FastaError, expand_paths, is_held_out, read_fasta, read_segments
+from dnabert2.runtime.errors import InputError
 
 
 def test_multi_record_wrapped_lower_case_crlf_and_gzip(tmp_path):
@@ -31,7 +32,7 @@ def test_expand_paths_and_split_by_whole_records(tmp_path):
     train = sum(1 for _ in read_segments(tmp_path, "train", 10.0))
     assert held + train == 200 and 5 <= held <= 40
     assert is_held_out("x.fa", "r7", 10.0) == is_held_out("x.fa", "r7", 10.0)
-    with pytest.raises(FileNotFoundError, match="nothing"):
+    with pytest.raises(InputError, match="nothing"):
         expand_paths(str(tmp_path / "nothing*.fa"))
 
 

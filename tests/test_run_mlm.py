@@ -19,6 +19,7 @@ from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.data.windows import EmptySplitError, load_sequences, tokenize_windows
 from dnabert2.pretraining.masking import EVAL_MASK_SEED, MaskedWindows
 from dnabert2.pretraining.metrics import baseline_metrics
+from dnabert2.runtime.errors import InputError
 from dnabert2.train.run_mlm import main as run_mlm
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
@@ -269,7 +270,7 @@ def test_two_processes_train_data_parallel(tmp_path, num_machines):
     [
         (["--validation_split_percentage", "1"], EmptySplitError, "--validation_split_percentage"),
         (["--max_seq_length", "4"], ValueError, "at least 8 tokens"),
-        (["--validation_species", "no_such_species*"], FileNotFoundError, "matches none"),
+        (["--validation_species", "no_such_species*"], InputError, "matches none"),
     ],
 )
 def test_clear_errors(tmp_path, extra, error, words):
@@ -278,7 +279,7 @@ def test_clear_errors(tmp_path, extra, error, words):
 
 
 def test_clear_errors_for_missing_and_empty_corpora(tmp_path):
-    with pytest.raises(FileNotFoundError, match="No FASTA file matches"):
+    with pytest.raises(InputError, match="No FASTA file matches"):
         load_sequences([str(tmp_path / "missing*.fa")])
     (tmp_path / "ns.fa").write_text(">a\nNNNNNNNNNNNNNNNNNNNN\n>b\nRYKMNNNNNNNNNNNN\n")
     with pytest.raises(EmptySplitError, match="No training sequence"):
@@ -367,5 +368,5 @@ def test_further_pretraining_reads_gue_training_splits_only(tmp_path, monkeypatc
     card = (tmp_path / "run" / "README.md").read_text()
     assert "the training splits of 1 tasks (tf_0); dev and test splits never read" in card
     assert metrics["eval_masked_tokens"] > 0
-    with pytest.raises(SystemExit):  # one data source at a time
+    with pytest.raises(InputError):  # one data source at a time
         run_mlm(["--gue_dir", str(gue), "--train_file", str(FIXTURE_FASTA), "--output_dir", str(tmp_path / "x")])
