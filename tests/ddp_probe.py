@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dnabert2.pretraining.masking import MaskedWindows  # noqa: E402
 from dnabert2.pretraining.metrics import MaskedLMTrainer  # noqa: E402
+from dnabert2.runtime.errors import run_command  # noqa: E402
 from dnabert2.train import run_mlm  # noqa: E402
 
 SEEN = []
@@ -46,4 +47,4 @@ MaskedWindows.__getitem__ = recording_getitem
 MaskedLMTrainer.train = probing_train
 
 if __name__ == "__main__":
-    run_mlm.main()
+    run_command(run_mlm.main)

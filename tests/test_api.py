@@ -136,3 +136,11 @@ def test_defaults_and_errors(tmp_path):
         dnabert2.embed(["ACGT", "NNNN"])
     with pytest.raises(InputError, match="no trained classification head"):
         dnabert2.predict(["ACGT"], model=dnabert2.SHIPPED_MODEL)
+
+
+def test_sequences_in_memory_follow_the_one_alphabet(tiny_pretrained):
+    upper = dnabert2.embed(["ACGTTGCAAGGCTTAGCU"], model=str(tiny_pretrained))
+    lower = dnabert2.embed(["acgttgcaaggcttagcu"], model=str(tiny_pretrained))  # case ignored, U read as T
+    np.testing.assert_array_equal(upper, lower)
+    with pytest.raises(InputError, match="sequence 1: characters that are not nucleotides: '1'"):
+        dnabert2.embed(["ACGT", "AC1GT"], model=str(tiny_pretrained))

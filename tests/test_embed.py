@@ -303,3 +303,43 @@ def test_windows_of_one_long_record_are_split_among_shards(tmp_path, tiny_pretra
     one, two = rows_of(tmp_path / "one"), rows_of(tmp_path / "two")
     assert [(r["start"], r["end"]) for r in two] == [(r["start"], r["end"]) for r in one] and len(one) == 10
     np.testing.assert_allclose([r["embedding"] for r in two], [r["embedding"] for r in one], atol=1e-6)
+
+
+def test_the_output_folder_reads_as_one_table_in_every_parquet_reader(tmp_path, tiny_pretrained):
+    import datasets
+    import pandas as pd
+    import pyarrow.dataset as ds
+
+    fasta = write_fasta(tmp_path / "r.fa", random_reads(7))
+    out = tmp_path / "emb"
+    run(tiny_pretrained, fasta, out, "--part_size", 3)
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".parquet")) == ["_manifest.json"]  # no lock
+    expected = rows_of(out)
+    frame = pd.read_parquet(out).sort_values(["index", "start"])
+    assert frame["name"].tolist() == [r["name"] for r in expected] and len(frame) == 7  # the empty and N reads skipped
+    assert ds.dataset(out, format="parquet").count_rows() == 7
+    assert datasets.load_dataset("parquet", data_dir=str(out), split="train").num_rows == 7
+    for reader in ("polars", "duckdb"):  # where installed
+        try:
+            module = __import__(reader)
+        except ImportError:
+            continue
+        if reader == "polars":
+            assert module.read_parquet(str(out / "*.parquet")).height == 7
+        else:
+            assert module.sql(f"select count(*) from read_parquet('{out}/*.parquet')").fetchone()[0] == 7
+
+
+def test_a_run_that_wrote_nothing_leaves_the_folder_free_and_a_refusal_is_one_line(tmp_path, tiny_pretrained):
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">a\nACGT1\n")
+    out = tmp_path / "emb"
+    with pytest.raises(ValueError, match="not nucleotides"):
+        run(tiny_pretrained, bad, out)
+    fasta = write_fasta(tmp_path / "r.fa", random_reads(5))
+    run(tiny_pretrained, fasta, out, "--pooling", "cls")  # other input and settings: nothing was written before
+    with pytest.raises(SettingsMismatchError) as refused:
+        run(tiny_pretrained, fasta, out, "--pooling", "mean")
+    message = str(refused.value)
+    assert "\n" not in message and "settings.pooling was 'cls', now 'mean'" in message
+    assert "delete the folder" in message and "part_size" not in message  # only what differs

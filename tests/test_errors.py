@@ -67,3 +67,32 @@ def test_help_opens_with_usage_and_the_projects_flags_each_default_once():
         assert block.count("(default") <= 1, block
     args = parser.parse_args_into_dataclasses(["--data_path", "d", "--seed", "7"])  # hidden flags still work
     assert args[2].seed == 7
+
+
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        (["dnabert2-embed", "--input", "missing.fa", "--output_dir", "emb"], "error: input not found: missing.fa"),
+        (
+            ["dnabert2-embed", "--input", "empty_folder", "--output_dir", "emb"],
+            "error: input is a folder without FASTA",
+        ),
+        (
+            ["dnabert2-embed", "--input", "in.fa", "--output_dir", "emb", "--model", "no_such_model"],
+            "error: model not found: no_such_model",
+        ),
+        (["dnabert2-predict", "--model", "no/such-model", "--input", "in.fa"], "error: model not found: no/such-model"),
+        (["dnabert2-predict", "--model", "empty_folder", "--input", "in.fa"], "error: not a model folder (no config"),
+        (["dnabert2-predict", "--model", "empty_folder", "--input", "missing.fa"], "error: input not found: missing"),
+        (["dnabert2-score-variants", "--vcf", "v.vcf", "--fasta", "in.fa"], "error: VCF not found: v.vcf"),
+    ],
+)
+def test_missing_things_are_named_in_one_line_before_any_work(tmp_path, arguments, expected):
+    (tmp_path / "empty_folder").mkdir()
+    (tmp_path / "in.fa").write_text(">a\nACGTACGTAGCTAGCTAGCATCGA\n")
+    result = run(str(ENTRY_POINTS / arguments[0]), *arguments[1:], cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith(expected), result.stderr
+    assert not [line for line in lines if "it/s" in line or "bp/s" in line]  # no progress bar started
+    assert "LOAD REPORT" not in result.stdout + result.stderr and not (tmp_path / "emb").exists()

@@ -13,7 +13,7 @@ import zipfile
 import pytest
 from conftest import ROOT, write_task
 
-OPTIONAL = {"triton"}  # imported only where available (the GPU kernel)
+OPTIONAL = {"triton", "flash_attn"}  # imported only where available (the GPU kernel, a GPU benchmark's comparison)
 
 
 @pytest.fixture(scope="module")

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from dnabert2.data.alphabet import clean_bases, invalid_characters
 from dnabert2.data.fasta import expand_paths
 from dnabert2.data.records import read_records
 from dnabert2.data.tasks import read_csv_split, sequence_columns_of
@@ -60,9 +61,13 @@ def read_inputs(path) -> tuple[list[str], list[tuple]]:
 
 
 def as_pieces(sequences) -> Iterator[Piece]:
-    """Pieces of in-memory sequences: strings (one sequence each) or tuples (pairs), named by their position."""
+    """Pieces of in-memory sequences: strings (one sequence each) or tuples (pairs), named by their position, read
+    by the one DNA alphabet as files are (case ignored, U as T, gaps dropped; other letters an error)."""
     for index, item in enumerate(sequences):
-        item = (item,) if isinstance(item, str) else tuple(item)
+        item = tuple(clean_bases(text) for text in ((item,) if isinstance(item, str) else item))
+        bad = "".join(sorted({character for text in item for character in invalid_characters(text)}))
+        if bad:
+            raise InputError(f"sequence {index}: characters that are not nucleotides: {bad!r}.")
         yield Piece(str(index), item, 0, len(item[0]), index)
 
 
