@@ -32,6 +32,10 @@ class EmbedArguments:
     )
     fasta: str | None = field(default=None, metadata={"help": "Indexed reference FASTA for a BED --input."})
     pooling: str = field(default="mean", metadata={"help": "mean | cls | token | nucleotide."})
+    kmer: int | None = field(
+        default=None,
+        metadata={"help": "k-mer length of a DNABERT model, -1 for none (default: from the model's vocabulary)."},
+    )
     window: int | None = field(default=None, metadata={"help": "Embed records longer than this many bp in windows."})
     stride: int | None = field(default=None, metadata={"help": "bp between window starts (default: --window)."})
     rc_average: bool = field(default=False, metadata={"help": "Average each input's and its reverse complement's."})
@@ -68,7 +72,7 @@ def main(argv=None):
         encoder.to(getattr(torch, args.dtype))
     return embed_to_parts(
         encoder,
-        load_tokenizer(args.model_name_or_path),
+        load_tokenizer(args.model_name_or_path, args.kmer),
         iter_inputs(args.input, args.fasta),
         store,
         args.pooling,

@@ -74,6 +74,10 @@ class PredictArguments:
         metadata={"help": "Average the logits (and embeddings) of each input and its reverse complement."},
     )
     quantize: str | None = field(default=None, metadata={"help": "'int8': dynamic int8 linear layers (CPU)."})
+    kmer: int | None = field(
+        default=None,
+        metadata={"help": "k-mer length of a DNABERT model, -1 for none (default: from the model's vocabulary)."},
+    )
     base_model: str | None = field(
         default=None, metadata={"help": "Base model of a LoRA adapter (default: the one recorded in the adapter)."}
     )
@@ -114,7 +118,7 @@ def main(argv=None):
     tally = BaseTally()
     stream = predict_stream(
         model,
-        load_tokenizer(args.model),
+        load_tokenizer(args.model, args.kmer),
         pieces,
         args.max_tokens_per_batch,
         limit,
@@ -160,7 +164,7 @@ def predict_to_parts(args: PredictArguments) -> dict:
     model = load_classifier(args.model, args.quantize, args.base_model, args.allow_untrained_head).to(worker_device())
     if args.merge_only:
         return {"merged rows": merge_predictions(store, args, model.config)}
-    tokenizer, limit = load_tokenizer(args.model), LengthLimit(args.max_length, args.long_inputs)
+    tokenizer, limit = load_tokenizer(args.model, args.kmer), LengthLimit(args.max_length, args.long_inputs)
 
     def compute(rows):
         import pyarrow as pa

@@ -11,13 +11,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from configuration_dnabert2 import DNABert2Config
 from dnabert2.data.alphabet import BaseTally, reverse_complement
 from dnabert2.data.records import read_records
 from dnabert2.data.tasks import read_csv_split, sequence_columns_of
+from dnabert2.models import classifier_config, for_inference, pretrained_classifier
 from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import atomic_output
-from modeling_dnabert2 import DNABert2ForSequenceClassification
 
 
 class UntrainedHeadError(InputError):
@@ -26,7 +25,7 @@ class UntrainedHeadError(InputError):
 
 def _refuse_untrained_head(model_dir, missing_keys, allow_untrained_head: bool):
     """UntrainedHeadError when the classifier's weights are among ``missing_keys``, unless allowed."""
-    if "classifier.weight" in missing_keys and not allow_untrained_head:
+    if any(key.startswith("classifier.") for key in missing_keys) and not allow_untrained_head:
         raise UntrainedHeadError(
             f"{model_dir} holds no trained classification head (no classifier weights): its predictions would "
             "be random. Fine-tune it first (dnabert2-finetune ... --save_model True), or pass "
@@ -67,13 +66,11 @@ def load_classifier(
                 f"{adapter}: the adapter's base model {base_path!r} is not a folder here. Pass the base model's "
                 "folder or Hub id with --base_model."
             )
-        config = DNABert2Config.from_pretrained(model_dir)
+        config = classifier_config(model_dir)
         verbosity = transformers_logging.get_verbosity()
         transformers_logging.set_verbosity_error()  # its load report would list the classifier the adapter holds
         try:
-            model, info = DNABert2ForSequenceClassification.from_pretrained(
-                base_path, config=config, output_loading_info=True
-            )
+            model, info = pretrained_classifier(base_path, config, output_loading_info=True)
         finally:
             transformers_logging.set_verbosity(verbosity)
         saved = load_peft_weights(str(model_dir))
@@ -86,9 +83,9 @@ def load_classifier(
             )
         model = PeftModel.from_pretrained(model, model_dir).merge_and_unload()
     else:
-        model, info = DNABert2ForSequenceClassification.from_pretrained(model_dir, output_loading_info=True)
+        model, info = pretrained_classifier(model_dir, classifier_config(model_dir), output_loading_info=True)
         _refuse_untrained_head(model_dir, info["missing_keys"], allow_untrained_head)
-    model.eval()
+    model = for_inference(model).eval()  # a model other than DNABERT-2 gets its interface
     if quantize == "int8":
         model = quantize_int8(model)
     elif quantize is not None:
