@@ -16,9 +16,11 @@ from modeling_dnabert2 import DNABert2ForSequenceClassification, PackedBatch, Pa
 
 
 def model_config(source) -> dict:
-    """The config.json of a model folder or Hub id, as a dict."""
+    """The config.json of a model folder or Hub id (or a config file itself), as a dict."""
     folder = Path(source)
-    if folder.is_dir():
+    if folder.is_file():
+        path = folder
+    elif folder.is_dir():
         path = folder / "config.json"
         if not path.is_file():
             raise InputError(f"{source}: this folder holds no config.json (not a model).")

@@ -17,23 +17,21 @@ BERT_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 NT_SPECIALS = ["<unk>", "<pad>", "<mask>", "<cls>", "<eos>", "<bos>"]
 
 
-def write_dnabert_checkpoint(folder, k=6, hidden=64, layers=2, seed=0):
-    """A random DNABERT-layout k-mer BERT in ``folder``."""
+def save_random_model(folder, model_class, config_class, vocab, hidden, layers, seed, **config):
+    """A random masked-LM of a tiny size, saved in ``folder``."""
     import torch
-    from transformers import BertConfig, BertForMaskedLM
 
     torch.manual_seed(seed)
+    shape = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=2 * hidden)
+    model_class(config_class(vocab_size=len(vocab), **shape, **config)).save_pretrained(folder)
+
+
+def write_dnabert_checkpoint(folder, k=6, hidden=64, layers=2, seed=0):
+    """A random DNABERT-layout k-mer BERT in ``folder``."""
+    from transformers import BertConfig, BertForMaskedLM
+
     vocab = BERT_SPECIALS + kmer_vocabulary(k)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=2,
-        intermediate_size=2 * hidden,
-        max_position_embeddings=512,
-        pad_token_id=0,
-    )
-    BertForMaskedLM(config).save_pretrained(folder)
+    save_random_model(folder, BertForMaskedLM, BertConfig, vocab, hidden, layers, seed, pad_token_id=0)
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     (folder / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": False, "max_len": 512}))
     specials = dict(zip(("pad_token", "unk_token", "cls_token", "sep_token", "mask_token"), BERT_SPECIALS))
@@ -48,25 +46,12 @@ def nt_vocabulary() -> list[str]:
 
 def write_nt_checkpoint(folder, hidden=64, layers=2, seed=0):
     """A random Nucleotide-Transformer-layout ESM in ``folder``."""
-    import torch
     from transformers import EsmConfig, EsmForMaskedLM
 
-    torch.manual_seed(seed)
     vocab = nt_vocabulary()
-    config = EsmConfig(
-        vocab_size=len(vocab),
-        hidden_size=hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=2,
-        intermediate_size=2 * hidden,
-        max_position_embeddings=1002,
-        position_embedding_type="absolute",
-        pad_token_id=1,
-        mask_token_id=2,
-        emb_layer_norm_before=False,
-        token_dropout=False,
-    )
-    EsmForMaskedLM(config).save_pretrained(folder)
+    esm = dict(max_position_embeddings=1002, position_embedding_type="absolute", pad_token_id=1, mask_token_id=2)
+    esm.update(emb_layer_norm_before=False, token_dropout=False)
+    save_random_model(folder, EsmForMaskedLM, EsmConfig, vocab, hidden, layers, seed, **esm)
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     tokens = dict(zip(("unk_token", "pad_token", "mask_token", "cls_token", "eos_token"), NT_SPECIALS))
     (folder / "tokenizer_config.json").write_text(

@@ -16,14 +16,7 @@ from dnabert2.inference.prediction import load_classifier, predict
 from dnabert2.runtime.errors import InputError
 from dnabert2.train.finetune import main as finetune
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models train 30x faster on one thread than on two contended ones (shared 2-core machines)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is 30x faster here
 
 
 @pytest.fixture(scope="module")

@@ -113,6 +113,34 @@ def vocabulary_kmer_length(vocabulary) -> int | None:
     return k if k > 1 and words == set(kmer_vocabulary(k)) else None
 
 
+# The special tokens of the two k-mer tokenizers, in their official order (ids 0, 1, ...).
+BERT_KMER_SPECIALS = {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]"}
+BERT_KMER_SPECIALS["mask_token"] = "[MASK]"
+NT_SPECIALS = {"unk_token": "<unk>", "pad_token": "<pad>", "mask_token": "<mask>", "cls_token": "<cls>"}
+NT_SPECIALS.update(eos_token="<eos>", bos_token="<bos>")
+KMER_TOKENIZERS = ("kmer_overlapping", "kmer_nonoverlapping")
+
+
+def write_kmer_tokenizer(folder, kind: str, k: int = 6) -> Path:
+    """Write a k-mer tokenizer folder in its official layout: ``kmer_overlapping`` is DNABERT's (BERT word-level
+    ``vocab.txt`` of the 5 BERT specials and the 4^k k-mers, read as overlapping k-mers), ``kmer_nonoverlapping``
+    the Nucleotide Transformer's (``EsmTokenizer`` over 6 specials, the 4^k k-mers and the single bases and N:
+    k-mers from the left, single bases where none fits). The NT-style one ends windows with ``<eos>`` as [SEP]."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if kind == "kmer_overlapping":
+        vocab = list(BERT_KMER_SPECIALS.values()) + kmer_vocabulary(k)
+        config = {"tokenizer_class": "BertTokenizer", "do_lower_case": False, **BERT_KMER_SPECIALS}
+    elif kind == "kmer_nonoverlapping":
+        vocab = list(NT_SPECIALS.values()) + kmer_vocabulary(k) + [*ACGT, "N"]
+        config = {"tokenizer_class": "EsmTokenizer", "sep_token": NT_SPECIALS["eos_token"], **NT_SPECIALS}
+    else:
+        raise InputError(f"Unknown k-mer tokenizer {kind!r}; use one of {', '.join(KMER_TOKENIZERS)}.")
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    (folder / "tokenizer_config.json").write_text(json.dumps({**config, "model_max_length": 512}, indent=2))
+    return folder
+
+
 class DNATokenizer:
     """A model folder's tokenizer behind the interface of this model's BPE tokenizer: called on sequences (one list
     per sequence column), ``pad``, ``save_pretrained``, and every other attribute of the wrapped tokenizer.

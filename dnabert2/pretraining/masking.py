@@ -26,6 +26,12 @@ def select_positions(rng: np.random.Generator, count: int, probability: float, s
     return np.flatnonzero(covered[:count])
 
 
+def mask_span_for(tokenizer, requested: int | None = None) -> int:
+    """The masked span length: ``requested``, else k for an overlapping k-mer tokenizer (``DNATokenizer.kmer``),
+    else 1."""
+    return requested or getattr(tokenizer, "kmer", None) or 1
+
+
 class _SeededMasking:
     """MLM masks that are a function of (seed, epoch, window position) only.
 
