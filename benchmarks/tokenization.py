@@ -84,19 +84,21 @@ def tokenizer_kind(name: str) -> str:
 
 
 def make_tokenizer(name: str, folder: Path, args: TokenizationStudyArguments, training_files) -> Path:
-    """Write (once) the tokenizer of model ``name``: BPE trained on the training files, or a fixed k-mer one."""
+    """Write (once) the tokenizer of model ``name``: BPE trained on --tokenizer_train_bp of the training files (an
+    equal share from each), or a fixed k-mer one."""
     if (folder / "tokenizer_config.json").exists():
         return folder
     if tokenizer_kind(name) != "bpe":
         return write_kmer_tokenizer(folder, name)
     vocab = int(name.split("_")[1])
-    chunks = chunked(read_segments(training_files, min_length=50), 1000, 1.0, 0)
-    taken, total = [], 0
-    for piece in chunks:
-        taken.append(piece)
-        total += len(piece)
-        if total >= args.tokenizer_train_bp:
-            break
+    quota, taken = args.tokenizer_train_bp / len(training_files), []  # an equal share of every training file
+    for path in training_files:
+        total = 0
+        for piece in chunked(read_segments([path], min_length=50), 1000, 1.0, 0):
+            taken.append(piece)
+            total += len(piece)
+            if total >= quota:
+                break
     train_bpe(taken, vocab, show_progress=False).save_pretrained(folder)
     return folder
 

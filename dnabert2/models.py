@@ -90,6 +90,11 @@ class AutoEncoderView(nn.Module):
         self.config = model.config
         self.takes_segments = "token_type_ids" in inspect.signature(model.forward).parameters
 
+    @property
+    def device(self) -> torch.device:
+        """Where the model's weights are."""
+        return next(self.parameters()).device
+
     def encode_packed(self, input_ids, attention_mask=None, token_type_ids=None) -> AutoEncoding:
         """Run the model on a right-padded batch; hidden states packed as DNABERT-2's encoder packs them."""
         limit = getattr(self.config, "max_position_embeddings", None)

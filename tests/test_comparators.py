@@ -150,6 +150,31 @@ def test_release_nt_command_line_trains_lora_and_reloads(nt, gc_task, tmp_path):
     np.testing.assert_allclose(predicted, logits, atol=1e-4)
 
 
+def test_embed_command_line_embeds_with_a_pretrained_nt_encoder(nt, tmp_path):
+    import pyarrow.parquet as pq
+    from transformers import EsmModel
+
+    from dnabert2.train.embed import main as embed
+
+    sequences = ["ACGTTGCAACGGTACCAT", "GGGCCCAAATTTACGTACGTAGGC"]
+    (tmp_path / "reads.fa").write_text("".join(f">r{i}\n{s}\n" for i, s in enumerate(sequences)))
+    embed(
+        ["--input", str(tmp_path / "reads.fa"), "--output_dir", str(tmp_path / "out"), "--model_name_or_path", str(nt)]
+    )
+    table = pq.read_table(next((tmp_path / "out").glob("*.parquet"))).to_pylist()
+    encoder, tokenizer = EsmModel.from_pretrained(nt).eval(), load_tokenizer(nt)
+    for row in table:  # the mean of the ESM's last hidden state over its tokens
+        ids = torch.tensor(tokenizer([sequences[row["index"]]])["input_ids"])
+        with torch.no_grad():
+            expected = encoder(ids).last_hidden_state[0].mean(0).numpy()
+        np.testing.assert_allclose(row["embedding"], expected, atol=1e-5)
+    with pytest.raises(InputError, match="pooling"):
+        embed(
+            ["--input", str(tmp_path / "reads.fa"), "--output_dir", str(tmp_path / "tok"), "--model_name_or_path"]
+            + [str(nt), "--pooling", "token"]
+        )
+
+
 def test_wrong_lora_target_on_a_comparator_is_an_input_error(dnabert, gc_task, tmp_path):
     command = release_command(
         dnabert, gc_task, tmp_path, 6, 110, "3e-5", ("--use_lora", "--lora_target_modules", "Wqkv")
