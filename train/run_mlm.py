@@ -40,13 +40,20 @@ from dnabert2.pretraining.arguments import (
     build_model,
     held_out_description,
 )
-from dnabert2.pretraining.masking import EVAL_MASK_SEED, MaskedWindows, MaskEpochCallback, StreamedMaskedWindows
+from dnabert2.pretraining.masking import (
+    EVAL_MASK_SEED,
+    MaskedWindows,
+    MaskEpochCallback,
+    StreamedMaskedWindows,
+    mask_span_for,
+)
 from dnabert2.pretraining.metrics import (
     MaskedLMTrainer,
     baseline_metrics,
     label_log_probability_and_prediction,
     masked_lm_metrics,
     token_base_counts,
+    token_lengths,
     unigram_counts,
 )
 from dnabert2.runtime.arguments import command_parser
@@ -114,8 +121,13 @@ def main(argv=None):
             range(min(data_args.max_eval_samples, len(eval_windows)))
         )
     masked_windows = StreamedMaskedWindows if data_args.streaming else MaskedWindows
-    train_dataset = masked_windows(train_windows, tokenizer, data_args.mlm_probability, seed=training_args.seed)
-    eval_dataset = MaskedWindows(eval_windows, tokenizer, data_args.mlm_probability, EVAL_MASK_SEED, replace_all=True)
+    span = mask_span_for(tokenizer, data_args.mask_span)
+    train_dataset = masked_windows(
+        train_windows, tokenizer, data_args.mlm_probability, seed=training_args.seed, mask_span=span
+    )
+    eval_dataset = MaskedWindows(
+        eval_windows, tokenizer, data_args.mlm_probability, EVAL_MASK_SEED, replace_all=True, mask_span=span
+    )
     train_count = "streamed" if data_args.streaming else str(len(train_dataset))
     logger.info("%s training and %d held-out windows", train_count, len(eval_dataset))
     # streamed: token frequencies of the first UNIGRAM_STREAM_SAMPLE windows of the shuffled stream
@@ -134,7 +146,7 @@ def main(argv=None):
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         data_collator=DataCollatorForTokenClassification(tokenizer),
-        compute_metrics=masked_lm_metrics(baselines),
+        compute_metrics=masked_lm_metrics(baselines, token_lengths(tokenizer), getattr(tokenizer, "kmer", None)),
         preprocess_logits_for_metrics=label_log_probability_and_prediction,
         callbacks=[] if data_args.streaming else [MaskEpochCallback(train_dataset)],  # a stream counts its own
     )
@@ -184,7 +196,8 @@ def main(argv=None):
             "batch size per device": training_args.per_device_train_batch_size,
             "processes": training_args.world_size,
             "masking": f"training: {data_args.mlm_probability:.0%} of tokens, 80/10/10 ([MASK] / random / kept); "
-            f"evaluation: {data_args.mlm_probability:.0%} of tokens, all [MASK], fixed",
+            f"evaluation: {data_args.mlm_probability:.0%} of tokens, all [MASK], fixed"
+            + (f"; spans of {span} contiguous tokens" if span > 1 else ""),
             "held-out data": held_out_description(data_args),
             "optimizer": f"AdamW lr {training_args.learning_rate}, betas ({training_args.adam_beta1}, "
             f"{training_args.adam_beta2}), eps {training_args.adam_epsilon}, weight decay {training_args.weight_decay}",
@@ -198,6 +211,9 @@ def main(argv=None):
             "masked-only cross-entropy: unigram baseline": metrics["eval_unigram_loss"],
             "model minus composition (nats; below 0 = learned more than composition)": metrics["eval_loss"]
             - metrics["eval_composition_loss"],
+            "masked-only bits per base (cross-entropy in bits over the bases the masked tokens cover)": metrics[
+                "eval_bits_per_base"
+            ],
             "masked-only accuracy: model": metrics["eval_accuracy"],
             "masked-only accuracy: composition baseline": metrics["eval_composition_accuracy"],
             "masked-only accuracy: unigram baseline": metrics["eval_unigram_accuracy"],

@@ -14,9 +14,12 @@ from dnabert2.benchmarks.gue_runner.reports import write_reports
 from dnabert2.benchmarks.gue_runner.settings import GueArguments, settings_for
 from dnabert2.benchmarks.gue_runner.store import open_results, predictions_path, run_settings, save_predictions
 from dnabert2.data.gue import find_tasks, resolve_task
+from dnabert2.data.tasks import longest_tokenized
+from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
 from dnabert2.finetuning.collapse import class_shares, is_collapsed
 from dnabert2.finetuning.trainer import PREDICTIONS_FILE, load_task, results_folder, run_finetune
+from dnabert2.models import is_dnabert2
 from dnabert2.runtime.errors import InputError
 
 logger = logging.getLogger("gue")
@@ -45,17 +48,28 @@ def label_shares(data: DataArguments) -> list[float] | None:
     return class_shares(splits["test" if "test" in splits else "validation"]["labels"], info.num_labels)
 
 
+def max_length_for(args: GueArguments, task: str, data: DataArguments) -> int:
+    """The task's maximum length in tokens: the paper's for DNABERT-2 (and the CNN, which reads bases); for any
+    other model the task's longest example in that model's tokens, so that no input is cut."""
+    paper = settings_for(task)[0]
+    if args.architecture == "cnn" or is_dnabert2(args.model_name_or_path):
+        return paper
+    splits, info = load_task(data)
+    return longest_tokenized(splits, info, load_tokenizer(args.model_name_or_path, args.kmer))
+
+
 def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
     """Fine-tune on one task with one seed; returns the test metrics, with test_class_shares and collapsed, and
     keeps the run's per-example test predictions in --output_dir (save_predictions)."""
-    max_length, epochs, cap = settings_for(task)
-    data = DataArguments()
+    _, epochs, cap = settings_for(task)
+    data = DataArguments(kmer=args.kmer)
     if task == "species":
         data.data_path = str(write_species_task(workdir / "species_data"))
     elif args.gue_dir:
         data.data_path = str(resolve_task(args.gue_dir, task).folder)
     else:
         data.dataset_name, data.dataset_config_name = args.dataset_name, task
+    max_length = max_length_for(args, task, data)
     max_steps = min(s for s in (cap, args.max_steps) if s) if (cap or args.max_steps) else -1
     training = FinetuneTrainingArguments(
         output_dir=str(workdir / f"{task}_seed{seed}"),

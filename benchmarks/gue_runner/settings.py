@@ -49,12 +49,21 @@ SETTINGS = (
     "from_scratch",
     "rc_augment",
     "architecture",
+    "kmer",
 )
 
 
 @dataclass
 class GueArguments:
     model_name_or_path: str = model_field("Model to test (default: shipped).", str(packaged("model")))
+    kmer: int | None = field(
+        default=None,
+        metadata={
+            "help": "k-mer length of a DNABERT model (-1: none; default: from its vocabulary). Models other than "
+            "DNABERT-2 (DNABERT, Nucleotide Transformer, ...) get each task's longest sequence in their tokens as "
+            "maximum length; DNABERT-2 keeps the paper's lengths."
+        },
+    )
     gue_dir: str | None = field(default=None, metadata={"help": "GUE root in the official CSV layout."})
     dataset_name: str | None = field(default=None, metadata={"help": "GUE as a Hub dataset (repo id or folder)."})
     tasks: str = field(default="complete", metadata={"help": "'complete', 'all' or comma-separated config names."})
@@ -68,7 +77,11 @@ class GueArguments:
     max_steps: int | None = field(default=None, metadata={"help": "Cap on steps per task (for CPU budgets)."})
     epochs_scale: float = field(default=1.0, metadata={"help": "Multiply the paper's epochs (e.g. 0.5)."})
     architecture: str = field(
-        default="dnabert2", metadata={"help": "'dnabert2', or 'cnn': the one-hot CNN baseline, trained from scratch."}
+        default="dnabert2",
+        metadata={
+            "help": "'dnabert2': the model of --model_name_or_path (any DNA language model), or 'cnn': the one-hot "
+            "CNN baseline, trained from scratch."
+        },
     )
     rc_augment: bool = field(
         default=False, metadata={"help": "Fine-tune on a random strand per example (sequence or reverse complement)."}

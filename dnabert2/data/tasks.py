@@ -242,6 +242,15 @@ def tokenize_task(
     )
 
 
+def longest_tokenized(data: DatasetDict, info: TaskInfo, tokenizer) -> int:
+    """The most tokens (special tokens included) that any example of any split takes with ``tokenizer``."""
+    longest = 0
+    for split in data.values():
+        encoded = tokenizer(*[list(split[c]) for c in info.sequence_columns])
+        longest = max(longest, max(map(len, encoded["input_ids"])))
+    return longest
+
+
 def strand(dataset, reverse: bool):
     """The tokenized forward strand, or (``reverse``) the reverse complements, under the model's input names."""
     dataset = dataset.remove_columns([c for c in dataset.column_names if c == "rc_key"])

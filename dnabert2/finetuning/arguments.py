@@ -11,7 +11,7 @@ import torch
 from transformers import TrainingArguments
 
 from dnabert2 import packaged
-from dnabert2.finetuning.lora import DEFAULT_LORA_TARGETS
+from dnabert2.finetuning.lora import BERT_LORA_TARGETS, DEFAULT_LORA_TARGETS
 from dnabert2.runtime.arguments import model_field
 from dnabert2.runtime.parallel import data_parallel_on_cpu
 
@@ -26,7 +26,13 @@ class ModelArguments:
     lora_r: int = field(default=8, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (scale = alpha / r)."})
     lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA path."})
-    lora_target_modules: str = field(default=DEFAULT_LORA_TARGETS, metadata={"help": "Comma-separated module names."})
+    lora_target_modules: str | None = field(
+        default=None,
+        metadata={
+            "help": "Comma-separated linear layer names (default by architecture: DNABERT-2 "
+            f"{DEFAULT_LORA_TARGETS}; BERT and ESM {BERT_LORA_TARGETS})."
+        },
+    )
     classifier_pooling: str | None = field(default=None, metadata={"help": "'cls' or 'mean' (default: the config's)."})
     from_scratch: bool = field(
         default=False, metadata={"help": "Random weights of the model's config, not its pretrained ones (ablation)."}
@@ -39,7 +45,13 @@ class DataArguments:
 
     _argument_group_name = "data"
     data_path: str | None = field(default=None, metadata={"help": "Folder with train.csv, dev.csv, test.csv."})
-    kmer: int = field(default=-1, metadata={"help": "-1 (BPE). k-mers belong to DNABERT 1 and are refused."})
+    kmer: int | None = field(
+        default=None,
+        metadata={
+            "help": "k: write sequences as overlapping k-mers (DNABERT models); -1: no k-mers (DNABERT-2, NT). "
+            "Default: from the model's vocabulary."
+        },
+    )
     dataset_name: str | None = field(default=None, metadata={"help": "Hub dataset id or local dataset folder."})
     dataset_config_name: str | None = field(default=None, metadata={"help": "e.g. a GUE task such as 'tf_0'."})
     problem_type: str | None = field(

@@ -9,7 +9,6 @@ import evaluate
 import numpy as np
 from transformers import DataCollatorWithPadding, EvalPrediction, Trainer, set_seed
 
-from configuration_dnabert2 import DNABert2Config
 from dnabert2.data.tasks import (
     RandomStrandCollator,
     StrandEpochCallback,
@@ -22,11 +21,10 @@ from dnabert2.data.tasks import (
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
 from dnabert2.finetuning.collapse import collapse_warning
-from dnabert2.finetuning.lora import with_lora
+from dnabert2.finetuning.lora import lora_targets, with_lora
+from dnabert2.models import classifier_config, new_classifier, pretrained_classifier, resolve_model
 from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import atomic_output, write_text_atomic
-from dnabert2.runtime.models import quiet_transformers, resolve_model
-from modeling_dnabert2 import DNABert2ForSequenceClassification
 
 logger = logging.getLogger(__name__)
 METRICS = Path(__file__).resolve().parent / "metrics"  # evaluate modules, loaded by path (they travel as package data)
@@ -36,8 +34,6 @@ PREDICTIONS_FILE = "predictions.npz"
 
 def load_task(data_args: DataArguments):
     """The task's DatasetDict and TaskInfo from ``--data_path`` or ``--dataset_name``."""
-    if data_args.kmer != -1:
-        raise InputError("--kmer is for DNABERT (k-mer tokens); DNABERT-2 uses BPE: pass --kmer -1 or leave it out.")
     if data_args.data_path:
         return load_csv_task(data_args.data_path, data_args.problem_type)
     if data_args.dataset_name:
@@ -62,7 +58,8 @@ def metrics_function(info: TaskInfo):
 
 
 def build_model(model_args: ModelArguments, info: TaskInfo):
-    """The pretrained encoder with a new head sized for the task, wrapped in LoRA when asked."""
+    """The pretrained encoder with a new head sized for the task, wrapped in LoRA when asked: this project's model
+    through its own classes, any other through the Auto classes (``dnabert2.models``)."""
     overrides = {"num_labels": info.num_labels, "problem_type": info.problem_type}
     if info.label_names and info.problem_type != "regression":
         overrides["id2label"] = dict(enumerate(map(str, info.label_names)))
@@ -72,21 +69,15 @@ def build_model(model_args: ModelArguments, info: TaskInfo):
     # a local folder by its absolute path, so that a saved LoRA adapter finds its base from any directory
     source = resolve_model(model_args.model_name_or_path)
     source = str(Path(source).resolve()) if Path(source).is_dir() else source
-    config = DNABert2Config.from_pretrained(source, **overrides)
+    config = classifier_config(source, **overrides)
     if model_args.from_scratch:  # the pretraining ablation: same config and tokenizer, the model's own random init
-        model = DNABert2ForSequenceClassification(config)
+        model = new_classifier(config)
     else:
-        with quiet_transformers():  # its load report would list the new head, which fine-tuning is here to train
-            model = DNABert2ForSequenceClassification.from_pretrained(source, config=config)
+        model = pretrained_classifier(source, config)
     if not model_args.use_lora:
         return model
-    return with_lora(
-        model,
-        model_args.lora_r,
-        model_args.lora_alpha,
-        model_args.lora_dropout,
-        [name.strip() for name in model_args.lora_target_modules.split(",")],
-    )
+    targets = lora_targets(model, model_args.lora_target_modules)
+    return with_lora(model, model_args.lora_r, model_args.lora_alpha, model_args.lora_dropout, targets)
 
 
 def results_folder(training_args: FinetuneTrainingArguments) -> Path:
@@ -110,7 +101,7 @@ def run_finetune(
     """
     set_seed(training_args.seed)
     data, info = load_task(data_args)
-    tokenizer = load_tokenizer(model_args.model_name_or_path)
+    tokenizer = load_tokenizer(model_args.model_name_or_path, data_args.kmer)
     both_strands = training_args.rc_augment or training_args.rc_average
     data = tokenize_task(data, info, tokenizer, training_args.model_max_length, both_strands, encoder=encode)
     if training_args.rc_augment:  # the collator picks a strand per example; keep the rc_* columns until then

@@ -32,6 +32,10 @@ class SequenceInputArguments(ShardArguments):
     rc_average: bool = field(
         default=False, metadata={"help": "Average each input's outputs and its reverse complement's."}
     )
+    kmer: int | None = field(
+        default=None,
+        metadata={"help": "k-mer length of a DNABERT model, -1 for none (default: from the model's vocabulary)."},
+    )
     max_tokens_per_batch: int = field(
         default=16384, metadata={"help": "Token budget of a batch (count x longest); a longer input goes alone."}
     )

@@ -18,8 +18,8 @@ from dnabert2.inference.pipeline import PieceReader, run_job
 from dnabert2.inference.prediction import prediction_job, prediction_writer
 from dnabert2.inference.sharding import open_run, worker_device
 from dnabert2.inference.variants import Reference, SkipCounts, variant_columns, variant_job, variant_writer
+from dnabert2.models import resolve_model
 from dnabert2.runtime.errors import InputError, existing_path
-from dnabert2.runtime.models import resolve_model
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +40,22 @@ def run_embed(args: EmbedArguments) -> dict:
     check_windows(args.window, args.stride)
     pooling_for(args.pooling, args.dtype, args.rc_average)
     model = resolve_model(args.model_name_or_path)
-    settings = _settings(args, ("pooling", "window", "stride", "rc_average", "dtype", "part_size", "base_model"))
+    settings = _settings(
+        args, ("pooling", "window", "stride", "rc_average", "dtype", "part_size", "base_model", "kmer")
+    )
     store = open_run(args.output_dir, model, settings, args.input, args.fasta, args.shard_index, args.num_shards)
     encoder = load_encoder(model, args.base_model).to(worker_device())
     if encoder.device.type == "cuda" and args.dtype != "float32":  # half precision compute on GPUs only
         encoder.to(getattr(torch, args.dtype))
     reader = PieceReader(iter_inputs(args.input, args.fasta), args.window, args.stride, skip_unusable=True)
     job = embedding_job(
-        encoder, load_tokenizer(model), reader, args.pooling, args.rc_average, args.dtype, args.max_tokens_per_batch
+        encoder,
+        load_tokenizer(model, args.kmer),
+        reader,
+        args.pooling,
+        args.rc_average,
+        args.dtype,
+        args.max_tokens_per_batch,
     )
     return run_job(job, store, args.part_size)
 
@@ -63,7 +71,17 @@ def run_predict(args: PredictArguments) -> dict:
     check_windows(args.window, args.stride)
     limit = LengthLimit(args.max_length, args.long_inputs)
     model_path = resolve_model(args.model_name_or_path)
-    names = ("max_length", "long_inputs", "window", "stride", "rc_average", "quantize", "base_model", "part_size")
+    names = (
+        "max_length",
+        "long_inputs",
+        "window",
+        "stride",
+        "rc_average",
+        "quantize",
+        "base_model",
+        "part_size",
+        "kmer",
+    )
     settings = {**_settings(args, names), "embeddings": args.embeddings is not None}
     parts = args.output_dir or f"{args.output}.parts"
     store = open_run(parts, model_path, settings, args.input, args.fasta, args.shard_index, args.num_shards)
@@ -72,7 +90,7 @@ def run_predict(args: PredictArguments) -> dict:
     reader = PieceReader(iter_inputs(args.input, args.fasta), args.window, args.stride, skip_unusable=False)
     job = prediction_job(
         model,
-        load_tokenizer(model_path),
+        load_tokenizer(model_path, args.kmer),
         reader,
         args.max_tokens_per_batch,
         limit,

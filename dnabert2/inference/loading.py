@@ -11,10 +11,17 @@ from pathlib import Path
 
 import torch
 
-from configuration_dnabert2 import DNABert2Config
+from dnabert2.models import (
+    UntrainedHeadError,
+    classifier_config,
+    for_inference,
+    is_dnabert2,
+    pretrained_classifier,
+    quiet_transformers,
+    resolve_model,
+)
 from dnabert2.runtime.errors import InputError
-from dnabert2.runtime.models import UntrainedHeadError, quiet_transformers, resolve_model
-from modeling_dnabert2 import DNABert2ForMaskedLM, DNABert2ForSequenceClassification, DNABert2Model
+from modeling_dnabert2 import DNABert2ForMaskedLM, DNABert2Model
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +29,7 @@ logger = logging.getLogger(__name__)
 def _refuse_untrained_head(model_dir, missing_keys, allow_untrained_head: bool):
     """UntrainedHeadError when the classifier's weights are among ``missing_keys``, unless allowed (then one
     warning line)."""
-    if "classifier.weight" not in missing_keys:
+    if not any(key.startswith("classifier.") for key in missing_keys):
         return
     if not allow_untrained_head:
         raise UntrainedHeadError(
@@ -58,11 +65,8 @@ def load_classifier(
                 f"{adapter}: the adapter's base model {base_path!r} is not a folder here. Pass the base model's "
                 "folder or Hub id with --base_model."
             )
-        config = DNABert2Config.from_pretrained(model_dir)
-        with quiet_transformers():  # its load report would list the classifier the adapter holds
-            model, info = DNABert2ForSequenceClassification.from_pretrained(
-                resolve_model(base_path), config=config, output_loading_info=True
-            )
+        config = classifier_config(model_dir)
+        model, info = pretrained_classifier(resolve_model(base_path), config, output_loading_info=True)
         saved = load_peft_weights(str(model_dir))
         missing = [key for key in info["missing_keys"] if not any(name.endswith(f".{key}") for name in saved)]
         _refuse_untrained_head(model_dir, missing, allow_untrained_head)
@@ -76,10 +80,9 @@ def load_classifier(
             )
         model = PeftModel.from_pretrained(model, model_dir).merge_and_unload()
     else:
-        with quiet_transformers():
-            model, info = DNABert2ForSequenceClassification.from_pretrained(model_dir, output_loading_info=True)
+        model, info = pretrained_classifier(model_dir, classifier_config(model_dir), output_loading_info=True)
         _refuse_untrained_head(model_dir, info["missing_keys"], allow_untrained_head)
-    model.eval()
+    model = for_inference(model).eval()  # a model other than DNABERT-2 gets its interface
     return quantize_int8(model) if quantize == "int8" else model
 
 
@@ -87,7 +90,7 @@ def load_encoder(model_dir, base_model: str | None = None) -> DNABert2Model:
     """The encoder of a model folder (pretrained, fine-tuned, or a LoRA adapter merged into its base), for
     embeddings: no head is loaded. Encoder weights the folder lacks are named in one warning."""
     model_dir = Path(resolve_model(model_dir))
-    if (model_dir / "adapter_config.json").exists():
+    if (model_dir / "adapter_config.json").exists() or not is_dnabert2(model_dir):  # through the classifier's view
         return load_classifier(model_dir, base_model=base_model, allow_untrained_head=True).bert
     with quiet_transformers():
         encoder, info = DNABert2Model.from_pretrained(model_dir, output_loading_info=True)

@@ -6,6 +6,7 @@ import torch
 from transformers import TrainingArguments
 
 from configuration_dnabert2 import DNABert2Config
+from dnabert2.models import is_dnabert2
 from dnabert2.runtime.arguments import model_field
 from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.parallel import data_parallel_on_cpu
@@ -64,6 +65,14 @@ class DataTrainingArguments:
     )
     max_seq_length: int = field(default=128, metadata={"help": "Tokens per window, [CLS] and [SEP] included (>= 8)."})
     mlm_probability: float = field(default=0.15, metadata={"help": "Fraction of tokens selected for prediction."})
+    mask_span: int | None = field(
+        default=None,
+        metadata={
+            "help": "Mask spans of this many contiguous tokens, in training and evaluation (default: k for an "
+            "overlapping k-mer tokenizer, as DNABERT did, since a lone masked k-mer is spelled out by its "
+            "neighbours; else 1)."
+        },
+    )
     preprocessing_num_workers: int | None = field(default=None, metadata={"help": "Processes for tokenization."})
     max_train_samples: int | None = field(default=None, metadata={"help": "Use only this many training windows."})
     streaming: bool = field(
@@ -115,8 +124,11 @@ class MLMTrainingArguments(TrainingArguments):
 
 def build_model(model_args: ModelArguments, tokenizer):
     """A new model from ``config_name``, or a checkpoint from ``model_name_or_path``; ``config_overrides`` apply to
-    either (e.g. the dropout of a checkpoint shipped with fine-tuning settings)."""
+    either (e.g. the dropout of a checkpoint shipped with fine-tuning settings). Configs of other architectures
+    (a BERT for DNABERT-style k-mers, an ESM for NT-style ones) build their Auto masked-LM class."""
     source = model_args.model_name_or_path or model_args.config_name
+    if source and not is_dnabert2(source):
+        return _auto_masked_lm(model_args, source, tokenizer)
     config = DNABert2Config.from_pretrained(source, cache_dir=model_args.cache_dir) if source else DNABert2Config()
     if model_args.config_overrides:
         config.update_from_string(model_args.config_overrides)
@@ -125,6 +137,21 @@ def build_model(model_args: ModelArguments, tokenizer):
     config.vocab_size = len(tokenizer)
     config.pad_token_id = tokenizer.pad_token_id
     return DNABert2ForMaskedLM(config)
+
+
+def _auto_masked_lm(model_args: ModelArguments, source, tokenizer):
+    """build_model for an architecture other than DNABERT-2, through AutoModelForMaskedLM."""
+    from transformers import AutoConfig, AutoModelForMaskedLM
+
+    config = AutoConfig.from_pretrained(source, cache_dir=model_args.cache_dir, trust_remote_code=True)
+    if model_args.config_overrides:
+        config.update_from_string(model_args.config_overrides)
+    if model_args.model_name_or_path:
+        return AutoModelForMaskedLM.from_pretrained(source, config=config, trust_remote_code=True)
+    config.vocab_size, config.pad_token_id = len(tokenizer), tokenizer.pad_token_id
+    if hasattr(config, "mask_token_id"):  # ESM
+        config.mask_token_id = tokenizer.mask_token_id
+    return AutoModelForMaskedLM.from_config(config, trust_remote_code=True)
 
 
 def held_out_description(data_args: DataTrainingArguments) -> str:

@@ -9,6 +9,29 @@ from transformers import TrainerCallback
 EVAL_MASK_SEED = 20240101
 
 
+def select_positions(rng: np.random.Generator, count: int, probability: float, span: int = 1) -> np.ndarray:
+    """Sorted indices among ``count`` candidate tokens chosen for masking.
+
+    ``span`` 1 (BERT): each candidate alone with ``probability``. ``span`` k (DNABERT's masking of overlapping
+    k-mers, where a lone masked token is given away by its neighbours): spans of k contiguous candidates, each
+    candidate starting one with ``probability / k`` (about ``probability`` of the tokens masked, a little less where
+    spans overlap or reach the end).
+    """
+    if span == 1:
+        return np.flatnonzero(rng.random(count) < probability)
+    starts = np.flatnonzero(rng.random(count) < probability / span)
+    covered = np.zeros(count + span, dtype=bool)
+    for offset in range(span):
+        covered[starts + offset] = True
+    return np.flatnonzero(covered[:count])
+
+
+def mask_span_for(tokenizer, requested: int | None = None) -> int:
+    """The masked span length: ``requested``, else k for an overlapping k-mer tokenizer (``DNATokenizer.kmer``),
+    else 1."""
+    return requested or getattr(tokenizer, "kmer", None) or 1
+
+
 class _SeededMasking:
     """MLM masks that are a function of (seed, epoch, window position) only.
 
@@ -16,10 +39,19 @@ class _SeededMasking:
     every process of a data-parallel run draws the same mask for a given window. Training masks select
     ``mlm_probability`` of the non-special tokens (at least one) and replace them 80/10/10 ([MASK] / random token /
     unchanged); evaluation masks (``replace_all``) replace every selected token by [MASK], so nothing can be copied.
-    Items: ``input_ids`` and ``labels`` (-100 where not selected).
+    Items: ``input_ids`` and ``labels`` (-100 where not selected). ``mask_span`` > 1 selects spans of that many
+    contiguous tokens (``select_positions``).
     """
 
-    def __init__(self, windows, tokenizer, mlm_probability: float = 0.15, seed: int = 0, replace_all: bool = False):
+    def __init__(
+        self,
+        windows,
+        tokenizer,
+        mlm_probability: float = 0.15,
+        seed: int = 0,
+        replace_all: bool = False,
+        mask_span: int = 1,
+    ):
         self.windows = windows
         self.mask_id = tokenizer.mask_token_id
         self.special_ids = np.array(sorted(tokenizer.all_special_ids))
@@ -28,6 +60,7 @@ class _SeededMasking:
         self.mlm_probability = mlm_probability
         self.seed = seed
         self.replace_all = replace_all
+        self.mask_span = mask_span
         self.epoch = 0
 
     def set_epoch(self, epoch: int):
@@ -38,7 +71,7 @@ class _SeededMasking:
         ids = np.asarray(input_ids, dtype=np.int64)
         rng = np.random.default_rng([self.seed, self.epoch if epoch is None else epoch, position])
         candidates = np.flatnonzero(~np.isin(ids, self.special_ids))
-        selected = candidates[rng.random(len(candidates)) < self.mlm_probability]
+        selected = candidates[select_positions(rng, len(candidates), self.mlm_probability, self.mask_span)]
         if len(selected) == 0 and len(candidates):
             selected = candidates[rng.integers(len(candidates))][None]
         labels = np.full_like(ids, -100)

@@ -152,17 +152,43 @@ def label_log_probability_and_prediction(logits, labels):
     return torch.stack([picked, logits.argmax(dim=-1).float()], dim=-1)
 
 
-def masked_lm_metrics(baselines: dict):
-    """compute_metrics: the model's masked-only loss and accuracy (token-weighted), with the baselines beside them."""
+def token_lengths(tokenizer) -> np.ndarray:
+    """(vocab,) bases in each token's string (0 for special tokens)."""
+    lengths = np.zeros(len(tokenizer), dtype=np.int64)
+    special = set(tokenizer.all_special_ids)
+    for token, token_id in tokenizer.get_vocab().items():
+        if token_id not in special:
+            lengths[token_id] = len(token)
+    return lengths
+
+
+def masked_bases(labels: np.ndarray, lengths: np.ndarray, overlapping_k: int | None = None) -> int:
+    """The bases that the masked tokens (labels != -100) cover: the sum of their lengths, or, for overlapping k-mers
+    (token i = bases i .. i+k-1), the union: each run of r consecutive masked tokens covers r + k - 1 bases."""
+    selected = labels != -100
+    if not overlapping_k:
+        return int(lengths[labels[selected]].sum())
+    starts = selected & ~np.pad(selected, [(0, 0)] * (selected.ndim - 1) + [(1, 0)])[..., :-1]  # runs' first tokens
+    return int(selected.sum() + (overlapping_k - 1) * starts.sum())
+
+
+def masked_lm_metrics(baselines: dict, lengths: np.ndarray | None = None, overlapping_k: int | None = None):
+    """compute_metrics: the model's masked-only loss and accuracy (token-weighted), with the baselines beside them;
+    with ``lengths`` (``token_lengths``) also ``bits_per_base``: the masked tokens' total cross-entropy in bits over
+    the bases they cover (``masked_bases``), one unit for every tokenizer."""
 
     def compute(eval_pred):
         stacked, labels = eval_pred
         selected = labels != -100
-        return {
-            "masked_loss": float(-stacked[..., 0][selected].sum() / selected.sum()),
+        nats = float(-stacked[..., 0][selected].sum())
+        metrics = {
+            "masked_loss": nats / float(selected.sum()),
             "accuracy": float((stacked[..., 1][selected] == labels[selected]).mean()),
             **baselines,
         }
+        if lengths is not None:
+            metrics["bits_per_base"] = nats / np.log(2) / masked_bases(labels, lengths, overlapping_k)
+        return metrics
 
     return compute
 

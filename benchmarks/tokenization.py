@@ -1,0 +1,390 @@
+"""Tokenizers at equal pretraining compute, scored on GUE: the paper's Table 2, Table 3 and Figure 2(c) in kind.
+
+Models of one size (the shipped model's: 4 layers, hidden 256, 4 heads, FFN 1024), pretrained on the same corpus
+with the same held-out species and the same pretraining FLOPs, differing in their tokens: BPE 256, 1024, 4096 and
+16384 (trained afresh on the corpus's training files; DNABERT-2's architecture), DNABERT-style overlapping 6-mers
+(BERT, spans of 6 masked) and NT-style non-overlapping 6-mers (ESM). Each is fine-tuned on GUE through the GUE runner
+(same protocol, tasks and seeds) and compared with BPE 4096 by paired tests over seeds and a paired bootstrap over
+test examples. One model at a time, resumable (a rerun skips what is done):
+
+    nohup python benchmarks/tokenization.py > tokenization.log 2>&1 &
+
+Outputs in --output_dir: comparison.md, comparison.json, comparison.png (work files in --work_dir).
+"""
+
+import json
+import shlex
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dnabert2.benchmarks.gue import main as gue
+from dnabert2.benchmarks.gue_runner.settings import FAMILIES, family_of, metric_of
+from dnabert2.benchmarks.gue_runner.statistics import paired_test
+from dnabert2.benchmarks.gue_runner.store import read_predictions, read_results
+from dnabert2.benchmarks.measure.flops import Encoder, forward_flops, mlm_head_flops
+from dnabert2.data.fasta import expand_paths, read_segments
+from dnabert2.data.tokenizer import KMER_TOKENIZERS, chunked, load_tokenizer, train_bpe, write_kmer_tokenizer
+from dnabert2.data.windows import split_files
+from dnabert2.runtime.arguments import command_parser
+from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.files import write_text_atomic
+from dnabert2.train.run_mlm import main as run_mlm
+
+CONFIGS = Path(__file__).resolve().parents[1] / "train" / "configs"
+ARCHITECTURES = {  # tokenizer kind -> (config file, gated MLP: DNABERT-2's GeGLU)
+    "bpe": ("dnabert2-small.json", True),
+    "kmer_overlapping": ("dnabert-kmer6-small.json", False),
+    "kmer_nonoverlapping": ("nt-kmer6-small.json", False),
+}
+BASELINE = "bpe_4096"
+
+
+@dataclass
+class TokenizationStudyArguments:
+    corpus: list[str] = field(default_factory=lambda: ["../shared/data/genomes/*.fa.gz"])
+    validation_species: list[str] = field(
+        default_factory=lambda: [
+            "protist_Plasmodium_knowlesi*",
+            "bacteria_Vibrio_cholerae_N16961*",
+            "plant_Arabidopsis_arenosa_chr1_chr2*",
+        ]
+    )
+    models: str = field(
+        default="bpe_256,bpe_1024,bpe_4096,bpe_16384,kmer_overlapping,kmer_nonoverlapping",
+        metadata={"help": "bpe_<vocabulary>, kmer_overlapping, kmer_nonoverlapping (must include bpe_4096)."},
+    )
+    pretraining_flops: float = field(
+        default=1e14,
+        metadata={
+            "help": "Training FLOPs per model (3x forward matmul FLOPs), equal for all: 1e14 is about 880 steps of "
+            "32 windows of 128 tokens for BPE 4096 at the shipped size (the shipped model had 7,000)."
+        },
+    )
+    max_seq_length: int = field(default=128, metadata={"help": "Tokens per pretraining window."})
+    batch_size: int = field(default=32, metadata={"help": "Pretraining windows per step."})
+    tokenizer_train_bp: int = field(default=8_000_000, metadata={"help": "bp of training files for BPE."})
+    config_overrides: str | None = field(default=None, metadata={"help": "For smoke tests: smaller models."})
+    gue_dir: str = field(default="../shared/data/GUE")
+    tasks: str = field(default="complete")
+    seeds: str = field(default="1,2,3")
+    gue_max_steps: int | None = field(default=300, metadata={"help": "Cap on fine-tuning steps per task."})
+    gue_learning_rate: float = field(default=1e-4, metadata={"help": "Fine-tuning learning rate (every model)."})
+    gue_epochs_scale: float = field(default=1.0)
+    bootstrap: int = field(default=1000, metadata={"help": "Bootstrap replicates over test examples."})
+    work_dir: str = field(default="outputs/tokenization")
+    output_dir: str = field(default="benchmarks/results/tokenization")
+
+
+def tokenizer_kind(name: str) -> str:
+    """bpe, kmer_overlapping or kmer_nonoverlapping."""
+    return name if name in KMER_TOKENIZERS else "bpe"
+
+
+def make_tokenizer(name: str, folder: Path, args: TokenizationStudyArguments, training_files) -> Path:
+    """Write (once) the tokenizer of model ``name``: BPE trained on --tokenizer_train_bp of the training files (an
+    equal share from each), or a fixed k-mer one."""
+    if (folder / "tokenizer_config.json").exists():
+        return folder
+    if tokenizer_kind(name) != "bpe":
+        return write_kmer_tokenizer(folder, name)
+    vocab = int(name.split("_")[1])
+    quota, taken = args.tokenizer_train_bp / len(training_files), []  # an equal share of every training file
+    for path in training_files:
+        total = 0
+        for piece in chunked(read_segments([path], min_length=50), 1000, 1.0, 0):
+            taken.append(piece)
+            total += len(piece)
+            if total >= quota:
+                break
+    train_bpe(taken, vocab, show_progress=False).save_pretrained(folder)
+    return folder
+
+
+def encoder_of(name: str, config: dict) -> Encoder:
+    """The FLOPs facts of a model's architecture."""
+    gated = ARCHITECTURES[tokenizer_kind(name)][1]
+    return Encoder(name, config["hidden_size"], config["num_hidden_layers"], config["intermediate_size"], gated)
+
+
+def model_config(name: str, args: TokenizationStudyArguments) -> dict:
+    """The config a model is built from, with the study's overrides applied."""
+    config = json.loads((CONFIGS / ARCHITECTURES[tokenizer_kind(name)][0]).read_text())
+    for item in (args.config_overrides or "").split(","):
+        if item:
+            key, value = item.split("=")
+            config[key] = type(config[key])(value) if key in config else value
+    return config
+
+
+def step_flops(encoder: Encoder, vocab: int, args: TokenizationStudyArguments, mlm_probability=0.15) -> float:
+    """Training FLOPs of one pretraining step: 3x the forward (encoder on full windows, MLM head where masked)."""
+    tokens = args.max_seq_length
+    forward = forward_flops(encoder, tokens) + mlm_head_flops(encoder.hidden, vocab, round(tokens * mlm_probability))
+    return 3 * forward * args.batch_size
+
+
+def tokens_per_bp(tokenizer, sequences) -> float:
+    """Tokens (specials left out) per base over ``sequences``."""
+    tokens = sum(len(ids) for ids in tokenizer(sequences, add_special_tokens=False)["input_ids"])
+    return tokens / sum(map(len, sequences))
+
+
+def pretrain(name: str, args, training_files, held_out_files, held_out_sample) -> dict:
+    """Pretrain model ``name`` at the study's FLOPs (resumable); its facts for the comparison."""
+    work = Path(args.work_dir)
+    tokenizer_dir = make_tokenizer(name, work / "tokenizers" / name, args, training_files)
+    tokenizer = load_tokenizer(tokenizer_dir)
+    config = model_config(name, args)
+    encoder = encoder_of(name, config)
+    steps = max(1, int(args.pretraining_flops // step_flops(encoder, len(tokenizer), args)))
+    folder = work / "models" / name
+    if not (folder / "all_results.json").exists():
+        run_mlm(
+            [
+                *("--config_name", str(CONFIGS / ARCHITECTURES[tokenizer_kind(name)][0])),
+                *(["--config_overrides", args.config_overrides] if args.config_overrides else []),
+                *("--tokenizer_name", str(tokenizer_dir), "--train_file", *map(str, training_files)),
+                *("--validation_file", *map(str, held_out_files), "--validation_split_percentage", "0"),
+                *("--max_seq_length", str(args.max_seq_length), "--output_dir", str(folder)),
+                *("--max_steps", str(steps), "--per_device_train_batch_size", str(args.batch_size)),
+                *("--max_eval_samples", "2000", "--eval_strategy", "no", "--disable_tqdm", "True"),
+                *("--save_steps", str(max(1, steps // 8)), "--cache_dir", str(work / "cache" / name)),
+            ]
+        )
+    results = json.loads((folder / "all_results.json").read_text())
+    density = tokens_per_bp(tokenizer, held_out_sample)
+    window_bp = (args.max_seq_length - 2) / density
+    parameters = sum(int(np.prod(shape)) for shape in _parameter_shapes(folder))  # read from the saved weights
+    return {
+        "name": name,
+        "tokenizer": tokenizer_kind(name),
+        "vocab_size": len(tokenizer),
+        "parameters": parameters,
+        "pretraining_flops": steps * step_flops(encoder, len(tokenizer), args),
+        "pretraining_steps": steps,
+        "bp_seen_in_pretraining": steps * args.batch_size * window_bp,
+        "tokens_per_bp_held_out": density,
+        "flops_500bp": forward_flops(encoder, round(500 * density) + 2),
+        "held_out_bits_per_base": results.get("eval_bits_per_base"),
+        "folder": str(folder),
+    }
+
+
+def _parameter_shapes(folder: Path):
+    """Shapes of the tensors of a saved model's safetensors file."""
+    from safetensors import safe_open
+
+    with safe_open(str(folder / "model.safetensors"), "pt") as weights:
+        for key in weights.keys():
+            yield weights.get_slice(key).get_shape()
+
+
+def scores(results: dict) -> dict:
+    """task -> seed -> score x100 (the paper's metric) of a GUE results folder's results."""
+    return {
+        task: {seed: 100 * metrics[metric_of(task)[0]] for seed, metrics in by_seed.items()}
+        for task, by_seed in results.items()
+    }
+
+
+def mcc(labels: np.ndarray, predictions: np.ndarray) -> float:
+    """Matthews correlation (multi-class, Gorodkin 2004) from the confusion matrix; 0 where it is undefined, as
+    scikit-learn returns (fast enough for thousands of bootstrap replicates)."""
+    classes = int(max(labels.max(), predictions.max())) + 1
+    confusion = np.bincount(labels * classes + predictions, minlength=classes * classes).reshape(classes, classes)
+    true, predicted = confusion.sum(axis=1).astype(float), confusion.sum(axis=0).astype(float)
+    correct, total = float(np.trace(confusion)), float(confusion.sum())
+    denominator = np.sqrt((total**2 - predicted @ predicted) * (total**2 - true @ true))
+    return float((correct * total - true @ predicted) / denominator) if denominator else 0.0
+
+
+def mcc_or_f1(task: str, labels: np.ndarray, predictions: np.ndarray) -> float:
+    """The task's metric x100 from labels and predicted classes."""
+    if metric_of(task)[1] == "F1":
+        from sklearn.metrics import f1_score
+
+        return 100 * f1_score(labels, predictions, average="macro")
+    return 100 * mcc(labels.astype(np.int64), predictions.astype(np.int64))
+
+
+def bootstrap_difference(first: str, second: str, folders: dict, tasks, seeds, replicates: int) -> dict | None:
+    """Paired bootstrap over test examples of (first - second), the mean over tasks of seed-averaged scores: the same
+    resampled examples for both models; 95 % interval and the share of replicates at or below 0."""
+    rng = np.random.default_rng(0)
+    stored = {
+        task: [(read_predictions(folders[first], task, s), read_predictions(folders[second], task, s)) for s in seeds]
+        for task in tasks
+    }
+    if any(a is None or b is None for pairs in stored.values() for a, b in pairs):
+        return None
+    differences = np.zeros(replicates)
+    for task, pairs in stored.items():
+        labels = pairs[0][0]["labels"]
+        for r in range(replicates):
+            index = rng.integers(len(labels), size=len(labels))
+            differences[r] += np.mean(
+                [
+                    mcc_or_f1(task, a["labels"][index], a["predictions"][index])
+                    - mcc_or_f1(task, b["labels"][index], b["predictions"][index])
+                    for a, b in pairs
+                ]
+            ) / len(stored)
+    return {
+        "replicates": replicates,
+        "ci95": [float(np.percentile(differences, 2.5)), float(np.percentile(differences, 97.5))],
+        "share_at_or_below_zero": float(np.mean(differences <= 0)),
+    }
+
+
+def compare_models(models: list[dict], folders: dict, bootstrap: int) -> dict:
+    """Per model: GUE mean (micro over tasks, macro over families), per family, ranks, paired tests vs BPE 4096."""
+    by_model = {m["name"]: scores(read_results(folders[m["name"]])[1]) for m in models}
+    tasks = sorted(set.intersection(*(set(s) for s in by_model.values())))
+    seeds = sorted(set.intersection(*(set(s[t]) for s in by_model.values() for t in tasks)), key=int) if tasks else []
+    task_means = {name: {t: float(np.mean([s[t][x] for x in seeds])) for t in tasks} for name, s in by_model.items()}
+    ranks = {name: {"first": 0, "second": 0} for name in by_model}
+    for task in tasks:
+        order = sorted(by_model, key=lambda name: -task_means[name][task])
+        ranks[order[0]]["first"] += 1
+        if len(order) > 1:
+            ranks[order[1]]["second"] += 1
+    for model in models:
+        name = model["name"]
+        families = {}
+        for label, _, _ in FAMILIES:
+            members = [t for t in tasks if family_of(t) == label]
+            if members:
+                families[label] = float(np.mean([task_means[name][t] for t in members]))
+        per_seed = {seed: float(np.mean([by_model[name][t][seed] for t in tasks])) for seed in seeds}
+        model.update(
+            gue_mean=float(np.mean(list(task_means[name].values()))) if tasks else None,
+            gue_mean_macro_families=float(np.mean(list(families.values()))) if families else None,
+            families=families,
+            task_scores=task_means[name],
+            per_seed_mean=per_seed,
+            tasks=len(tasks),
+            seeds=seeds,
+            **ranks[name],
+        )
+    baseline = next(m for m in models if m["name"] == BASELINE)
+    for model in models:
+        if model["name"] != BASELINE:
+            model["vs_bpe_4096"] = {
+                "paired_t_over_seeds": paired_test(model["per_seed_mean"], baseline["per_seed_mean"]),
+                "bootstrap_over_test_examples": bootstrap_difference(
+                    model["name"], BASELINE, folders, tasks, seeds, bootstrap
+                ),
+            }
+    return {"tasks": tasks, "seeds": seeds, "models": models}
+
+
+def number(value, digits=2) -> str:
+    """A table cell."""
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def markdown(report: dict) -> str:
+    """comparison.md: Table 2 and Table 3 in kind, and the paired tests."""
+    models = report["models"]
+    base = next(m for m in models if m["name"] == BASELINE)
+    lines = [
+        "# Tokenizers at equal pretraining compute, scored on GUE",
+        "",
+        f"Command: `{report['command']}`. Pretraining FLOPs per model: {report['settings']['pretraining_flops']:.3g} "
+        "(3x forward matmul FLOPs). GUE: "
+        f"{len(report['tasks'])} tasks x seeds {', '.join(report['seeds'])}; scores x100 (MCC; F1 for virus_covid).",
+        "",
+        "| model | tokenizer | vocabulary | parameters | FLOPs, 500 bp (vs BPE 4096) | bp seen | held-out bits/base "
+        "| GUE mean | families mean | first | second |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in models:
+        lines.append(
+            f"| {m['name']} | {m['tokenizer']} | {m['vocab_size']:,} | {m['parameters'] / 1e6:.1f}M | "
+            f"{m['flops_500bp'] / base['flops_500bp']:.2f} | {m['bp_seen_in_pretraining']:.3g} | "
+            f"{number(m['held_out_bits_per_base'], 3)} | {number(m['gue_mean'])} | "
+            f"{number(m['gue_mean_macro_families'])} | {m['first']} | {m['second']} |"
+        )
+    families = [label for label, _, _ in FAMILIES if label in base["families"]]
+    lines += ["", "## Per family", "", "| model | " + " | ".join(families) + " |", "|---" * (len(families) + 1) + "|"]
+    for m in models:
+        lines.append(f"| {m['name']} | " + " | ".join(number(m["families"].get(f)) for f in families) + " |")
+    lines += ["", "## Against BPE 4096", "", "| model | mean difference | paired t over seeds (p) | bootstrap 95 % |"]
+    lines.append("|---|---|---|---|")
+    for m in models:
+        if "vs_bpe_4096" not in m:
+            continue
+        test, boot = m["vs_bpe_4096"]["paired_t_over_seeds"], m["vs_bpe_4096"]["bootstrap_over_test_examples"]
+        p = "-" if not test or test["p"] is None else f"{test['p']:.3g}"
+        interval = "-" if not boot else f"[{boot['ci95'][0]:.2f}, {boot['ci95'][1]:.2f}]"
+        lines.append(f"| {m['name']} | {number(test['mean'] if test else None)} | {p} | {interval} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, path: Path):
+    """comparison.png: GUE mean (micro over tasks, macro over families) against vocabulary size, k-mers marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    bpe = sorted((m for m in report["models"] if m["tokenizer"] == "bpe"), key=lambda m: m["vocab_size"])
+    for key, label in (("gue_mean", "mean over tasks"), ("gue_mean_macro_families", "mean over families")):
+        axis.plot([m["vocab_size"] for m in bpe], [m[key] for m in bpe], marker="o", label=f"BPE, {label}")
+        for m in report["models"]:
+            if m["tokenizer"] != "bpe":
+                axis.scatter(m["vocab_size"], m[key], marker="s" if "non" in m["tokenizer"] else "^")
+                axis.annotate(m["name"], (m["vocab_size"], m[key]), fontsize=7)
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("vocabulary size")
+    axis.set_ylabel("GUE score (x100)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def main(argv=None):
+    """Pretrain and fine-tune every model not yet done, then write the comparison."""
+    parser = command_parser(
+        TokenizationStudyArguments,
+        usage="python benchmarks/tokenization.py [--models ...] [--pretraining_flops F] [--gue_dir GUE]",
+        description=__doc__.split("\n\n")[0],
+    )
+    (args,) = parser.parse_args_into_dataclasses(argv)
+    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    if BASELINE not in names:
+        raise ValueError(f"--models must include {BASELINE}: every model is compared with it.")
+    training_files, held_out_files = split_files(expand_paths(args.corpus), args.validation_species)
+    held_out_sample = [s[:500] for s, _ in zip(read_segments(held_out_files, min_length=500), range(200))]
+    models, folders = [], {}
+    for name in names:
+        model = pretrain(name, args, training_files, held_out_files, held_out_sample)
+        folders[name] = Path(args.work_dir) / "gue" / name
+        gue(
+            [
+                *("--model_name_or_path", model["folder"], "--gue_dir", args.gue_dir, "--tasks", args.tasks),
+                *("--seeds", args.seeds, "--output_dir", str(folders[name])),
+                *("--epochs_scale", str(args.gue_epochs_scale), "--learning_rate", str(args.gue_learning_rate)),
+                *(["--max_steps", str(args.gue_max_steps)] if args.gue_max_steps else []),
+            ]
+        )
+        models.append(model)
+    report = compare_models(models, folders, args.bootstrap)
+    report["command"] = shlex.join(["python", "benchmarks/tokenization.py", *(sys.argv[1:] if argv is None else argv)])
+    report["settings"] = asdict(args)
+    output = Path(args.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(output / "comparison.json", json.dumps(report, indent=2, default=float))
+    write_text_atomic(output / "comparison.md", markdown(report))
+    plot(report, output / "comparison.png")
+    print(markdown(report))
+    return report
+
+
+if __name__ == "__main__":
+    run_command(main)

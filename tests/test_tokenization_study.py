@@ -1,0 +1,66 @@
+"""The tokenizer study end to end at smoke size: equal pretraining FLOPs, GUE through the runner, the comparison
+against BPE 4096, and a rerun that redoes nothing."""
+
+import json
+
+import pytest
+from comparator_models import write_gc_task
+from conftest import FIXTURE_FASTA
+
+from dnabert2.benchmarks.tokenization import main as study
+from dnabert2.benchmarks.tokenization import mcc
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TINY = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64,hidden_dropout_prob=0.0"
+KEYS = {"name", "tokenizer", "vocab_size", "parameters", "pretraining_flops", "gue_mean", "tasks", "seeds"}
+
+
+def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
+    records = FIXTURE_FASTA.read_text().split(">")[1:]
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "train_species.fa").write_text("".join(">" + r for r in records[:5]))
+    (tmp_path / "corpus" / "held_species.fa").write_text("".join(">" + r for r in records[5:]))
+    write_gc_task(tmp_path / "GUE" / "tf" / "0", sizes=(96, 32, 32))
+    flops = 1e9
+    command = [
+        *("--corpus", str(tmp_path / "corpus" / "*.fa"), "--validation_species", "held_species*"),
+        *("--models", "bpe_4096,kmer_overlapping,kmer_nonoverlapping", "--pretraining_flops", str(flops)),
+        *("--max_seq_length", "64", "--batch_size", "8", "--tokenizer_train_bp", "50000"),
+        *("--config_overrides", TINY, "--gue_dir", str(tmp_path / "GUE"), "--tasks", "tf_0", "--seeds", "1,2"),
+        *("--gue_max_steps", "8", "--bootstrap", "20"),
+        *("--work_dir", str(tmp_path / "work"), "--output_dir", str(tmp_path / "out")),
+    ]
+    report = study(command)
+    stored = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    assert [m["name"] for m in stored["models"]] == ["bpe_4096", "kmer_overlapping", "kmer_nonoverlapping"]
+    models = {m["name"]: m for m in stored["models"]}
+    assert all(KEYS <= set(m) for m in stored["models"])
+    assert models["kmer_overlapping"]["vocab_size"] == 4101 and models["kmer_nonoverlapping"]["vocab_size"] == 4107
+    for m in stored["models"]:  # equal compute: each model's steps fill the budget to within one step
+        per_step = m["pretraining_flops"] / m["pretraining_steps"]
+        assert flops - per_step < m["pretraining_flops"] <= flops
+        assert m["tasks"] == 1 and m["seeds"] == ["1", "2"] and m["held_out_bits_per_base"] > 0
+    # the same windows of tokens hold 6x fewer bases as overlapping 6-mers than as non-overlapping ones
+    ratio = (
+        models["kmer_nonoverlapping"]["bp_seen_in_pretraining"] / models["kmer_overlapping"]["bp_seen_in_pretraining"]
+    )
+    assert ratio == pytest.approx(6, rel=0.05)
+    test = models["kmer_overlapping"]["vs_bpe_4096"]["paired_t_over_seeds"]
+    assert test["mean"] == pytest.approx(models["kmer_overlapping"]["gue_mean"] - models["bpe_4096"]["gue_mean"])
+    assert "bpe_4096" in (tmp_path / "out" / "comparison.md").read_text()
+    assert (tmp_path / "out" / "comparison.png").stat().st_size > 0
+    done = (tmp_path / "work" / "models" / "bpe_4096" / "all_results.json").stat().st_mtime_ns
+    assert study(command)["models"][0]["gue_mean"] == report["models"][0]["gue_mean"]  # a rerun redoes nothing
+    assert (tmp_path / "work" / "models" / "bpe_4096" / "all_results.json").stat().st_mtime_ns == done
+
+
+def test_mcc_matches_scikit_learn():
+    import numpy as np
+    from sklearn.metrics import matthews_corrcoef
+
+    rng = np.random.default_rng(0)
+    for classes in (2, 3, 5):
+        labels, predictions = rng.integers(classes, size=200), rng.integers(classes, size=200)
+        predictions[:120] = labels[:120]
+        assert mcc(labels, predictions) == pytest.approx(matthews_corrcoef(labels, predictions))
+    assert mcc(np.array([0, 1, 1]), np.array([1, 1, 1])) == 0.0  # one predicted class: undefined, 0
