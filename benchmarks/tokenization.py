@@ -29,7 +29,7 @@ from dnabert2.data.fasta import expand_paths, read_segments
 from dnabert2.data.tokenizer import KMER_TOKENIZERS, chunked, load_tokenizer, train_bpe, write_kmer_tokenizer
 from dnabert2.data.windows import split_files
 from dnabert2.runtime.arguments import command_parser
-from dnabert2.runtime.errors import run_command
+from dnabert2.runtime.errors import InputError, run_command
 from dnabert2.runtime.files import write_text_atomic
 from dnabert2.train.run_mlm import main as run_mlm
 
@@ -44,7 +44,10 @@ BASELINE = "bpe_4096"
 
 @dataclass
 class TokenizationStudyArguments:
-    corpus: list[str] = field(default_factory=lambda: ["../shared/data/genomes/*.fa.gz"])
+    corpus: list[str] = field(
+        metadata={"help": "Pretraining FASTA files or globs (e.g. '../shared/data/genomes/*.fa.gz')."}
+    )
+    gue_dir: str = field(metadata={"help": "GUE root in the official CSV layout (e.g. ../shared/data/GUE)."})
     validation_species: list[str] = field(
         default_factory=lambda: [
             "protist_Plasmodium_knowlesi*",
@@ -67,14 +70,16 @@ class TokenizationStudyArguments:
     batch_size: int = field(default=32, metadata={"help": "Pretraining windows per step."})
     tokenizer_train_bp: int = field(default=8_000_000, metadata={"help": "bp of training files for BPE."})
     config_overrides: str | None = field(default=None, metadata={"help": "For smoke tests: smaller models."})
-    gue_dir: str = field(default="../shared/data/GUE")
     tasks: str = field(default="complete")
     seeds: str = field(default="1,2,3")
     gue_max_steps: int | None = field(default=300, metadata={"help": "Cap on fine-tuning steps per task."})
     gue_learning_rate: float = field(default=1e-4, metadata={"help": "Fine-tuning learning rate (every model)."})
     gue_epochs_scale: float = field(default=1.0)
     bootstrap: int = field(default=1000, metadata={"help": "Bootstrap replicates over test examples."})
-    work_dir: str = field(default="outputs/tokenization")
+    work_dir: str = field(
+        default="outputs/tokenization",
+        metadata={"help": "Tokenizers, pretraining runs and their checkpoints (resumable; keep it between sessions)."},
+    )
     output_dir: str = field(default="benchmarks/results/tokenization")
 
 
@@ -358,13 +363,14 @@ def main(argv=None):
     (args,) = parser.parse_args_into_dataclasses(argv)
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     if BASELINE not in names:
-        raise ValueError(f"--models must include {BASELINE}: every model is compared with it.")
+        raise InputError(f"--models must include {BASELINE}: every model is compared with it.")
+    names = [BASELINE] + [name for name in names if name != BASELINE]  # the baseline first: partial reports compare
     training_files, held_out_files = split_files(expand_paths(args.corpus), args.validation_species)
     held_out_sample = [s[:500] for s, _ in zip(read_segments(held_out_files, min_length=500), range(200))]
     models, folders = [], {}
     for name in names:
         model = pretrain(name, args, training_files, held_out_files, held_out_sample)
-        folders[name] = Path(args.work_dir) / "gue" / name
+        folders[name] = Path(args.output_dir) / "gue" / name  # committed as each model completes
         gue(
             [
                 *("--model_name_or_path", model["folder"], "--gue_dir", args.gue_dir, "--tasks", args.tasks),
@@ -374,15 +380,27 @@ def main(argv=None):
             ]
         )
         models.append(model)
+        report = write_comparison(models, folders, args, argv, complete=len(models) == len(names))
+    print(markdown(report))
+    return report
+
+
+def write_comparison(models: list[dict], folders: dict, args, argv, complete: bool) -> dict:
+    """The comparison of the models done so far, written to --output_dir (a partial one says so)."""
     report = compare_models(models, folders, args.bootstrap)
     report["command"] = shlex.join(["python", "benchmarks/tokenization.py", *(sys.argv[1:] if argv is None else argv)])
     report["settings"] = asdict(args)
+    report["complete"] = complete
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output / "comparison.json", json.dumps(report, indent=2, default=float))
-    write_text_atomic(output / "comparison.md", markdown(report))
+    partial = (
+        ""
+        if complete
+        else (f"**Partial**: {len(models)} of the study's models done so far; rerun the command to continue.\n\n")
+    )
+    write_text_atomic(output / "comparison.md", partial + markdown(report))
     plot(report, output / "comparison.png")
-    print(markdown(report))
     return report
 
 
