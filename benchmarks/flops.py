@@ -17,7 +17,7 @@ from dnabert2.runtime.errors import InputError, run_command
 
 @dataclass
 class FlopsArguments:
-    gue_dir: str = field(default="../shared/data/GUE")
+    gue_dir: str = field(metadata={"help": "GUE root in the official CSV layout (e.g. ../shared/data/GUE)."})
     tokenizer: str = field(default=str(packaged("model")), metadata={"help": "Tokenizer folder (default: shipped)."})
     output: str = field(default="benchmarks/results/flops.json")
 

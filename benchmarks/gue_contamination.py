@@ -1,6 +1,6 @@
 """How many GUE test sequences occur in the pretraining corpus (exact, either strand) or share a long k-mer with it.
 
-    python benchmarks/gue_contamination.py --gue_dir ../shared/data/GUE
+    python benchmarks/gue_contamination.py --gue_dir ../shared/data/GUE --corpus "../shared/data/genomes/*.fa.gz"
 
 writes benchmarks/results/gue_contamination.{json,md}: per task the counts and the indices of the clean test examples
 (method in benchmarks/gue_runner/contamination.py, METHOD). ``--tasks all`` takes every task with a test split.

@@ -7,7 +7,8 @@ DNABERT's masking of 6 contiguous tokens (``dnabert2.pretraining.masking.select_
 change and how far (bp) from the edit the change reaches, for overlapping 6-mers (DNABERT), non-overlapping 6-mers
 (Nucleotide Transformer) and the shipped BPE (4,096).
 
-    python benchmarks/kmer_drawbacks.py    # -> benchmarks/results/tokenization/kmer_drawbacks.{md,json}
+    python benchmarks/kmer_drawbacks.py --fasta ../shared/data/genomes/plant_Arabidopsis_arenosa_chr1_chr2.fa.gz
+    # -> benchmarks/results/tokenization/kmer_drawbacks.{md,json}
 """
 
 import json
@@ -33,8 +34,10 @@ K = 6
 @dataclass
 class DrawbackArguments:
     fasta: str = field(
-        default="../shared/data/genomes/plant_Arabidopsis_arenosa_chr1_chr2.fa.gz",
-        metadata={"help": "Held-out species (no model of this project trained on it)."},
+        metadata={
+            "help": "A held-out species no model of this project trained on "
+            "(../shared/data/genomes/plant_Arabidopsis_arenosa_chr1_chr2.fa.gz for the committed results)."
+        },
     )
     windows: int = field(default=2000, metadata={"help": "500-bp windows measured."})
     length: int = field(default=500, metadata={"help": "Window length (bp)."})

@@ -7,7 +7,8 @@ composition baselines of that set:
 - human regions not in training: records of ``--human_file`` held out by the run's record hashing;
 - GUE test sequences (``--gue_tasks`` under ``--gue_dir``), one window per sequence.
 
-    python benchmarks/pretraining_curve.py --run_dir runs/pretrain-v2
+    python benchmarks/pretraining_curve.py --genomes ../shared/data/genomes --gue_dir ../shared/data/GUE \
+        --run_dir runs/pretrain-v2
     # -> benchmarks/results/pretraining_curve.{json,png,md}
 
 A rerun scores only the checkpoints it has not scored before: rows of the earlier report are kept when the held-out
@@ -16,7 +17,7 @@ sets are the same (same baselines) and the checkpoint's weights are the same (di
 With ``--model`` it scores that one model folder instead, on the same windows and masks, beside the same baselines
 and the strict ones (priors from the evaluated windows themselves, ``strict_baseline_metrics``):
 
-    python benchmarks/pretraining_curve.py --model .
+    python benchmarks/pretraining_curve.py --genomes ../shared/data/genomes --gue_dir ../shared/data/GUE --model .
     # -> benchmarks/results/heldout_strict.{json,md}
 """
 
@@ -57,33 +58,35 @@ from dnabert2.runtime.errors import InputError, run_command
 from dnabert2.runtime.weights import weights_digest  # noqa: E402
 from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
 
-GENOMES = "../shared/data/genomes"
+SPECIES = ("protist_Plasmodium_knowlesi", "bacteria_Vibrio_cholerae_N16961", "plant_Arabidopsis_arenosa_chr1_chr2")
 
 
 @dataclass
 class CurveArguments:
+    genomes: str = field(metadata={"help": "The pretraining corpus's folder (e.g. ../shared/data/genomes)."})
     run_dir: str = field(default="runs/pretrain-v2", metadata={"help": "Output folder of a run_mlm.py run."})
     model_name_or_path: str | None = model_field(
         "Score this model folder (e.g. . for the shipped model) instead of --run_dir's checkpoints, beside "
         "the strict baselines too: heldout_strict.{json,md}."
     )
-    train_file: str = field(default=f"{GENOMES}/*.fa.gz", metadata={"help": "The run's --train_file."})
-    species: list[str] = field(
-        default_factory=lambda: [
-            f"{GENOMES}/protist_Plasmodium_knowlesi.fa.gz",
-            f"{GENOMES}/bacteria_Vibrio_cholerae_N16961.fa.gz",
-            f"{GENOMES}/plant_Arabidopsis_arenosa_chr1_chr2.fa.gz",
-        ],
-        metadata={"help": "Held-out species files (the run's --validation_species)."},
+    train_file: str | None = field(default=None, metadata={"help": "The run's --train_file (default: all files)."})
+    species: list[str] | None = field(
+        default=None,
+        metadata={"help": "Held-out species files (the run's --validation_species; default: the shipped model's)."},
     )
-    human_file: str = field(default=f"{GENOMES}/human_GRCh37_chrX_first70Mb.fa.gz")
+    human_file: str | None = field(default=None, metadata={"help": "Default: the corpus's human chrX file."})
     validation_split_percentage: float = field(default=5.0, metadata={"help": "The run's record hashing."})
-    gue_dir: str = field(default="../shared/data/GUE")
+    gue_dir: str | None = field(default=None, metadata={"help": "GUE root (e.g. ../shared/data/GUE) for its set."})
     gue_tasks: str = field(default="prom_core_all,tf_0,mouse_0", metadata={"help": "Their test.csv sequences."})
     windows_per_set: int = field(default=500, metadata={"help": "A fixed random sample of each set."})
     every: int = field(default=1000, metadata={"help": "Score checkpoints whose step is a multiple of this."})
     output_dir: str = field(default="benchmarks/results")
     cache_dir: str | None = field(default="runs/cache")
+
+    def __post_init__(self):
+        self.train_file = self.train_file or f"{self.genomes}/*.fa.gz"
+        self.species = self.species or [f"{self.genomes}/{name}.fa.gz" for name in SPECIES]
+        self.human_file = self.human_file or f"{self.genomes}/human_GRCh37_chrX_first70Mb.fa.gz"
 
 
 def windows_of(sequences, tokenizer, count: int) -> Dataset:
@@ -106,7 +109,7 @@ def held_out_sets(args: CurveArguments, tokenizer) -> dict:
         for s in acgt_segments(r.sequence, 10)
     ]
     sets["human chrX, held-out regions"] = windows_of(pieces, tokenizer, args.windows_per_set)
-    if Path(args.gue_dir).is_dir():
+    if args.gue_dir and Path(args.gue_dir).is_dir():
         sequences = []
         for task in args.gue_tasks.split(","):
             with open(resolve_task(args.gue_dir, task).folder / "test.csv") as handle:

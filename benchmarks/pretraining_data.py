@@ -6,7 +6,8 @@ Each measurement runs in a fresh subprocess (peak RSS = its VmHWM) on the FASTA 
 - streaming: the same windows read and tokenized as they are consumed (``--streaming``), on a quarter of the files
   and on all of them, to show that memory does not grow with the corpus and nothing is written to disk.
 
-    python benchmarks/pretraining_data.py     # ~3 min on 2 cores; writes benchmarks/results/pretraining_data.{md,json}
+    python benchmarks/pretraining_data.py --train_file "../shared/data/genomes/*.fa.gz"
+    # ~3 min on 2 cores; writes benchmarks/results/pretraining_data.{md,json}
 """
 
 import json
@@ -43,7 +44,7 @@ print(json.dumps({"seconds": seconds, "windows": windows, "tokens": tokens, "pea
 
 @dataclass
 class DataBenchArguments:
-    train_file: str = field(default="../shared/data/genomes/*.fa.gz", metadata={"help": "FASTA corpus (glob)."})
+    train_file: str = field(metadata={"help": "FASTA corpus (glob, e.g. '../shared/data/genomes/*.fa.gz')."})
     output_dir: str = field(default="benchmarks/results", metadata={"help": "Where the .md and .json go."})
 
 

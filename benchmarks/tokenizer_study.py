@@ -24,7 +24,7 @@ from dnabert2.runtime.errors import run_command
 
 @dataclass
 class StudyArguments:
-    fasta: list[str] = field(default_factory=lambda: ["../shared/data/genomes"])
+    fasta: list[str] = field(metadata={"help": "FASTA files or folders (e.g. ../shared/data/genomes)."})
     min_power: int = field(default=8)
     max_power: int = field(default=15)
     train_bp: int = field(default=8_000_000, metadata={"help": "bp of training records used per tokenizer."})

@@ -45,7 +45,7 @@ METHOD = (
 @dataclass
 class ContaminationArguments:
     gue_dir: str = field(metadata={"help": "GUE root in the official CSV layout."})
-    corpus: str = field(default="../shared/data/genomes/*.fa.gz", metadata={"help": "Pretraining FASTA files (glob)."})
+    corpus: str = field(metadata={"help": "Pretraining FASTA files (glob, e.g. '../shared/data/genomes/*.fa.gz')."})
     tasks: str = field(default="complete", metadata={"help": "'complete', 'all' or comma-separated config names."})
     k: int = field(default=50, metadata={"help": "k-mer length for shared k-mers (at most 50 is typical)."})
     output: str = field(
