@@ -11,7 +11,6 @@ approximate). Definitions, figures and limits: docs/likelihoods.md.
 """
 
 import csv
-import logging
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -31,8 +30,6 @@ from dnabert2.runtime.arguments import command_parser
 from dnabert2.runtime.errors import run_command
 from dnabert2.runtime.files import atomic_output
 from dnabert2.runtime.logs import configure_logging
-
-logger = logging.getLogger("score")
 
 
 @dataclass

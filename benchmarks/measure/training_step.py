@@ -76,7 +76,7 @@ def training_step(model, batch: dict):
     return step
 
 
-class _LinearCalls(TorchFunctionMode):
+class LinearCalls(TorchFunctionMode):
     """Records (tokens, in, out) of every ``F.linear`` call (nn.Linear modules and direct calls on weight slices)."""
 
     def __init__(self):
@@ -93,7 +93,7 @@ class _LinearCalls(TorchFunctionMode):
 
 def linear_shapes(model, step) -> list[tuple[int, int, int]]:
     """(tokens, in, out) of every linear-layer call in one run of ``step``, the MLM decoder included."""
-    with _LinearCalls() as calls:
+    with LinearCalls() as calls:
         step()
     return calls.shapes
 

@@ -19,8 +19,9 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
-# The project's input readers and batching (the only names this module takes from the prediction pipeline).
+# The project's input readers, batching and device choice (the only names taken from the inference pipeline).
 from dnabert2.inference.prediction import Piece, iter_inputs, sliding_windows, token_budget_batches
+from dnabert2.inference.sharding import worker_device
 from dnabert2.runtime.errors import InputError
 
 
@@ -168,14 +169,15 @@ def pseudo_log_likelihood(
 
 
 def load_masked_lm(model_name_or_path, device=None):
-    """(model in eval mode, tokenizer) of a masked-LM folder or Hub id: DNABERT-2 folders (this project's classes,
-    registered with the Auto classes), or any other ``AutoModelForMaskedLM`` (BERT, ESM, ...) with its tokenizer."""
+    """(model in eval mode on ``device``, default this process's GPU or the CPU; tokenizer) of a masked-LM folder or
+    Hub id: DNABERT-2 folders (this project's classes, registered with the Auto classes), or any other
+    ``AutoModelForMaskedLM`` (BERT, ESM, ...) with its tokenizer."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     import modeling_dnabert2  # noqa: F401  (registers DNABERT-2 with the Auto classes)
 
     model = AutoModelForMaskedLM.from_pretrained(model_name_or_path).eval()
-    return model.to(device or "cpu"), AutoTokenizer.from_pretrained(model_name_or_path)
+    return model.to(device or worker_device()), AutoTokenizer.from_pretrained(model_name_or_path)
 
 
 def read_pieces(path, fasta=None, window: int | None = None, stride: int | None = None) -> Iterator[Piece]:
