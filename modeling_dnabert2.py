@@ -1,7 +1,8 @@
 """DNABERT-2: a post-LayerNorm BERT encoder over DNA BPE tokens with ALiBi attention and a gated-GELU MLP.
 
 Reads top to bottom: ALiBi slopes and padding helpers, embeddings, attention (one table of implementations,
-``ATTENTION_FUNCTIONS``, chosen once per forward by ``choose_attention``), MLP, layer, encoder, pre-trained base,
+``ATTENTION_FUNCTIONS``, chosen once per forward by ``choose_attention``; ``query_subset_attention`` for a last layer
+read out at a few positions only, as masked-LM training and likelihoods need), MLP, layer, encoder, pre-trained base,
 heads.
 
 Padding is removed once, right after the input checks: embeddings, linear layers and MLPs run on real tokens

@@ -144,3 +144,9 @@ def test_score_command_writes_rows_windows_and_tracks(tmp_path, tiny_pretrained,
     assert int(rows[0]["tokens"]) > 0 and int(rows[1]["tokens"]) == 0 and rows[1]["pll_per_bp"] == "nan"
     with pytest.raises(InputError, match="START:END"):
         main(argv + ["--region", "40-10"])
+    with pytest.raises(InputError, match="--stride needs --window"):
+        main(argv + ["--stride", "50"])
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("sequence1,sequence2\nACGTAC,GGTACA\n")
+    with pytest.raises(InputError, match="pair of sequences"):
+        main(["--input", str(pairs), "--model_name_or_path", str(tiny_pretrained), "--output", str(output)])

@@ -67,8 +67,6 @@ def main(argv=None):
     )
     (args,) = parser.parse_args_into_dataclasses(argv)
     configure_logging()
-    if args.stride and not args.window:
-        raise ValueError("--stride needs --window.")
     region = parse_region(args.region)
     model, tokenizer = load_masked_lm(args.model_name_or_path)
     pieces = read_pieces(args.input, args.fasta, args.window, args.stride)

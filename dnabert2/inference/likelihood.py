@@ -183,10 +183,15 @@ def load_masked_lm(model_name_or_path, device=None):
 def read_pieces(path, fasta=None, window: int | None = None, stride: int | None = None) -> Iterator[Piece]:
     """The records (or windows) of a FASTA/FASTQ/CSV/BED input as the prediction pipeline reads them; pairs of
     sequences are refused (a likelihood is of one sequence)."""
-    for piece in sliding_windows(iter_inputs(path, fasta), window, stride):
+    if stride and not window:
+        raise InputError("--stride needs --window.")
+
+    def single(piece: Piece) -> Piece:
         if len(piece.sequences) != 1:
             raise InputError(f"{path}: row {piece.name} holds a pair of sequences; score one sequence per row.")
-        yield piece
+        return piece
+
+    return map(single, sliding_windows(iter_inputs(path, fasta), window, stride))
 
 
 COLUMNS = ["name", "start", "end", "tokens", "pll", "pll_per_bp"]
