@@ -1,7 +1,8 @@
 """DNABERT-2: a post-LayerNorm BERT encoder over DNA BPE tokens with ALiBi attention and a gated-GELU MLP.
 
 Reads top to bottom: ALiBi slopes and padding helpers, embeddings, attention (one table of implementations,
-``ATTENTION_FUNCTIONS``, chosen once per forward by ``choose_attention``), MLP, layer, encoder, pre-trained base,
+``ATTENTION_FUNCTIONS``, chosen once per forward by ``choose_attention``; ``query_subset_attention`` for a last layer
+read out at a few positions only, as masked-LM training and likelihoods need), MLP, layer, encoder, pre-trained base,
 heads.
 
 Padding is removed once, right after the input checks: embeddings, linear layers and MLPs run on real tokens
@@ -147,12 +148,17 @@ class PackedBatch:
 
 @dataclass
 class PackedEncoding:
-    """The encoder's output on packed tokens: the last hidden state, and per layer on request."""
+    """The encoder's output on packed tokens: the last hidden state, and per layer on request.
+
+    With ``rows`` set (an encoding read out at some positions), ``hidden`` holds the last hidden state at those
+    packed tokens only, in batch-major order; ``mean`` then does not apply.
+    """
 
     packed: PackedBatch
-    hidden: torch.Tensor  # (total_tokens, hidden)
+    hidden: torch.Tensor  # (total_tokens, hidden), or (len(rows), hidden)
     all_hidden: list | None
     weights: list | None
+    rows: torch.Tensor | None = None
 
     def hidden_states(self):
         """Per-layer hidden states padded to the input shape (exact zeros at padding), or None."""
@@ -474,6 +480,46 @@ def packed_attention(qkv: torch.Tensor, inputs: AttentionInputs, num_heads: int,
     return context.reshape(total, -1), weights
 
 
+def query_subset_attention(q, kv, rows: torch.Tensor, inputs: AttentionInputs, num_heads: int, dropout_p: float):
+    """Attention with queries at some packed tokens only and keys and values at every token of their sequences: the
+    last layer of a masked LM read out at a few positions.
+
+    q: (len(rows), hidden) at the packed tokens ``rows`` (ascending); kv: (total_tokens, 2 * hidden), columns
+    (k|v) x heads x head_dim. Returns the context (len(rows), hidden). Each sequence holding queries becomes one row
+    of an SDPA batch: its queries padded to the most any sequence holds, its keys to ``max_seqlen``, with an explicit
+    ALiBi + key-padding bias; sequences go in groups whose bias stays within ``_BLOCK_BIAS_BUDGET`` entries.
+    """
+    packed, count = inputs.packed, rows.shape[0]
+    q = q.view(count, num_heads, -1)
+    k, v = kv.view(kv.shape[0], 2, num_heads, -1).unbind(dim=1)
+    if count == 0:
+        return q.flatten(1), None
+    sequence = torch.searchsorted(packed.cu_seqlens[1:].long(), rows, right=True)
+    position = rows - packed.cu_seqlens[sequence].long()
+    holders, holder, per_holder = torch.unique_consecutive(sequence, return_inverse=True, return_counts=True)
+    slot = torch.arange(count, device=rows.device) - F.pad(per_holder.cumsum(0), (1, 0))[holder]
+    most = int(per_holder.max())
+    queries = q.new_zeros(holders.shape[0], most, *q.shape[1:])
+    queries[holder, slot] = q
+    query_positions = torch.zeros(holders.shape[0], most, dtype=torch.long, device=rows.device)
+    query_positions[holder, slot] = position
+    keys, values = (_to_padded_heads(x, packed)[holders] for x in (k, v))
+    key_positions = torch.arange(packed.max_seqlen, device=rows.device)
+    real_keys = key_positions[None, :] < packed.lengths[holders, None]
+    group = max(1, _BLOCK_BIAS_BUDGET // (num_heads * most * packed.max_seqlen))
+    contexts = []
+    for start in range(0, holders.shape[0], group):
+        part = slice(start, start + group)
+        distance = (query_positions[part, :, None] - key_positions[None, None, :]).abs().float()
+        bias = (-inputs.slopes[None, :, None, None] * distance[:, None]).to(q.dtype)
+        bias = bias.masked_fill(~real_keys[part, None, None, :], torch.finfo(q.dtype).min)
+        context = F.scaled_dot_product_attention(
+            queries[part].transpose(1, 2), keys[part], values[part], attn_mask=bias, dropout_p=dropout_p
+        )
+        contexts.append(context.transpose(1, 2))
+    return torch.cat(contexts)[holder, slot].flatten(1), None
+
+
 class DNABert2SelfAttention(nn.Module):
     """Fused QKV projection followed by ALiBi attention on packed tokens."""
 
@@ -483,9 +529,16 @@ class DNABert2SelfAttention(nn.Module):
         self.dropout_p = config.attention_probs_dropout_prob
         self.Wqkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
 
-    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False):
+    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False, rows=None):
+        """The context at every packed token, or with ``rows`` only there (queries there, keys and values at all)."""
         dropout_p = self.dropout_p if self.training else 0.0
-        return packed_attention(self.Wqkv(hidden_states), inputs, self.num_attention_heads, dropout_p)
+        if rows is None:
+            return packed_attention(self.Wqkv(hidden_states), inputs, self.num_attention_heads, dropout_p)
+        hidden = hidden_states.shape[-1]
+        weight, bias = self.Wqkv.weight, self.Wqkv.bias
+        q = F.linear(hidden_states[rows], weight[:hidden], bias[:hidden])
+        kv = F.linear(hidden_states, weight[hidden:], bias[hidden:])
+        return query_subset_attention(q, kv, rows, inputs, self.num_attention_heads, dropout_p)
 
 
 class DNABert2SelfOutput(nn.Module):
@@ -509,9 +562,10 @@ class DNABert2Attention(nn.Module):
         self.self = DNABert2SelfAttention(config)
         self.output = DNABert2SelfOutput(config)
 
-    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False):
-        context, weights = self.self(hidden_states, inputs, output_attentions)
-        return self.output(context, hidden_states), weights
+    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False, rows=None):
+        """The block's output at every packed token, or with ``rows`` (packed indices) only there."""
+        context, weights = self.self(hidden_states, inputs, output_attentions, rows)
+        return self.output(context, hidden_states if rows is None else hidden_states[rows]), weights
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -572,30 +626,46 @@ class DNABert2GatedMLP(nn.Module):
 
 
 class DNABert2Layer(GradientCheckpointingLayer):
-    """One post-LN encoder layer on packed tokens."""
+    """One post-LN encoder layer on packed tokens.
+
+    With ``rows`` (packed indices, ascending) it computes its output only at those tokens: their queries attend to
+    every token's keys and values, and the output projection and MLP run there alone.
+    """
 
     def __init__(self, config):
         super().__init__()
         self.attention = DNABert2Attention(config)
         self.mlp = DNABert2GatedMLP(config)
 
-    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False):
-        hidden_states, weights = self.attention(hidden_states, inputs, output_attentions)
+    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False, rows=None):
+        hidden_states, weights = self.attention(hidden_states, inputs, output_attentions, rows)
         return self.mlp(hidden_states), weights
 
 
 class DNABert2Encoder(nn.Module):
-    """Stack of layers; collects per-layer packed hidden states and attention weights on request."""
+    """Stack of layers; collects per-layer packed hidden states and attention weights on request.
+
+    With ``last_layer_rows`` the last layer runs at those packed tokens only (``DNABert2Layer``), and the output holds
+    those rows alone: what a masked-LM head reads at a few positions needs nothing more.
+    """
 
     def __init__(self, config):
         super().__init__()
         self.layer = nn.ModuleList([DNABert2Layer(config) for _ in range(config.num_hidden_layers)])
 
-    def forward(self, hidden_states, inputs: AttentionInputs, output_attentions=False, output_hidden_states=False):
+    def forward(
+        self,
+        hidden_states,
+        inputs: AttentionInputs,
+        output_attentions=False,
+        output_hidden_states=False,
+        last_layer_rows=None,
+    ):
         all_hidden = [hidden_states] if output_hidden_states else None
         all_weights = [] if output_attentions else None
-        for layer in self.layer:
-            hidden_states, weights = layer(hidden_states, inputs, output_attentions)
+        for number, layer in enumerate(self.layer, start=1):
+            rows = last_layer_rows if number == len(self.layer) else None
+            hidden_states, weights = layer(hidden_states, inputs, output_attentions, rows=rows)
             if output_hidden_states:
                 all_hidden.append(hidden_states)
             if output_attentions:
@@ -689,8 +759,15 @@ class DNABert2Model(DNABert2PreTrainedModel):
         inputs_embeds=None,
         output_attentions=None,
         output_hidden_states=None,
+        read_out=None,
     ) -> PackedEncoding:
-        """Run the encoder on the real tokens; every head starts here. Output flags default to the config's."""
+        """Run the encoder on the real tokens; every head starts here. Output flags default to the config's.
+
+        ``read_out`` (batch, seqlen) bool: the positions whose last hidden state is wanted (padding is never read).
+        The encoding then holds them alone (``rows``), and the last layer runs only there (queries, output
+        projection, MLP; keys and values at every token), unless every position's hidden states or attention
+        weights were asked for: then it runs whole and is read out after.
+        """
         output_attentions = bool(output_attentions if output_attentions is not None else self.config.output_attentions)
         output_hidden_states = bool(
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
@@ -714,7 +791,14 @@ class DNABert2Model(DNABert2PreTrainedModel):
             self.config.attention_block_size,
         )
         inputs = AttentionInputs(packed, alibi_slopes(self.config.num_attention_heads, device), implementation)
-        return PackedEncoding(packed, *self.encoder(hidden, inputs, output_attentions, output_hidden_states))
+        if read_out is None:
+            return PackedEncoding(packed, *self.encoder(hidden, inputs, output_attentions, output_hidden_states))
+        rows = torch.nonzero(packed.unpad(read_out), as_tuple=False).flatten()
+        whole = output_attentions or output_hidden_states
+        hidden, all_hidden, weights = self.encoder(
+            hidden, inputs, output_attentions, output_hidden_states, None if whole else rows
+        )
+        return PackedEncoding(packed, hidden[rows] if whole else hidden, all_hidden, weights, rows)
 
     def forward(
         self,
@@ -784,7 +868,9 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
     """DNABERT-2 with the masked-language-modelling head.
 
     In training with ``labels`` and ``config.sparse_prediction``, logits are computed only at labelled positions
-    and returned flat, shape (num_labelled, vocab), in batch-major order; otherwise (batch, seqlen, vocab).
+    and returned flat, shape (num_labelled, vocab), in batch-major order; otherwise (batch, seqlen, vocab). There the
+    last encoder layer also runs only at the labelled positions (``DNABert2Model.encode_packed``'s ``read_out``), as
+    does ``logits_at`` for any positions.
     The loss is the mean cross-entropy over positions whose label is not -100 (every token id counts, [UNK] too).
     """
 
@@ -814,8 +900,15 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
         return_dict=None,
     ):
         """Masked-LM logits and, with ``labels`` (-100 = ignore), the loss. Returns ``MaskedLMOutput``."""
+        sparse = labels is not None and self.training and self.config.sparse_prediction
         encoding = self.bert.encode_packed(
-            input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions, output_hidden_states
+            input_ids,
+            attention_mask,
+            token_type_ids,
+            inputs_embeds,
+            output_attentions,
+            output_hidden_states,
+            read_out=labels != -100 if sparse else None,
         )
         packed, hidden = encoding.packed, encoding.hidden
         loss = None
@@ -825,10 +918,9 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
                     f"labels has shape {tuple(labels.shape)}, expected {(packed.batch_size, packed.seqlen)}."
                 )
             packed_labels = packed.unpad(labels)
-        if labels is not None and self.training and self.config.sparse_prediction:
-            selected = packed_labels != -100
-            logits = self.cls(hidden[selected])
-            loss = F.cross_entropy(logits.float(), packed_labels[selected])
+        if sparse:
+            logits = self.cls(hidden)
+            loss = F.cross_entropy(logits.float(), packed_labels[encoding.rows])
         else:
             logits = self.cls(hidden)
             if labels is not None:
@@ -838,6 +930,11 @@ class DNABert2ForMaskedLM(DNABert2PreTrainedModel):
             loss=loss, logits=logits, hidden_states=encoding.hidden_states(), attentions=encoding.attentions()
         )
         return output if return_dict is not False else output.to_tuple()
+
+    def logits_at(self, input_ids, positions, attention_mask=None, token_type_ids=None) -> torch.Tensor:
+        """Masked-LM logits at ``positions`` ((batch, seqlen) bool; padding never counts) alone, flat in batch-major
+        order, (num_positions, vocab): the head, and the last encoder layer, run only there."""
+        return self.cls(self.bert.encode_packed(input_ids, attention_mask, token_type_ids, read_out=positions).hidden)
 
 
 def _classification_loss(config, logits, labels, num_labels):

@@ -1,6 +1,7 @@
 """The GPU paths verified in one run on the first CUDA GPU this project is lent: the Triton kernel against a plain
 fp32 attention at real shapes (fp16, bf16, fp32; forward and gradients), the model with attn_implementation="triton"
-against SDPA, MLM training steps (bf16 autocast, both attentions), and dnabert2-embed on CUDA against the CPU.
+against SDPA, MLM training steps (bf16 autocast, both attentions), dnabert2-embed on CUDA against the CPU, and the
+exact pseudo-log-likelihood of dnabert2-score against one masked position per forward pass (times and agreement).
 
     bash benchmarks/gpu_check.sh      # this check, then the kernel speed table; under 8 minutes on one GPU
 
@@ -40,6 +41,8 @@ class GpuCheckArguments:
     autocast: str = field(default="bfloat16", metadata={"help": "Autocast precision of the model checks."})
     train_batch: str = field(default="16x128", metadata={"help": "Sequences x tokens of the timed MLM steps."})
     config_overrides: str = field(default="", metadata={"help": "e.g. 'num_hidden_layers=2' (smoke tests)."})
+    likelihood_sequences: int = field(default=7, metadata={"help": "Sequences of the PLL check (at most 7)."})
+    likelihood_length: int = field(default=1000, metadata={"help": "bp per sequence of the PLL check."})
     device: str = field(
         default="cuda", metadata={"help": "'cpu' runs the same checks under TRITON_INTERPRET=1 (tests)."}
     )
@@ -205,6 +208,43 @@ def embed_rows() -> list[dict]:
     ]
 
 
+def likelihood_rows(args) -> list[dict]:
+    """The exact pseudo-log-likelihood as dnabert2-score computes it (masked copies batched, read out at the masked
+    position) against the published benchmark's method (one masked position per forward pass, full logits): the
+    shipped model on the device, the first ``likelihood_length`` bp of each record of the package's FASTA. On a GPU
+    a lone sequence leaves the device mostly idle, so batching the copies should gain far more than on CPU."""
+    from dnabert2.benchmarks.likelihood import one_position_per_forward
+    from dnabert2.data.fasta import read_fasta
+    from dnabert2.inference.likelihood import load_scorer, token_log_likelihoods
+
+    fasta = Path(__file__).resolve().parent / "data" / "multispecies_mini.fa"  # package data
+    sequences = [r.sequence[: args.likelihood_length] for r in read_fasta(fasta)][: args.likelihood_sequences]
+    model, tokenizer = load_scorer(packaged("model"), args.device)
+    token_log_likelihoods(model, tokenizer, sequences[:1])  # warm-up
+    synchronize(args.device)
+    start = time.perf_counter()
+    published = [one_position_per_forward(model, tokenizer, sequence) for sequence in sequences]
+    synchronize(args.device)
+    published_s = time.perf_counter() - start
+    exact = token_log_likelihoods(model, tokenizer, sequences)
+    synchronize(args.device)
+    exact_s = time.perf_counter() - start - published_s
+    difference = max(float(np.abs(score.log_probs - values).max()) for score, values in zip(exact, published))
+    return [
+        {
+            "check": f"exact PLL (dnabert2-score) vs one position per forward, full logits (shipped model, "
+            f"{args.likelihood_length} bp)",
+            "sequences": len(sequences),
+            "published_s_per_sequence": published_s / len(sequences),
+            "exact_s_per_sequence": exact_s / len(sequences),
+            "speedup": published_s / exact_s,
+            "max_token_difference": difference,
+            "tolerance": 1e-3,
+            "passed": difference <= 1e-3,
+        }
+    ]
+
+
 def main(argv=None):
     """Run every check on CUDA, write the report, exit 1 if one failed."""
     parser = command_parser(
@@ -213,7 +253,7 @@ def main(argv=None):
     (args,) = parser.parse_args_into_dataclasses(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InputError("The GPU check needs a CUDA GPU; none is visible.")
-    rows = kernel_rows(args) + model_rows(args) + embed_rows()
+    rows = kernel_rows(args) + model_rows(args) + embed_rows() + likelihood_rows(args)
     device = torch.cuda.get_device_name() if args.device == "cuda" else "CPU (Triton interpreter)"
     lines = [
         f"GPU check on {device}, torch {torch.__version__}: `python benchmarks/gpu_check.py`",

@@ -75,8 +75,13 @@ def test_gpu_check_runs_its_checks_on_the_cpu_interpreter(tmp_path):
             str(tmp_path),
             "--config_overrides",
             "num_hidden_layers=2,hidden_size=32,num_attention_heads=2,intermediate_size=64",
+            "--likelihood_sequences",
+            "2",
+            "--likelihood_length",
+            "120",
         ]
     )
     rows = json.loads((tmp_path / "gpu_check.json").read_text())["rows"]
     assert [row["check"].split(",")[0] for row in rows][:2] == ["kernel float32", "kernel float16"]
-    assert all(row["passed"] for row in rows) and len(rows) == 6
+    assert all(row["passed"] for row in rows) and len(rows) == 7
+    assert rows[-1]["check"].startswith("exact PLL") and rows[-1]["max_token_difference"] < 1e-4

@@ -163,6 +163,54 @@ def test_sparse_mlm_head_in_training_and_loss_counts_unk(tiny_config):
     torch.testing.assert_close(dense.loss, want, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("lengths", [[17, 5, 30, 1], [12, 12, 12]], ids=["padded", "equal-lengths"])
+def test_last_layer_at_labelled_positions_equals_full_computation(tiny_config, lengths):
+    """Sparse MLM training (last layer at labelled tokens only) gives the full computation's logits there, its loss
+    and every parameter's gradient; one sequence has no labelled token at all."""
+    ids, mask, types = uneven_batch(lengths, seed=3)
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.where((torch.rand(ids.shape, generator=generator) < 0.3) & (mask > 0), ids, -100)
+    labels[0, 0], labels[1] = ids[0, 0], -100  # [CLS] labelled; the second sequence read nowhere
+    results = []
+    for sparse in (True, False):
+        tiny_config.sparse_prediction = sparse
+        model, _ = mlm_with_reference_weights(tiny_config)
+        model.train()
+        out = model(ids, mask, types, labels=labels)
+        out.loss.backward()
+        logits = out.logits if sparse else out.logits[labels != -100]
+        results.append((out.loss, logits, {n: p.grad for n, p in model.named_parameters() if p.grad is not None}))
+    (loss, logits, grads), (full_loss, full_logits, full_grads) = results
+    assert logits.shape == ((labels != -100).sum().item(), tiny_config.vocab_size)
+    torch.testing.assert_close(logits, full_logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(loss, full_loss, atol=1e-5, rtol=1e-5)
+    assert grads.keys() == full_grads.keys() and len(grads) == len(list(model.parameters()))
+    for name in grads:
+        torch.testing.assert_close(grads[name], full_grads[name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_logits_at_positions_equal_full_logits_and_skip_the_last_layer_elsewhere(tiny_config):
+    model, _ = mlm_with_reference_weights(tiny_config)
+    ids, mask, types = uneven_batch([17, 5, 30, 1], extra_padding=2)
+    positions = torch.rand(ids.shape, generator=torch.Generator().manual_seed(2)) < 0.4
+    positions[:, 0] = True  # [CLS]
+    full = model(ids, mask, types).logits
+    real = positions & mask.bool()  # padded positions are never read
+    last = model.bert.encoder.layer[-1].mlp.wo
+    rows = []
+    hook = last.register_forward_hook(lambda module, inputs, output: rows.append(inputs[0].shape[0]))
+    try:
+        got = model.logits_at(ids, positions, mask, types)
+    finally:
+        hook.remove()
+    torch.testing.assert_close(got, full[real], atol=1e-5, rtol=1e-5)
+    assert rows == [int(real.sum())] and rows[0] < int(mask.sum())
+    # with every position's hidden states asked for, the last layer runs whole and is read out after
+    encoding = model.bert.encode_packed(ids, mask, types, output_hidden_states=True, read_out=positions)
+    torch.testing.assert_close(model.cls(encoding.hidden), full[real], atol=1e-5, rtol=1e-5)
+    assert len(encoding.hidden_states()) == tiny_config.num_hidden_layers + 1
+
+
 def test_gradient_checkpointing_gives_same_gradients(tiny_config):
     ids, mask, types = uneven_batch([10, 4])
     labels = ids.masked_fill(mask == 0, -100)
@@ -292,6 +340,8 @@ assert type(model).__module__.startswith("transformers_modules"), type(model).__
 x = torch.load({str(tmp_path / "inputs.pt")!r})
 logits = model(x["ids"], x["mask"], x["types"]).logits
 assert torch.equal(logits, torch.load({str(tmp_path / "expected.pt")!r})), "logits differ"
+read = x["mask"].bool()
+torch.testing.assert_close(model.logits_at(x["ids"], read, x["mask"], x["types"]), logits[read], atol=1e-5, rtol=1e-5)
 print("OK")
 """
     )

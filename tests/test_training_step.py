@@ -24,7 +24,8 @@ def test_matmul_reference_matches_independent_flop_count(tmp_path, sparse_predic
     (row,) = training_step_rows([("tiny", str(tmp_path / "config.json"), 4)], repeats=1, dropouts=(0.0,))
     assert row["tokens"] == 4 * 128
     assert row["linear_flops"] == row["independent_linear_flops"]
-    # per layer Wqkv, attention output, gated_layers, wo; then the head's dense and decoder
-    assert row["linear_calls"] == 2 * 4 + 2
+    # per layer Wqkv, attention output, gated_layers, wo (sparse: the last layer's Wqkv as two calls, queries at the
+    # labelled positions and keys/values everywhere); then the head's dense and decoder
+    assert row["linear_calls"] == 2 * 4 + sparse_prediction + 2
     assert 0 < row["labelled_positions"] < row["tokens"]
     assert 0 < row["efficiency"] and row["step_ms"] > 0 and row["tokens_per_s"] > 0

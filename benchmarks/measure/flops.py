@@ -7,7 +7,7 @@ are ignored (a few percent).
 The paper's comparison on GUE is ``python benchmarks/flops.py``.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,25 @@ def linear_flops(encoder: Encoder, tokens: int) -> float:
 def forward_flops(encoder: Encoder, seq_len: int) -> float:
     """Matmul FLOPs of one forward pass over one sequence of ``seq_len`` tokens (no MLM head)."""
     return linear_flops(encoder, seq_len) + float(encoder.layers * seq_len * 4 * seq_len * encoder.hidden)
+
+
+def read_out_linear_flops(encoder: Encoder, tokens: int, read_out: int) -> float:
+    """Linear FLOPs of the encoder when only ``read_out`` of ``tokens`` positions are read (masked LM): every layer
+    but the last at every token, the last layer's keys and values at every token and the rest (queries, output
+    projection, MLP) at the ``read_out`` positions alone."""
+    key_values = 2.0 * (tokens - read_out) * encoder.hidden * 2 * encoder.hidden
+    return (
+        linear_flops(replace(encoder, layers=encoder.layers - 1), tokens)
+        + linear_flops(replace(encoder, layers=1), read_out)
+        + key_values
+    )
+
+
+def read_out_forward_flops(encoder: Encoder, seq_len: int, read_out: int) -> float:
+    """Matmul FLOPs of one forward pass over ``seq_len`` tokens read out at ``read_out`` of them (no MLM head):
+    ``read_out_linear_flops`` plus attention, whose last layer has ``read_out`` queries."""
+    attention = 4.0 * seq_len * encoder.hidden * ((encoder.layers - 1) * seq_len + read_out)
+    return read_out_linear_flops(encoder, seq_len, read_out) + attention
 
 
 def mlm_head_flops(hidden: int, vocab: int, tokens: int) -> float:

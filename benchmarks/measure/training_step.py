@@ -6,12 +6,14 @@ import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from datasets import Dataset, DatasetDict
+from torch.overrides import TorchFunctionMode
 from transformers import DataCollatorForTokenClassification, Trainer
 
 from configuration_dnabert2 import DNABert2Config
 from dnabert2 import packaged
-from dnabert2.benchmarks.measure.flops import Encoder, linear_flops, mlm_head_flops
+from dnabert2.benchmarks.measure.flops import Encoder, linear_flops, mlm_head_flops, read_out_linear_flops
 from dnabert2.benchmarks.measure.generated import random_dna
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.data.windows import tokenize_windows
@@ -74,22 +76,26 @@ def training_step(model, batch: dict):
     return step
 
 
+class LinearCalls(TorchFunctionMode):
+    """Records (tokens, in, out) of every ``F.linear`` call (nn.Linear modules and direct calls on weight slices)."""
+
+    def __init__(self):
+        super().__init__()
+        self.shapes = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.linear:
+            inputs, weight = args[0], args[1] if len(args) > 1 else kwargs["weight"]
+            self.shapes.append((inputs.numel() // weight.shape[1], weight.shape[1], weight.shape[0]))
+        return func(*args, **kwargs)
+
+
 def linear_shapes(model, step) -> list[tuple[int, int, int]]:
-    """(tokens, in, out) of every nn.Linear call in one run of ``step``, the MLM decoder included."""
-    shapes = []
-    hooks = [
-        module.register_forward_hook(
-            lambda m, inputs, output: shapes.append((inputs[0].numel() // m.in_features, m.in_features, m.out_features))
-        )
-        for module in model.modules()
-        if isinstance(module, torch.nn.Linear)
-    ]
-    try:
+    """(tokens, in, out) of every linear-layer call in one run of ``step``, the MLM decoder included."""
+    with LinearCalls() as calls:
         step()
-    finally:
-        for hook in hooks:
-            hook.remove()
-    return shapes
+    return calls.shapes
 
 
 def dense_matmuls(shapes):
@@ -108,11 +114,16 @@ def dense_matmuls(shapes):
 
 def independent_linear_flops(config, batch) -> float:
     """FLOPs of the training step's linear layers counted from the architecture (flops.py), not from the hooks:
-    3 x (encoder linear layers at every real token + the MLM head at the labelled positions)."""
+    3 x (encoder linear layers + the MLM head). With sparse_prediction the head and the last layer (but its keys and
+    values) run at the labelled positions only, else everything at every real token."""
     encoder = Encoder("model", config.hidden_size, config.num_hidden_layers, config.intermediate_size, True)
     tokens = int(batch["attention_mask"].sum())
-    labelled = int((batch["labels"] != -100).sum()) if config.sparse_prediction else tokens
-    return 3 * (linear_flops(encoder, tokens) + mlm_head_flops(config.hidden_size, config.vocab_size, labelled))
+    if config.sparse_prediction:
+        labelled = int((batch["labels"] != -100).sum())
+        encoder_flops = read_out_linear_flops(encoder, tokens, labelled)
+    else:
+        labelled, encoder_flops = tokens, linear_flops(encoder, tokens)
+    return 3 * (encoder_flops + mlm_head_flops(config.hidden_size, config.vocab_size, labelled))
 
 
 def step_efficiency(model, batch, repeats: int) -> dict:

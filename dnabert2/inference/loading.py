@@ -101,12 +101,21 @@ def load_encoder(model_dir, base_model: str | None = None) -> DNABert2Model:
     return encoder.eval()
 
 
-def load_masked_lm(model_dir) -> DNABert2ForMaskedLM:
-    """A masked language model (pretrained checkpoint) for likelihoods; one without a trained MLM head is refused."""
+def load_masked_lm(model_dir):
+    """A masked language model (a pretrained checkpoint) for likelihoods and variant scores: this project's through
+    its own class, any other (BERT, ESM, ...) through ``AutoModelForMaskedLM``; one without a trained MLM head is
+    refused."""
     model_dir = resolve_model(model_dir)
     with quiet_transformers():
-        model, info = DNABert2ForMaskedLM.from_pretrained(model_dir, output_loading_info=True)
-    head = [key for key in info["missing_keys"] if key.startswith("cls.")]
+        if is_dnabert2(model_dir):
+            model, info = DNABert2ForMaskedLM.from_pretrained(model_dir, output_loading_info=True)
+        else:
+            from transformers import AutoModelForMaskedLM
+
+            model, info = AutoModelForMaskedLM.from_pretrained(
+                model_dir, trust_remote_code=True, output_loading_info=True
+            )
+    head = [key for key in info["missing_keys"] if key.startswith(("cls.", "lm_head."))]
     if head:
         raise InputError(
             f"{model_dir} holds no masked-LM head ({', '.join(head)}): it is not a pretrained checkpoint (a "
