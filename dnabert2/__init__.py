@@ -3,6 +3,7 @@
     import dnabert2
     vectors = dnabert2.embed(["ACGTTGCA...", "TTGACA..."])        # (2, hidden) numpy array, shipped model
     table = dnabert2.predict("reads.fa", model="my-classifier")   # pandas DataFrame, one row per record
+    likelihoods = dnabert2.score(["ACGTTGCA..."])                 # pandas DataFrame: pseudo-log-likelihoods
     scores = dnabert2.score_variants("calls.vcf.gz", "genome.fa") # pandas DataFrame, one row per ALT allele
     AutoModel.from_pretrained(dnabert2.SHIPPED_MODEL, trust_remote_code=True)
 
@@ -34,6 +35,6 @@ def packaged(name: str) -> Path:
 
 SHIPPED_MODEL = str(packaged("model"))  # the shipped model's folder, for the Auto classes and every ``model=``
 
-from dnabert2.api import embed, predict, score_variants  # noqa: E402  (the API needs ``packaged`` above)
+from dnabert2.api import embed, predict, score, score_variants  # noqa: E402  (the API needs ``packaged`` above)
 
-__all__ = ["SHIPPED_MODEL", "embed", "packaged", "predict", "score_variants"]
+__all__ = ["SHIPPED_MODEL", "embed", "packaged", "predict", "score", "score_variants"]

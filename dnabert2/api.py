@@ -1,5 +1,6 @@
-"""The Python API: ``embed``, ``predict`` and ``score_variants``, each the computation of its command line
-(dnabert2-embed, -predict, -score-variants: the same reader, compute step and model loading), returned in memory.
+"""The Python API: ``embed``, ``predict``, ``score`` and ``score_variants``, each the computation of its command line
+(dnabert2-embed, -predict, -score, -score-variants: the same reader, compute step and model loading), returned in
+memory.
 
 Sequences are given as a list (strings, or tuples of two for pair tasks) or as a path (``str`` or ``Path``) to a
 FASTA/FASTQ(.gz), CSV or BED (with ``fasta``) file; a string is always a path, so wrap one sequence in a list.
@@ -11,6 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from dnabert2.inference.arguments import SHIPPED
+from dnabert2.inference.sharding import Shard
+
+_ONE_SHARD = Shard(0, 1)  # the API runs the whole input in this process
 
 
 def _reader(sequences, fasta, window, stride, skip_unusable: bool):
@@ -97,6 +101,36 @@ def predict(
 
         return pd.DataFrame(columns=columns)
     return frame[columns + [c for c in frame.columns if c.startswith("prob_")]]
+
+
+def score(
+    sequences,
+    model: str = SHIPPED,
+    mask_stride: int | None = None,
+    window: int | None = None,
+    stride: int | None = None,
+    region: tuple[int, int] | None = None,
+    fasta: str | None = None,
+    max_tokens_per_batch: int = 16384,
+):
+    """Pseudo-log-likelihoods under a masked language model as a pandas DataFrame, one row per sequence or window in
+    input order: name, start, end, tokens (scored), pll (natural log), pll_per_bp; the rows of dnabert2-score's TSV,
+    as numbers. Exact (every token masked once) unless ``mask_stride`` (k copies, every k-th token masked in each);
+    ``region`` (start, end) in bp scores only the tokens overlapping it. Definitions: ``dnabert2.inference.likelihood``.
+    """
+    import pandas as pd
+
+    from dnabert2.inference.likelihood import COLUMNS, load_scorer, score_pieces, score_values
+
+    pieces = _reader(sequences, fasta, window, stride, skip_unusable=False)(_ONE_SHARD)
+    scorer, tokenizer = load_scorer(model)
+    rows = [
+        score_values(piece, scores)
+        for piece, scores in score_pieces(
+            scorer, tokenizer, (piece for _, piece in pieces), mask_stride, region, max_tokens_per_batch
+        )
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def score_variants(

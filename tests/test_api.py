@@ -144,3 +144,17 @@ def test_sequences_in_memory_follow_the_one_alphabet(tiny_pretrained):
     np.testing.assert_array_equal(upper, lower)
     with pytest.raises(InputError, match="sequence 1: characters that are not nucleotides: '1'"):
         dnabert2.embed(["ACGT", "AC1GT"], model=str(tiny_pretrained))
+
+
+def test_score_equals_the_command_lines_tsv(tmp_path, tiny_pretrained, fasta):
+    from dnabert2.train.score import main as score_main
+
+    score_main(["--model", str(tiny_pretrained), "--input", str(fasta), "--mask_stride", "3",
+                "--output", str(tmp_path / "s.tsv")])  # fmt: skip
+    expected = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    frame = dnabert2.score(fasta, model=str(tiny_pretrained), mask_stride=3)
+    pd.testing.assert_frame_equal(
+        frame[["name", "start", "end", "tokens"]], expected[["name", "start", "end", "tokens"]]
+    )
+    np.testing.assert_allclose(frame["pll"], expected["pll"], atol=5e-5)  # the TSV keeps 4 decimals
+    np.testing.assert_allclose(frame["pll_per_bp"], expected["pll_per_bp"], atol=5e-7)

@@ -236,13 +236,19 @@ def score_pieces(
         )
 
 
-def score_row(piece: Piece, scores: TokenScores) -> list:
-    """The output row of a piece (``COLUMNS``): pll_per_bp divides the PLL by the bp its scored tokens cover (the
+def score_values(piece: Piece, scores: TokenScores) -> list:
+    """The values of a piece's row (``COLUMNS``): pll_per_bp divides the PLL by the bp its scored tokens cover (the
     whole sequence unless a region or [UNK] tokens leave some out); NaN when no token was scored."""
     bases = scores.bases if scores.bases is not None else len(piece.sequences[0])
     count = len(scores.log_probs)
     per_bp = scores.pll / bases if count and bases else float("nan")
-    return [piece.name, piece.start, piece.end, count, f"{scores.pll:.4f}", f"{per_bp:.6f}"]
+    return [piece.name, piece.start, piece.end, count, scores.pll, per_bp]
+
+
+def score_row(piece: Piece, scores: TokenScores) -> list:
+    """The TSV row of a piece: ``score_values`` with the PLL to 4 decimals and pll_per_bp to 6."""
+    name, start, end, count, pll, per_bp = score_values(piece, scores)
+    return [name, start, end, count, f"{pll:.4f}", f"{per_bp:.6f}"]
 
 
 def track_table(scored: list[tuple[Piece, TokenScores]]):
