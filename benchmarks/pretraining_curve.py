@@ -43,6 +43,7 @@ from dnabert2.data.fasta import expand_paths, is_held_out, read_fasta  # noqa: E
 from dnabert2.data.gue import resolve_task  # noqa: E402
 from dnabert2.data.tokenizer import load_tokenizer  # noqa: E402
 from dnabert2.data.windows import load_sequences, tokenize_windows  # noqa: E402
+from dnabert2.pretraining.arguments import HELD_OUT_SPECIES
 from dnabert2.pretraining.masking import EVAL_MASK_SEED, MaskedWindows  # noqa: E402
 from dnabert2.pretraining.metrics import (  # noqa: E402
     MaskedLMTrainer,
@@ -57,8 +58,6 @@ from dnabert2.runtime.arguments import command_parser, model_field
 from dnabert2.runtime.errors import InputError, run_command
 from dnabert2.runtime.weights import weights_digest  # noqa: E402
 from modeling_dnabert2 import DNABert2ForMaskedLM  # noqa: E402
-
-SPECIES = ("protist_Plasmodium_knowlesi", "bacteria_Vibrio_cholerae_N16961", "plant_Arabidopsis_arenosa_chr1_chr2")
 
 
 @dataclass
@@ -85,7 +84,7 @@ class CurveArguments:
 
     def __post_init__(self):
         self.train_file = self.train_file or f"{self.genomes}/*.fa.gz"
-        self.species = self.species or [f"{self.genomes}/{name}.fa.gz" for name in SPECIES]
+        self.species = self.species or [f"{self.genomes}/{name}.fa.gz" for name in HELD_OUT_SPECIES]
         self.human_file = self.human_file or f"{self.genomes}/human_GRCh37_chrX_first70Mb.fa.gz"
 
 

@@ -28,6 +28,7 @@ from dnabert2.benchmarks.measure.flops import Encoder, forward_flops, mlm_head_f
 from dnabert2.data.fasta import expand_paths, read_segments
 from dnabert2.data.tokenizer import KMER_TOKENIZERS, chunked, load_tokenizer, train_bpe, write_kmer_tokenizer
 from dnabert2.data.windows import split_files
+from dnabert2.pretraining.arguments import HELD_OUT_SPECIES
 from dnabert2.runtime.arguments import command_parser
 from dnabert2.runtime.errors import InputError, run_command
 from dnabert2.runtime.files import write_text_atomic
@@ -49,11 +50,8 @@ class TokenizationStudyArguments:
     )
     gue_dir: str = field(metadata={"help": "GUE root in the official CSV layout (e.g. ../shared/data/GUE)."})
     validation_species: list[str] = field(
-        default_factory=lambda: [
-            "protist_Plasmodium_knowlesi*",
-            "bacteria_Vibrio_cholerae_N16961*",
-            "plant_Arabidopsis_arenosa_chr1_chr2*",
-        ]
+        default_factory=lambda: [f"{name}*" for name in HELD_OUT_SPECIES],
+        metadata={"help": "Globs of the held-out species' files (default: the shipped model's)."},
     )
     models: str = field(
         default="bpe_256,bpe_1024,bpe_4096,bpe_16384,kmer_overlapping,kmer_nonoverlapping",

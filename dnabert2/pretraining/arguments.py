@@ -12,6 +12,13 @@ from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.parallel import data_parallel_on_cpu
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
+# The species the shipped model was pretrained without (train/pretraining/pretrain.sh), held out whole.
+HELD_OUT_SPECIES = (
+    "protist_Plasmodium_knowlesi",
+    "bacteria_Vibrio_cholerae_N16961",
+    "plant_Arabidopsis_arenosa_chr1_chr2",
+)
+
 
 @dataclass
 class ModelArguments:
