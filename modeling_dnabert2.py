@@ -703,6 +703,8 @@ class DNABert2PreTrainedModel(PreTrainedModel):
     accepts_loss_kwargs = False
     # Not reported missing on load: checkpoints without a pooler get the identity pooler of _init_weights on purpose.
     _keys_to_ignore_on_load_missing = [r"(^|\.)pooler\.dense\.(weight|bias)$"]
+    # Nor reported unexpected: an encoder or a classifier loaded from a masked-LM checkpoint leaves its MLM head out.
+    _keys_to_ignore_on_load_unexpected = [r"^cls\.predictions\."]
 
     def get_correct_attn_implementation(self, requested_attention, is_init_check=False):
         """Accept "eager", "sdpa", "triton" or None/"auto" (decided at forward time from device and dtype)."""

@@ -178,7 +178,8 @@ class AutoEncoderView(nn.Module):
         extra = {"token_type_ids": token_type_ids} if self.takes_segments and token_type_ids is not None else {}
         output = self.model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True, **extra)
         packed = PackedBatch.from_mask(attention_mask)
-        return AutoEncoding(packed, packed.unpad(output.hidden_states[-1]), None, None, getattr(output, "logits", None))
+        hidden = packed.unpad(output.hidden_states[-1])
+        return AutoEncoding(packed, hidden, None, None, logits=getattr(output, "logits", None))
 
 
 class AutoClassifier(nn.Module):

@@ -108,7 +108,7 @@ def test_mean_pooling_is_embed_per_read(tmp_path, tiny_pretrained, encoder_and_t
         expected = model.embed(**tokenizer(reads[row["index"]][1], return_tensors="pt"))[0].numpy()
         np.testing.assert_allclose(row["embedding"], expected, atol=1e-5)
     assert counts["skipped"] == {"empty": 1, "only N (or other ambiguity codes)": 1}
-    manifest = json.loads((tmp_path / "out" / "_manifest.json").read_text())
+    manifest = json.loads((tmp_path / "out" / ".manifest.json").read_text())
     assert manifest["skipped"] == {"shard-00000-of-00001": counts["skipped"]}
     assert {part: info["rows"] for part, info in manifest["parts"].items()} == {
         f"shard-00000-of-00001.part-0000{i}.parquet": rows for i, rows in enumerate([5, 5, 2])
@@ -226,7 +226,7 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path, tiny_pretrained):
         *map(str, flags),
     ]
     worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    manifest = out / "_manifest.json"
+    manifest = out / ".manifest.json"
     deadline = time.time() + 120
     while time.time() < deadline and not (manifest.exists() and json.loads(manifest.read_text())["parts"]):
         time.sleep(0.005)
@@ -313,7 +313,7 @@ def test_the_output_folder_reads_as_one_table_in_every_parquet_reader(tmp_path, 
     fasta = write_fasta(tmp_path / "r.fa", random_reads(7))
     out = tmp_path / "emb"
     run(tiny_pretrained, fasta, out, "--part_size", 3)
-    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".parquet")) == ["_manifest.json"]  # no lock
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".parquet")) == [".manifest.json"]  # no lock
     expected = rows_of(out)
     frame = pd.read_parquet(out).sort_values(["index", "start"])
     assert frame["name"].tolist() == [r["name"] for r in expected] and len(frame) == 7  # the empty and N reads skipped

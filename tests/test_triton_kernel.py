@@ -152,7 +152,8 @@ def test_model_with_triton_attention_matches_sdpa(tiny_config, monkeypatch):
         out = model(ids, mask, types, labels=labels)
         out.loss.backward()
         results[implementation] = (out.loss.detach(), model.bert.encoder.layer[0].attention.self.Wqkv.weight.grad)
-    assert len(calls) == tiny_config.num_hidden_layers  # the kernel really ran, once per layer
+    # the kernel really ran, once per layer but the last, which runs at the labelled positions only (read-out)
+    assert len(calls) == tiny_config.num_hidden_layers - 1
     torch.testing.assert_close(results["triton"][0], results["sdpa"][0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(results["triton"][1], results["sdpa"][1], atol=1e-5, rtol=1e-4)
 

@@ -5,7 +5,7 @@
     dnabert2-embed --input reads.fq.gz --output_dir embeddings --num_shards 8 --shard_index $SLURM_ARRAY_TASK_ID
 
 Record i belongs to shard i % num_shards; each worker writes its own parts (at most --part_size rows, written
-whole or not at all) and records them in _manifest.json, so a rerun redoes only the missing parts.
+whole or not at all) and records them in .manifest.json, so a rerun redoes only the missing parts.
 """
 
 from dnabert2.inference.arguments import EmbedArguments

@@ -45,7 +45,7 @@ class SequenceInputArguments(ShardArguments):
 class EmbedArguments(SequenceInputArguments):
     """dnabert2-embed: embeddings of every record or window into a folder of Parquet parts."""
 
-    output_dir: str = field(metadata={"help": "Folder of Parquet parts and _manifest.json (shared by all shards)."})
+    output_dir: str = field(metadata={"help": "Folder of Parquet parts and .manifest.json (shared by all shards)."})
     model_name_or_path: str = model_field("Pretrained encoder, fine-tuned classifier or LoRA adapter folder.", SHIPPED)
     pooling: str = field(default="mean", metadata={"help": "mean | cls | token | nucleotide."})
     dtype: str = field(
@@ -89,7 +89,7 @@ class PredictArguments(SequenceInputArguments):
     output_dir: str | None = field(
         default=None,
         metadata={
-            "help": "Write resumable Parquet parts and _manifest.json here instead of --output (the parts are "
+            "help": "Write resumable Parquet parts and .manifest.json here instead of --output (the parts are "
             "the output)."
         },
     )

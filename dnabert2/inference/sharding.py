@@ -5,8 +5,9 @@ that one long record is split too). A worker's shard comes from ``--shard_index`
 ``--num_shards`` and, under a multi-process launcher (``accelerate launch``, ``torchrun``), from its RANK and
 WORLD_SIZE: with both, shard ``shard_index * WORLD_SIZE + RANK`` of ``num_shards * WORLD_SIZE`` (a job array of
 multi-process jobs). A worker groups its own rows into parts of ``part_size`` rows, named by shard and part number;
-each part is written to a temporary name and renamed when complete, then recorded in ``_manifest.json`` with its row
-count (the leading underscore makes Parquet readers skip it: ``pd.read_parquet(folder)`` reads the parts). A rerun
+each part is written to a temporary name and renamed when complete, then recorded in ``.manifest.json`` with its row
+count (hidden by its leading dot, which every Parquet reader skips: ``pd.read_parquet(folder)``, pyarrow.dataset and
+``datasets.load_dataset("parquet", data_dir=folder)`` read the parts). A rerun
 with the same settings skips the complete parts; a rerun with other settings is refused once a part was written (a
 run that wrote none does not hold the folder).
 """
@@ -27,7 +28,7 @@ from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import TEMPORARY, atomic_output, write_text_atomic
 from dnabert2.runtime.weights import weights_digest
 
-MANIFEST = "_manifest.json"
+MANIFEST = ".manifest.json"
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def set_cpu_threads() -> int:
 
 
 class PartStore:
-    """An output folder of Parquet parts and its ``manifest.json`` (shared by all workers, updated under a lock)."""
+    """An output folder of Parquet parts and its ``.manifest.json`` (shared by all workers, updated under a lock)."""
 
     def __init__(self, output_dir, shard: Shard, header: dict):
         """Open ``output_dir`` for ``shard``; ``header`` (model, weights digest, settings) must match the one a
