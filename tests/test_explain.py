@@ -206,9 +206,19 @@ def test_command_line_ism_csv_hypothetical_and_modisco(model_folder, tmp_path):
     onehot = np.load(tmp_path / "m" / "ohe.npy")[0].T
     # each alternative base minus the mean of the three alternatives; the reference base carries the attribution
     alternatives = hypothetical.sum(1, keepdims=True) / 3
-    np.testing.assert_allclose(contributions[onehot == 0].reshape(30, 3), (hypothetical - alternatives)[onehot == 0]
-                               .reshape(30, 3), atol=1e-6)
+    np.testing.assert_allclose(
+        contributions[onehot == 0].reshape(30, 3), (hypothetical - alternatives)[onehot == 0].reshape(30, 3), atol=1e-6
+    )
     np.testing.assert_allclose((contributions * onehot).sum(1), table.column("attribution").to_pylist()[0], atol=1e-6)
     with pytest.raises(InputError):
-        explain.main([*("--model_name_or_path", str(model_folder), "--input", str(csv)), "--output_dir",
-                      str(tmp_path / "x"), "--method", "ig", "--region", "1:5"])
+        explain.main(
+            [
+                *("--model_name_or_path", str(model_folder), "--input", str(csv)),
+                "--output_dir",
+                str(tmp_path / "x"),
+                "--method",
+                "ig",
+                "--region",
+                "1:5",
+            ]
+        )

@@ -225,7 +225,8 @@ class _ReturningAttentions:
 
 
 class AttentionPooling:
-    """A pooling for ``predict_stream`` over ``_ReturningAttentions``: per sequence, the attention of [CLS] to each token summed over heads and ``layers``, spread over the bases."""
+    """A pooling for ``predict_stream`` over ``_ReturningAttentions``: per sequence, the attention of [CLS] to each
+    token summed over heads and ``layers``, spread over the bases."""
 
     needs_offsets = True
     combine_strands = None
