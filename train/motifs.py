@@ -26,6 +26,7 @@ class MotifsArguments:
     flank: int = field(default=5, metadata={"help": "Flank added to each seqlet (tfmodisco-lite -f)."})
     trim: int = field(default=30, metadata={"help": "Size patterns are trimmed to (tfmodisco-lite -t)."})
     n_leiden: int = field(default=2, metadata={"help": "Leiden clusterings with different seeds."})
+    min_seqlets: int = field(default=100, metadata={"help": "Fewest seqlets of a sign that make patterns."})
 
 
 def main(argv=None):
@@ -48,6 +49,7 @@ def main(argv=None):
         args.flank,
         args.trim,
         args.n_leiden,
+        args.min_seqlets,
     )
     for pattern in summary["patterns"]:
         print(f"{pattern['pattern']}: {pattern['seqlets']} seqlets, {pattern['consensus']}")

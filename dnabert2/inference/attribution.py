@@ -28,12 +28,13 @@ from typing import Iterable, Iterator
 import numpy as np
 import torch
 
+from dnabert2.data.alphabet import ACGT
 from dnabert2.data.bed import read_bed
 from dnabert2.inference.prediction import Piece, iter_inputs, label_names, load_classifier, predict_stream
 from dnabert2.inference.sharding import open_run, position_columns, run_sharded, worker_device  # only here
 from dnabert2.runtime.errors import InputError
 
-BASES = "ACGT"
+BASES = ACGT  # the one-hot and hypothetical columns, in this order
 METHODS = ("ism", "ig", "attention")
 
 logger = logging.getLogger(__name__)

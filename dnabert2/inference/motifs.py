@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dnabert2.data.alphabet import ACGT
 from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import write_text_atomic
-
-BASES = "ACGT"
 
 
 def load_arrays(one_hot_path, attribution_path) -> tuple[np.ndarray, np.ndarray]:
@@ -30,9 +29,7 @@ def load_arrays(one_hot_path, attribution_path) -> tuple[np.ndarray, np.ndarray]
 def consensus(ppm: np.ndarray, threshold: float = 0.5) -> str:
     """A pattern's consensus: the most probable base per position, lower-case where its probability is under
     ``threshold``."""
-    return "".join(
-        BASES[i] if p >= threshold else BASES[i].lower() for i, p in zip(ppm.argmax(axis=1), ppm.max(axis=1))
-    )
+    return "".join(ACGT[i] if p >= threshold else ACGT[i].lower() for i, p in zip(ppm.argmax(axis=1), ppm.max(axis=1)))
 
 
 def find_motifs(
@@ -45,11 +42,13 @@ def find_motifs(
     flank: int = 5,
     trim: int = 30,
     n_leiden: int = 2,
+    min_metacluster_size: int = 100,
     report: bool = True,
 ) -> dict:
     """Run tfmodisco-lite on the central ``window`` bases (default: all) of (N, 4, L) arrays; write
     ``modisco_results.h5``, its HTML report (``report/``: logos of each pattern's CWM) and ``motifs.json`` /
-    ``motifs.md`` (pattern, sign, seqlets, consensus, PPM and CWM). Returns the summary."""
+    ``motifs.md`` (pattern, sign, seqlets, consensus, PPM and CWM); fewer than ``min_metacluster_size`` seqlets of a
+    sign make no pattern. Returns the summary."""
     import modiscolite
 
     output_dir = Path(output_dir)
@@ -67,6 +66,7 @@ def find_motifs(
         trim_to_window_size=trim,
         target_seqlet_fdr=0.05,
         n_leiden_runs=n_leiden,
+        min_metacluster_size=min_metacluster_size,
     )
     results = output_dir / "modisco_results.h5"
     modiscolite.io.save_hdf5(str(results), positive, negative, window)
