@@ -222,3 +222,36 @@ def test_command_line_ism_csv_hypothetical_and_modisco(model_folder, tmp_path):
                 "1:5",
             ]
         )
+
+
+def test_bed_regions_make_tracks_in_genome_coordinates(model_folder, tmp_path):
+    from train import explain
+
+    genome = tmp_path / "genome.fa"
+    chromosome = random_dna(300, 12)
+    genome.write_text(f">chrA\n{chromosome}\n")
+    bed = tmp_path / "regions.bed"
+    bed.write_text("chrA\t50\t110\tfirst\nchrA\t100\t160\n")
+    out = tmp_path / "bed"
+    explain.main(
+        [
+            *("--model_name_or_path", str(model_folder), "--input", str(bed), "--fasta", str(genome)),
+            *("--output_dir", str(out), "--method", "attention", "--bedgraph", str(tmp_path / "g.bedGraph")),
+            *("--bigwig", str(tmp_path / "g.bw")),
+        ]
+    )
+    table = pq.read_table(sorted(out.glob("*.parquet"))).sort_by("index")
+    assert table.column("sequence").to_pylist() == [chromosome[50:110], chromosome[100:160]]
+    first, second = (np.asarray(a) for a in table.column("attribution").to_pylist())
+    values = {}
+    for line in (tmp_path / "g.bedGraph").read_text().splitlines()[1:]:
+        chrom, start, end, value = line.split("\t")
+        values.update({position: float(value) for position in range(int(start), int(end))})
+    assert sorted(values) == list(range(50, 160))
+    assert values[60] == pytest.approx(first[10], rel=1e-5)
+    assert values[105] == pytest.approx((first[55] + second[5]) / 2, rel=1e-5)
+    import pyBigWig
+
+    with pyBigWig.open(str(tmp_path / "g.bw")) as track:
+        assert track.chroms() == {"chrA": 300}
+        assert track.values("chrA", 150, 151)[0] == pytest.approx(second[50], rel=1e-5)
