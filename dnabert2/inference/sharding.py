@@ -146,12 +146,9 @@ class PartStore:
                 done.append(self.shard.index)
             return len(done) == self.shard.count
 
-    def merged_rows(self) -> Iterator[dict]:
-        """Every shard's rows, as dicts, in input order (record index, then window start), read one part at a time
-        (each shard's parts are in input order; the shards are merged as they are read); an error naming the shards
-        still missing when the run is not complete."""
-        import pyarrow.parquet as pq
-
+    def complete_parts(self) -> list[str]:
+        """The names of every part of a complete run, sorted (by shard, then part number); an error naming the
+        shards still missing when the run is not complete."""
         with self._manifest() as manifest:
             missing = sorted(set(range(self.shard.count)) - set(manifest.get("complete_shards", [])))
             parts = sorted(manifest["parts"])
@@ -160,17 +157,33 @@ class PartStore:
                 f"{self.folder}: shards {', '.join(map(str, missing))} of {self.shard.count} are not "
                 "complete yet; run their workers (the same command) before merging."
             )
+        return parts
+
+    def merged_rows(self) -> Iterator[dict]:
+        """Every shard's rows, as dicts, in input order (record index, then window start), read one part at a time
+        (each shard's parts are in input order; the shards are merged as they are read)."""
+        import pyarrow.parquet as pq
+
+        by_shard = {}
+        for name in self.complete_parts():
+            by_shard.setdefault(name.split(".part-")[0], []).append(name)
 
         def shard_rows(names):
             for name in names:
                 yield from pq.read_table(self.folder / name).to_pylist()
 
-        by_shard = {}
-        for name in parts:  # names sort by shard, then part number
-            by_shard.setdefault(name.split(".part-")[0], []).append(name)
         yield from heapq.merge(
             *(shard_rows(names) for names in by_shard.values()), key=lambda row: (row["index"], row.get("start", 0))
         )
+
+    def merged_table(self):
+        """Every shard's rows as one pyarrow table in input order, the parts' own schema kept: for outputs made from
+        a whole run at once (tracks, arrays); ``merged_rows`` streams."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.concat_tables([pq.read_table(self.folder / name) for name in self.complete_parts()])
+        return table.sort_by([(key, "ascending") for key in ("index", "start") if key in table.column_names])
 
     def record_skipped(self, counts: dict):
         """Record this shard's count of skipped records, by reason."""
