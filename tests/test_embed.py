@@ -327,7 +327,7 @@ def test_the_output_folder_reads_as_one_table_in_every_parquet_reader(tmp_path, 
         if reader == "polars":
             assert module.read_parquet(str(out / "*.parquet")).height == 7
         else:
-            assert module.sql(f"select count(*) from read_parquet('{out}/*.parquet')").fetchone()[0] == 7
+            assert module.sql(f"select count(*) from read_parquet('{out}/*.parquet')").fetchall()[0][0] == 7
 
 
 def test_a_run_that_wrote_nothing_leaves_the_folder_free_and_a_refusal_is_one_line(tmp_path, tiny_pretrained):
