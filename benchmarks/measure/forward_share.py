@@ -48,7 +48,7 @@ def measure(module: str, argv: list[str]) -> dict:
         main(argv)
     finally:
         DNABert2Model.encode_packed = original
-    ended = time.perf_counter()
+    ended, ended_at = time.perf_counter(), time.time()
     if not calls:
         raise RuntimeError(f"{module} ran no forward pass")
     replay_start = time.perf_counter()
@@ -66,6 +66,7 @@ def measure(module: str, argv: list[str]) -> dict:
     startup = calls[0][0] - begun
     return {
         "wall_s": ended - begun,
+        "ended_at": ended_at,  # the wall clock when the command ended (before the replay)
         "startup_s": startup,
         "forward_in_run_s": sum(seconds for _, seconds, _, _, _ in calls),
         "forward_only_s": forward_only,
