@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from tqdm.auto import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from dnabert2.data.alphabet import BaseTally, non_acgt_count
 from dnabert2.inference.inputs import Piece, sliding_windows
@@ -49,7 +50,8 @@ def run_job(
     """
     counts = Counter()
     if not merge_only:
-        with tqdm(unit=job.unit, unit_scale=True, desc=job.description) as bar:
+        # log lines go above the bar, never on its line
+        with logging_redirect_tqdm(), tqdm(unit=job.unit, unit_scale=True, desc=job.description) as bar:
             for part, rows, done in run_parts(job.rows(store.shard), part_size, store, lambda r: job.compute(r, bar)):
                 counts[f"parts {done}"] += 1
                 counts[f"rows {done}"] += len(rows)
