@@ -13,6 +13,8 @@ Writes benchmarks/results/likelihood.{md,json}.
 
 import os
 import random
+import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -34,11 +36,13 @@ from dnabert2.benchmarks.measure.training_step import LinearCalls
 from dnabert2.data.alphabet import is_acgt
 from dnabert2.data.fasta import read_fasta
 from dnabert2.inference.likelihood import load_scorer, mask_groups, token_log_likelihoods
+from dnabert2.pretraining.arguments import HELD_OUT_SPECIES
 from dnabert2.runtime.arguments import command_parser
 from dnabert2.runtime.errors import InputError, run_command
 from modeling_dnabert2 import DNABert2ForMaskedLM
 
 GENOMES = "../shared/data/genomes"
+HELD_OUT_FILES = [f"{name}.fa.gz" for name in HELD_OUT_SPECIES]
 
 
 @dataclass
@@ -207,8 +211,10 @@ def report_lines(results: dict) -> list[str]:
     lines = [
         f"Command: `{results['command']}`",
         "",
-        f"{results['length']}-bp windows of {results['genome']} (held out of pretraining), {results['threads']} CPU "
-        f"threads, torch {results['torch']}; load average {results['load_before']} before, {results['load_after']} "
+        f"{results['length']}-bp windows of {results['genome']}"
+        f"{' (held out of pretraining)' if results['genome'] in HELD_OUT_FILES else ''}, "
+        f"{results['threads']} CPU threads, device {results.get('device', 'cpu')}, torch {results['torch']}; "
+        f"load average {results['load_before']} before, {results['load_after']} "
         "after (a shared machine: compare the rows of one run). FLOPs: matrix multiplications counted from the "
         "architecture (benchmarks/measure/flops.py), encoder and MLM head.",
         "",
@@ -268,7 +274,7 @@ def main(argv=None):
     speed += rows
     checks["shipped model"] = {"max_token_difference": rows[1]["max_token_difference_vs_published"], "flops": flops}
     torch.manual_seed(args.seed)
-    large = DNABert2ForMaskedLM(DNABert2Config.from_json_file(args.large_config)).eval()
+    large = DNABert2ForMaskedLM(DNABert2Config.from_json_file(args.large_config)).eval().to(shipped.device)
     rows, flops = model_rows(
         "117M (random weights)",
         large,
@@ -283,7 +289,8 @@ def main(argv=None):
         "flops": flops,
     }
     results = {
-        "command": "nice -n 10 python benchmarks/likelihood.py",
+        "command": shlex.join(["python", "benchmarks/likelihood.py", *(sys.argv[1:] if argv is None else argv)]),
+        "device": str(shipped.device) if shipped.device.type == "cpu" else torch.cuda.get_device_name(shipped.device),
         "genome": os.path.basename(args.genome),
         "length": args.length,
         "threads": torch.get_num_threads(),

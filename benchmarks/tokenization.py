@@ -74,6 +74,14 @@ class TokenizationStudyArguments:
     gue_learning_rate: float = field(default=1e-4, metadata={"help": "Fine-tuning learning rate (every model)."})
     gue_epochs_scale: float = field(default=1.0)
     bootstrap: int = field(default=1000, metadata={"help": "Bootstrap replicates over test examples."})
+    references: str = field(
+        default="shipped model (8x the budget)=benchmarks/results/gue_ablation/pretrained,"
+        "no pretraining=benchmarks/results/gue_ablation/from_scratch",
+        metadata={
+            "help": "GUE results folders run with the same fine-tuning protocol, as name=folder pairs: shown beside "
+            "the equal-compute models (not ranked with them), each with its paired tests against BPE 4096."
+        },
+    )
     work_dir: str = field(
         default="outputs/tokenization",
         metadata={"help": "Tokenizers, pretraining runs and their checkpoints (resumable; keep it between sessions)."},
@@ -242,19 +250,47 @@ def bootstrap_difference(first: str, second: str, folders: dict, tasks, seeds, r
     }
 
 
-def compare_models(models: list[dict], folders: dict, bootstrap: int) -> dict:
-    """Per model: GUE mean (micro over tasks, macro over families), per family, ranks, paired tests vs BPE 4096."""
+PROTOCOL = ("learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "rc_augment")
+
+
+def reference_folders(references: str, baseline_folder: Path) -> dict:
+    """name -> folder of each --references entry, checked to share the baseline's fine-tuning protocol."""
+    folders = {}
+    baseline_settings = read_results(baseline_folder)[0]
+    for item in filter(None, (x.strip() for x in references.split(","))):
+        name, _, folder = item.rpartition("=")
+        settings = read_results(folder)[0]
+        if not name or not settings:
+            raise InputError(f"--references: {item!r} is not name=folder of GUE results (results.json).")
+        differing = [key for key in PROTOCOL if settings.get(key) != baseline_settings.get(key)]
+        if differing:
+            raise InputError(f"--references: {folder} was fine-tuned differently ({', '.join(differing)}).")
+        folders[name] = Path(folder)
+    return folders
+
+
+def compare_models(models: list[dict], folders: dict, bootstrap: int, references: dict | None = None) -> dict:
+    """Per model: GUE mean (micro over tasks, macro over families), per family, ranks, paired tests vs BPE 4096;
+    the same for each reference folder (over the same tasks and seeds; not ranked)."""
+    references = references or {}
+    folders = folders | references
     by_model = {m["name"]: scores(read_results(folders[m["name"]])[1]) for m in models}
     tasks = sorted(set.intersection(*(set(s) for s in by_model.values())))
     seeds = sorted(set.intersection(*(set(s[t]) for s in by_model.values() for t in tasks)), key=int) if tasks else []
-    task_means = {name: {t: float(np.mean([s[t][x] for x in seeds])) for t in tasks} for name, s in by_model.items()}
     ranks = {name: {"first": 0, "second": 0} for name in by_model}
+    reference_rows = []
+    for name in references:
+        by_model[name] = scores(read_results(references[name])[1])
+        if any(seed not in by_model[name].get(task, {}) for task in tasks for seed in seeds):
+            raise InputError(f"--references: {references[name]} lacks some of the tasks and seeds compared here.")
+        reference_rows.append({"name": name, "folder": str(references[name])})
+    task_means = {name: {t: float(np.mean([s[t][x] for x in seeds])) for t in tasks} for name, s in by_model.items()}
     for task in tasks:
-        order = sorted(by_model, key=lambda name: -task_means[name][task])
+        order = sorted(ranks, key=lambda name: -task_means[name][task])
         ranks[order[0]]["first"] += 1
         if len(order) > 1:
             ranks[order[1]]["second"] += 1
-    for model in models:
+    for model in models + reference_rows:
         name = model["name"]
         families = {}
         for label, _, _ in FAMILIES:
@@ -270,10 +306,10 @@ def compare_models(models: list[dict], folders: dict, bootstrap: int) -> dict:
             per_seed_mean=per_seed,
             tasks=len(tasks),
             seeds=seeds,
-            **ranks[name],
+            **ranks.get(name, {}),
         )
     baseline = next(m for m in models if m["name"] == BASELINE)
-    for model in models:
+    for model in models + reference_rows:
         if model["name"] != BASELINE:
             model["vs_bpe_4096"] = {
                 "paired_t_over_seeds": paired_test(model["per_seed_mean"], baseline["per_seed_mean"]),
@@ -281,7 +317,7 @@ def compare_models(models: list[dict], folders: dict, bootstrap: int) -> dict:
                     model["name"], BASELINE, folders, tasks, seeds, bootstrap
                 ),
             }
-    return {"tasks": tasks, "seeds": seeds, "models": models}
+    return {"tasks": tasks, "seeds": seeds, "models": models, "references": reference_rows}
 
 
 def number(value, digits=2) -> str:
@@ -311,13 +347,28 @@ def markdown(report: dict) -> str:
             f"{number(m['held_out_bits_per_base'], 3)} | {number(m['gue_mean'])} | "
             f"{number(m['gue_mean_macro_families'])} | {m['first']} | {m['second']} |"
         )
+    references = report.get("references", [])
+    if references:
+        lines += [
+            "",
+            "Reference points, fine-tuned with the same protocol on the same tasks and seeds but outside the "
+            "equal-compute set (not ranked): the shipped model (BPE 4096, same size, pretrained for about 8x this "
+            "budget) and the same architecture fine-tuned from a random initialisation (no pretraining at all).",
+            "",
+            "| reference | GUE mean | families mean | results |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['name']} | {number(r['gue_mean'])} | {number(r['gue_mean_macro_families'])} | `{r['folder']}` |"
+            for r in references
+        ]
     families = [label for label, _, _ in FAMILIES if label in base["families"]]
     lines += ["", "## Per family", "", "| model | " + " | ".join(families) + " |", "|---" * (len(families) + 1) + "|"]
-    for m in models:
+    for m in models + references:
         lines.append(f"| {m['name']} | " + " | ".join(number(m["families"].get(f)) for f in families) + " |")
     lines += ["", "## Against BPE 4096", "", "| model | mean difference | paired t over seeds (p) | bootstrap 95 % |"]
     lines.append("|---|---|---|---|")
-    for m in models:
+    for m in models + references:
         if "vs_bpe_4096" not in m:
             continue
         test, boot = m["vs_bpe_4096"]["paired_t_over_seeds"], m["vs_bpe_4096"]["bootstrap_over_test_examples"]
@@ -385,7 +436,8 @@ def main(argv=None):
 
 def write_comparison(models: list[dict], folders: dict, args, argv, complete: bool) -> dict:
     """The comparison of the models done so far, written to --output_dir (a partial one says so)."""
-    report = compare_models(models, folders, args.bootstrap)
+    references = reference_folders(args.references, folders[BASELINE])
+    report = compare_models(models, folders, args.bootstrap, references)
     report["command"] = shlex.join(["python", "benchmarks/tokenization.py", *(sys.argv[1:] if argv is None else argv)])
     report["settings"] = asdict(args)
     report["complete"] = complete

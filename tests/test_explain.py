@@ -67,13 +67,22 @@ def test_ism_region_and_default_target(classifier, tokenizer):
     assert not part.hypothetical[:10].any() and not part.hypothetical[20:].any()
 
 
-def plain_integrated_gradients(model, tokenizer, sequence, target, steps=400):
-    """Midpoint Riemann sum of the gradients along the straight path from the all-[PAD] baseline, per token."""
+def plain_baseline(model, tokenizer, sequence, baseline):
+    """(inputs, baseline) token embeddings (1, T, hidden): each sequence token's embedding replaced by [MASK]'s, zeros
+    or [PAD]'s in the baseline; [CLS] and [SEP] kept."""
     ids = torch.tensor([tokenizer(sequence)["input_ids"]])
     words = model.bert.embeddings.word_embeddings
     inputs = words(ids).detach()
-    baseline = inputs.clone()
-    baseline[0, 1:-1] = words.weight[tokenizer.pad_token_id].detach()
+    reference = inputs.clone()
+    if baseline == "zero":
+        reference[0, 1:-1] = 0
+    else:
+        reference[0, 1:-1] = words.weight[getattr(tokenizer, f"{baseline}_token_id")].detach()
+    return inputs, reference
+
+
+def plain_integrated_gradients(model, inputs, baseline, target, steps=400):
+    """Midpoint Riemann sum of the gradients along the straight path from the baseline, per token."""
     alphas = (torch.arange(steps, dtype=torch.float32) + 0.5) / steps
     path = (baseline + alphas[:, None, None] * (inputs - baseline)).requires_grad_(True)
     logits = model(inputs_embeds=path.reshape(steps, *inputs.shape[1:])).logits[:, target]
@@ -81,21 +90,37 @@ def plain_integrated_gradients(model, tokenizer, sequence, target, steps=400):
     return (gradients.mean(0) * (inputs - baseline)[0]).sum(-1).double().numpy()
 
 
-def test_integrated_gradients_complete_and_equal_a_plain_riemann_sum(classifier, tokenizer):
+@pytest.mark.parametrize("baseline", attribution.IG_BASELINES)
+def test_integrated_gradients_complete_and_equal_a_plain_riemann_sum(classifier, tokenizer, baseline):
     sequence = random_dna(45, 5)
-    result = attribution.integrated_gradients(classifier, tokenizer, [sequence], target="neg", steps=64)[0]
-    ids = tokenizer(sequence, return_tensors="pt")["input_ids"]
-    baseline_ids = ids.clone()
-    baseline_ids[0, 1:-1] = tokenizer.pad_token_id
+    with torch.no_grad():  # a random head's logits barely move: scale them so the change is far above rounding
+        classifier.classifier.weight.mul_(100)
+    result = attribution.integrated_gradients(
+        classifier, tokenizer, [sequence], target="neg", steps=64, baseline=baseline
+    )[0]
+    inputs, reference = plain_baseline(classifier, tokenizer, sequence, baseline)
     with torch.no_grad():
-        change = (classifier(input_ids=ids).logits - classifier(input_ids=baseline_ids).logits)[0, 0].item()
+        change = (classifier(inputs_embeds=inputs).logits - classifier(inputs_embeds=reference).logits)[0, 0].item()
+    assert abs(change) > 1e-2  # the baseline differs from the input
     assert result.completeness_gap < 0.01
     assert result.attribution.sum() == pytest.approx(change, rel=0.01)
-    per_token = plain_integrated_gradients(classifier, tokenizer, sequence, 0)
+    per_token = plain_integrated_gradients(classifier, inputs, reference, 0)
     spans = np.asarray(tokenizer(sequence, return_offsets_mapping=True)["offset_mapping"])
     np.testing.assert_allclose(
         attribution.spread_over_bases(per_token, spans, len(sequence)), result.attribution, atol=2e-3 * abs(change)
     )
+
+
+def test_integrated_gradients_default_baseline_is_mask(classifier, tokenizer):
+    sequence = random_dna(30, 8)
+    explained = {
+        baseline: attribution.integrated_gradients(classifier, tokenizer, [sequence], target="neg", steps=16, **option)
+        for baseline, option in (("default", {}), ("mask", {"baseline": "mask"}), ("pad", {"baseline": "pad"}))
+    }
+    np.testing.assert_array_equal(explained["default"][0].attribution, explained["mask"][0].attribution)
+    assert not np.allclose(explained["default"][0].attribution, explained["pad"][0].attribution)
+    with pytest.raises(InputError, match="ig_baseline"):
+        attribution.integrated_gradients(classifier, tokenizer, [sequence], baseline="shuffle")
 
 
 def test_attention_equals_the_returned_weights_spread_by_token_length(classifier, tokenizer):

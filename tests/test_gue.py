@@ -169,6 +169,31 @@ def test_results_are_keyed_by_settings_and_bad_models_fail_before_training(tmp_p
         ]
     )  # another model in its own folder runs
     assert len(calls) == 2 and calls[-1][0].model_name_or_path == str(other_model)
+    lora = ["--output_dir", str(tmp_path / "lora"), "--use_lora", "True", "--lora_alpha", "16"]
+    gue.main([*first[:2], *common, *lora])  # LoRA's settings are recorded: another alpha is refused
+    with pytest.raises(ValueError, match="lora: .*'alpha': 16.* there, .*'alpha': 32.* here"):
+        gue.main([*first[:2], *common, *lora[:4]])
+
+
+def test_lora_settings_reach_the_fine_tuning(tmp_path, monkeypatch):
+    write_task(tmp_path / "GUE" / "tf" / "0")
+    seen = []
+
+    def stop(model_args, *_, **__):
+        seen.append(model_args)
+        raise KeyboardInterrupt  # the arguments are all this test needs
+
+    monkeypatch.setattr(runs, "run_finetune", stop)
+    with pytest.raises(KeyboardInterrupt):
+        gue.main(
+            [
+                *("--gue_dir", str(tmp_path / "GUE"), "--max_steps", "4", "--output_dir", str(tmp_path / "out")),
+                *("--use_lora", "True", "--lora_r", "4", "--lora_alpha", "16", "--lora_target_modules", "Wqkv"),
+            ]
+        )
+    (model_args,) = seen
+    assert (model_args.use_lora, model_args.lora_r, model_args.lora_alpha) == (True, 4, 16)
+    assert model_args.lora_target_modules == "Wqkv"
 
 
 def test_results_without_recorded_settings_are_keyed_by_their_command(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 against BPE 4096, and a rerun that redoes nothing."""
 
 import json
+import shutil
 
 import pytest
 from comparator_models import write_gc_task
@@ -9,6 +10,7 @@ from conftest import FIXTURE_FASTA
 
 from dnabert2.benchmarks.tokenization import main as study
 from dnabert2.benchmarks.tokenization import mcc
+from dnabert2.runtime.errors import InputError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TINY = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_size=64,hidden_dropout_prob=0.0"
@@ -27,7 +29,7 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
         *("--models", "bpe_4096,kmer_overlapping,kmer_nonoverlapping", "--pretraining_flops", str(flops)),
         *("--max_seq_length", "64", "--batch_size", "8", "--tokenizer_train_bp", "50000"),
         *("--config_overrides", TINY, "--gue_dir", str(tmp_path / "GUE"), "--tasks", "tf_0", "--seeds", "1,2"),
-        *("--gue_max_steps", "8", "--bootstrap", "20"),
+        *("--gue_max_steps", "8", "--bootstrap", "20", "--references", ""),
         *("--work_dir", str(tmp_path / "work"), "--output_dir", str(tmp_path / "out")),
     ]
     report = study(command)
@@ -50,8 +52,21 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
     assert "bpe_4096" in (tmp_path / "out" / "comparison.md").read_text()
     assert (tmp_path / "out" / "comparison.png").stat().st_size > 0
     done = (tmp_path / "work" / "models" / "bpe_4096" / "all_results.json").stat().st_mtime_ns
-    assert study(command)["models"][0]["gue_mean"] == report["models"][0]["gue_mean"]  # a rerun redoes nothing
+    # a rerun redoes nothing; a reference (here a copy of BPE 4096's own GUE runs) is scored beside, not ranked
+    shutil.copytree(tmp_path / "out" / "gue" / "bpe_4096", tmp_path / "copy")
+    rerun = study([*command, "--references", f"copy of bpe 4096={tmp_path / 'copy'}"])
+    assert rerun["models"][0]["gue_mean"] == report["models"][0]["gue_mean"]
     assert (tmp_path / "work" / "models" / "bpe_4096" / "all_results.json").stat().st_mtime_ns == done
+    (reference,) = rerun["references"]
+    assert reference["gue_mean"] == rerun["models"][0]["gue_mean"] and "first" not in reference
+    assert reference["vs_bpe_4096"]["paired_t_over_seeds"]["mean"] == 0
+    assert reference["vs_bpe_4096"]["bootstrap_over_test_examples"]["ci95"] == [0, 0]
+    assert "copy of bpe 4096" in (tmp_path / "out" / "comparison.md").read_text()
+    settings = json.loads((tmp_path / "copy" / "results.json").read_text())
+    settings["settings"]["learning_rate"] *= 2
+    (tmp_path / "copy" / "results.json").write_text(json.dumps(settings))
+    with pytest.raises(InputError, match="learning_rate"):  # a reference fine-tuned otherwise is refused
+        study([*command, "--references", f"copy={tmp_path / 'copy'}"])
 
 
 def test_mcc_matches_scikit_learn():

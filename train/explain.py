@@ -45,6 +45,9 @@ class ExplainArguments:
     region: str | None = field(default=None, metadata={"help": "ism: mutate only bases START:END of each input."})
     layers: str = field(default="-1", metadata={"help": "attention: comma-separated layers, summed (-1: the last)."})
     ig_steps: int = field(default=64, metadata={"help": "ig: integration points (Gauss-Legendre)."})
+    ig_baseline: str = field(
+        default="mask", metadata={"help": "ig: each sequence token's baseline embedding: mask | zero | pad."}
+    )
     fasta: str | None = field(default=None, metadata={"help": "Indexed reference FASTA for a BED --input."})
     window: int | None = field(default=None, metadata={"help": "Explain records longer than this many bp in windows."})
     stride: int | None = field(default=None, metadata={"help": "bp between window starts (default: --window)."})
@@ -79,7 +82,19 @@ def main(argv=None):
     settings = {
         key: value
         for key, value in asdict(args).items()
-        if key in ("method", "target", "region", "layers", "ig_steps", "window", "stride", "base_model", "part_size")
+        if key
+        in (
+            "method",
+            "target",
+            "region",
+            "layers",
+            "ig_steps",
+            "ig_baseline",
+            "window",
+            "stride",
+            "base_model",
+            "part_size",
+        )
     }
     store, counts = explain_to_parts(
         model,
@@ -99,6 +114,7 @@ def main(argv=None):
         region=region,
         layers=layers,
         ig_steps=args.ig_steps,
+        ig_baseline=args.ig_baseline,
         max_tokens_per_batch=args.max_tokens_per_batch,
     )
     wanted = args.bedgraph or args.bigwig or args.modisco or args.plot

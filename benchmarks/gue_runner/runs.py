@@ -88,7 +88,14 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
         rc_augment=args.rc_augment,
         rc_average=args.rc_average,
     )
-    model = ModelArguments(args.model_name_or_path, use_lora=args.use_lora, from_scratch=args.from_scratch)
+    model = ModelArguments(
+        args.model_name_or_path,
+        use_lora=args.use_lora,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_target_modules=args.lora_target_modules,
+        from_scratch=args.from_scratch,
+    )
     if args.architecture == "cnn":  # the baseline: the same data, budget and seeds, one-hot bases, trained from scratch
         metrics = dict(run_finetune(model, data, training, make_model=cnn_for_task, encode=encode_columns))
     elif args.architecture == "dnabert2":

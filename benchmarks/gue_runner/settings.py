@@ -46,6 +46,7 @@ SETTINGS = (
     "max_steps",
     "epochs_scale",
     "use_lora",
+    "lora",
     "from_scratch",
     "rc_augment",
     "architecture",
@@ -72,6 +73,11 @@ class GueArguments:
         default="outputs/gue", metadata={"help": "Results folder (one set of settings per folder)."}
     )
     use_lora: bool = field(default=False, metadata={"help": "Fine-tune LoRA adapters instead of all weights."})
+    lora_r: int = field(default=8, metadata={"help": "LoRA rank (with --use_lora)."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator (with --use_lora; NT's script: 16)."})
+    lora_target_modules: str | None = field(
+        default=None, metadata={"help": "Comma-separated LoRA targets (with --use_lora; default: per architecture)."}
+    )
     learning_rate: float = field(default=3e-5, metadata={"help": "Peak learning rate (paper: 3e-5)."})
     batch_size: int = field(default=32, metadata={"help": "Training batch size per device (paper: 32)."})
     max_steps: int | None = field(default=None, metadata={"help": "Cap on steps per task (for CPU budgets)."})

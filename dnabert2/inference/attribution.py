@@ -8,8 +8,9 @@ Three methods, each giving one value per base of a sequence for a target class (
   ``attribution`` is minus the mean change over the three substitutions (high: the base matters for the class).
   Bases other than A/C/G/T are not mutated (0).
 - ``ig``: integrated gradients (captum) on the token embeddings, from a baseline where every sequence token is
-  [PAD] ([CLS] and [SEP] kept), with its completeness gap: |sum of attributions - (f(x) - f(baseline))| divided by
-  |f(x) - f(baseline)|.
+  replaced ([CLS] and [SEP] kept) by [MASK] (default: the token the pretrained model reads as "base unknown"), the
+  zero vector, or [PAD] (which the encoder never reads: its embedding is an arbitrary point, a poor reference), with
+  its completeness gap: |sum of attributions - (f(x) - f(baseline))| divided by |f(x) - f(baseline)|.
 - ``attention``: the original DNABERT's view: the attention of [CLS] to each token, summed over heads and over the
   chosen layers (default: the last).
 
@@ -40,6 +41,7 @@ from dnabert2.runtime.errors import InputError
 
 BASES = ACGT  # the one-hot and hypothetical columns, in this order
 METHODS = ("ism", "ig", "attention")
+IG_BASELINES = ("mask", "zero", "pad")  # what each sequence token's embedding is replaced by in ig's baseline
 
 logger = logging.getLogger(__name__)
 
@@ -168,22 +170,39 @@ def _encoded(tokenizer, sequence: str, device) -> tuple[torch.Tensor, np.ndarray
     return torch.tensor([encoded["input_ids"]], device=device), np.asarray(encoded["offset_mapping"])
 
 
+def baseline_embedding(words: torch.nn.Embedding, tokenizer, baseline: str) -> torch.Tensor:
+    """The embedding every sequence token takes in ig's baseline (``IG_BASELINES``)."""
+    if baseline not in IG_BASELINES:
+        raise InputError(f"--ig_baseline must be one of {', '.join(IG_BASELINES)}, got {baseline!r}.")
+    if baseline == "zero":
+        return torch.zeros_like(words.weight[0])
+    return words.weight[tokenizer.mask_token_id if baseline == "mask" else tokenizer.pad_token_id]
+
+
 def integrated_gradients(
-    model, tokenizer, sequences: list[str], target=None, steps: int = 64, internal_batch_size: int = 64
+    model,
+    tokenizer,
+    sequences: list[str],
+    target=None,
+    steps: int = 64,
+    internal_batch_size: int = 64,
+    baseline: str = "mask",
 ) -> list[Explanation]:
-    """Integrated gradients on the token embeddings (captum, Gauss-Legendre, ``steps`` points) from the all-[PAD]
-    baseline, per token (summed over the hidden dimension), spread over the bases; with the completeness gap."""
+    """Integrated gradients on the token embeddings (captum, Gauss-Legendre, ``steps`` points) from the ``baseline``
+    (every sequence token [MASK], zero or [PAD]), per token (summed over the hidden dimension), spread over the bases;
+    with the completeness gap."""
     from captum.attr import IntegratedGradients
 
     device = next(model.parameters()).device
     words = model.bert.embeddings.word_embeddings
+    reference = baseline_embedding(words, tokenizer, baseline)
     explanations = []
     for sequence in sequences:
         ids, spans = _encoded(tokenizer, sequence, device)
         with torch.no_grad():
             inputs = words(ids)
-            baseline = inputs.clone()
-            baseline[0, 1:-1] = words.weight[tokenizer.pad_token_id]  # [CLS] and [SEP] stay: they get 0
+            baseline_inputs = inputs.clone()
+            baseline_inputs[0, 1:-1] = reference  # [CLS] and [SEP] stay: they get 0
         length = ids.shape[1]
 
         def logits_of(embeddings):
@@ -191,11 +210,11 @@ def integrated_gradients(
             return model.logits_from(model.bert.encode_packed(inputs_embeds=embeddings, attention_mask=mask))
 
         with torch.no_grad():
-            end_points = logits_of(torch.cat([inputs, baseline])).double().cpu().numpy()
+            end_points = logits_of(torch.cat([inputs, baseline_inputs])).double().cpu().numpy()
         k = target_index(model.config, target, end_points[0])
         attributions, delta = IntegratedGradients(lambda e: logits_of(e)[:, k]).attribute(
             inputs,
-            baselines=baseline,
+            baselines=baseline_inputs,
             n_steps=steps,
             internal_batch_size=internal_batch_size,
             return_convergence_delta=True,
@@ -282,6 +301,7 @@ def explain(
     region=None,
     layers=(-1,),
     ig_steps: int = 64,
+    ig_baseline: str = "mask",
     max_tokens_per_batch: int = 16384,
 ) -> list[Explanation]:
     """Explanations of ``sequences`` by ``method`` (ism, ig or attention) for class ``target`` (default: each
@@ -291,7 +311,7 @@ def explain(
     if region is not None:
         raise InputError("--region limits the bases ism mutates; ig and attention explain the whole input.")
     if method == "ig":
-        return integrated_gradients(model, tokenizer, sequences, target, ig_steps)
+        return integrated_gradients(model, tokenizer, sequences, target, ig_steps, baseline=ig_baseline)
     if method == "attention":
         return attention(model, tokenizer, sequences, target, layers, max_tokens_per_batch)
     raise InputError(f"--method must be one of {', '.join(METHODS)}, got {method!r}.")
