@@ -26,6 +26,9 @@ class MotifsArguments:
     trim: int = field(default=30, metadata={"help": "Size patterns are trimmed to (tfmodisco-lite -t)."})
     n_leiden: int = field(default=2, metadata={"help": "Leiden clusterings with different seeds."})
     min_seqlets: int = field(default=100, metadata={"help": "Fewest seqlets of a sign that make patterns."})
+    seqlet_fdr: float = field(
+        default=0.05, metadata={"help": "False discovery rate of seqlet calling (higher: more, weaker seqlets)."}
+    )
 
 
 def main(argv=None):
@@ -48,6 +51,7 @@ def main(argv=None):
         args.trim,
         args.n_leiden,
         args.min_seqlets,
+        seqlet_fdr=args.seqlet_fdr,
     )
     for pattern in summary["patterns"]:
         print(f"{pattern['pattern']}: {pattern['seqlets']} seqlets, {pattern['consensus']}")

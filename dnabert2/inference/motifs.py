@@ -44,11 +44,12 @@ def find_motifs(
     n_leiden: int = 2,
     min_metacluster_size: int = 100,
     report: bool = True,
+    seqlet_fdr: float = 0.05,
 ) -> dict:
     """Run tfmodisco-lite on the central ``window`` bases (default: all) of (N, 4, L) arrays; write
     ``modisco_results.h5``, its HTML report (``report/``: logos of each pattern's CWM) and ``motifs.json`` /
     ``motifs.md`` (pattern, sign, seqlets, consensus, PPM and CWM); fewer than ``min_metacluster_size`` seqlets of a
-    sign make no pattern. Returns the summary."""
+    sign make no pattern; seqlets are called at false discovery rate ``seqlet_fdr``. Returns the summary."""
     import modiscolite
 
     output_dir = Path(output_dir)
@@ -64,7 +65,7 @@ def find_motifs(
         sliding_window_size=sliding_window,
         flank_size=flank,
         trim_to_window_size=trim,
-        target_seqlet_fdr=0.05,
+        target_seqlet_fdr=seqlet_fdr,
         n_leiden_runs=n_leiden,
         min_metacluster_size=min_metacluster_size,
     )
