@@ -393,6 +393,8 @@ def plot(report: dict, path: Path):
             if m["tokenizer"] != "bpe":
                 axis.scatter(m["vocab_size"], m[key], marker="s" if "non" in m["tokenizer"] else "^")
                 axis.annotate(m["name"], (m["vocab_size"], m[key]), fontsize=7)
+    for reference, style in zip(report.get("references", []), (":", "--", "-.")):
+        axis.axhline(reference["gue_mean"], color="gray", linestyle=style, label=f"{reference['name']}, over tasks")
     axis.set_xscale("log", base=2)
     axis.set_xlabel("vocabulary size")
     axis.set_ylabel("GUE score (x100)")
