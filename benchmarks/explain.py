@@ -188,14 +188,14 @@ def ism_timing(model, tokenizer, count: int, seed: int) -> dict:
     rng = np.random.default_rng(seed + 1)
     short = [random_dna(rng, int(n)) for n in rng.integers(100, 301, count)]
     bases = sum(map(len, short))
-    timings = {}
+    timings, loaded = {}, model.config._attn_implementation
     for implementation in ("default", "eager", "default", "eager"):
-        model.config._attn_implementation = None if implementation == "default" else implementation
+        model.config._attn_implementation = loaded if implementation == "default" else implementation
         start = time.perf_counter()
         explain(model, tokenizer, short, "ism")
         seconds = time.perf_counter() - start
         timings[implementation] = min(seconds, timings.get(implementation, seconds))
-    model.config._attn_implementation = None
+    model.config._attn_implementation = loaded
     return {
         "threads": torch.get_num_threads(),
         "load_average": [round(x, 2) for x in os.getloadavg()],

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from dnabert2.benchmarks.gue import main as gue
-from dnabert2.benchmarks.gue_runner.settings import FAMILIES, family_of, metric_of
+from dnabert2.benchmarks.gue_runner.settings import FAMILIES, SETTINGS, family_of, metric_of
 from dnabert2.benchmarks.gue_runner.statistics import paired_test
 from dnabert2.benchmarks.gue_runner.store import read_predictions, read_results
 from dnabert2.benchmarks.measure.flops import Encoder, forward_flops, mlm_head_flops
@@ -250,7 +250,10 @@ def bootstrap_difference(first: str, second: str, folders: dict, tasks, seeds, r
     }
 
 
-PROTOCOL = ("learning_rate", "batch_size", "max_steps", "epochs_scale", "use_lora", "rc_augment")
+# the fine-tuning protocol: every setting of a GUE results folder except those that say which model was fine-tuned
+PROTOCOL = tuple(
+    key for key in SETTINGS if key not in ("model", "model_weights", "from_scratch", "architecture", "kmer")
+)
 
 
 def reference_folders(references: str, baseline_folder: Path) -> dict:

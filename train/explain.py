@@ -19,6 +19,7 @@ from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.inference.attribution import (
     METHODS,
     base_tracks,
+    check_ig_baseline,
     explain_to_parts,
     load_explained_model,
     parse_layers,
@@ -33,6 +34,11 @@ from dnabert2.runtime.arguments import REQUIRED, command_parser, model_field
 from dnabert2.runtime.errors import InputError, run_command
 
 logger = logging.getLogger("explain")
+# the arguments that change the explanations: the run's manifest records them
+RECORDED_SETTINGS = (
+    *("method", "target", "region", "layers", "ig_steps", "ig_baseline"),
+    *("window", "stride", "base_model", "part_size"),
+)
 
 
 @dataclass
@@ -77,25 +83,10 @@ def main(argv=None):
     check_inputs(args.input, args.fasta)  # before the model loads
     check_windows(args.window, args.stride)
     region = parse_region(args.region)
+    check_ig_baseline(args.ig_baseline)
     model = load_explained_model(args.model_name_or_path, args.base_model)
     layers = parse_layers(args.layers, model.config.num_hidden_layers)
-    settings = {
-        key: value
-        for key, value in asdict(args).items()
-        if key
-        in (
-            "method",
-            "target",
-            "region",
-            "layers",
-            "ig_steps",
-            "ig_baseline",
-            "window",
-            "stride",
-            "base_model",
-            "part_size",
-        )
-    }
+    settings = {key: value for key, value in asdict(args).items() if key in RECORDED_SETTINGS}
     store, counts = explain_to_parts(
         model,
         load_tokenizer(args.model_name_or_path),

@@ -170,11 +170,16 @@ def _encoded(tokenizer, sequence: str, device) -> tuple[torch.Tensor, np.ndarray
     return torch.tensor([encoded["input_ids"]], device=device), np.asarray(encoded["offset_mapping"])
 
 
-def baseline_embedding(words: torch.nn.Embedding, tokenizer, baseline: str) -> torch.Tensor:
-    """The embedding every sequence token takes in ig's baseline (``IG_BASELINES``)."""
+def check_ig_baseline(baseline: str) -> str:
+    """``baseline`` if it names one of ``IG_BASELINES``, else an input error."""
     if baseline not in IG_BASELINES:
         raise InputError(f"--ig_baseline must be one of {', '.join(IG_BASELINES)}, got {baseline!r}.")
-    if baseline == "zero":
+    return baseline
+
+
+def baseline_embedding(words: torch.nn.Embedding, tokenizer, baseline: str) -> torch.Tensor:
+    """The embedding every sequence token takes in ig's baseline (``IG_BASELINES``)."""
+    if check_ig_baseline(baseline) == "zero":
         return torch.zeros_like(words.weight[0])
     return words.weight[tokenizer.mask_token_id if baseline == "mask" else tokenizer.pad_token_id]
 
