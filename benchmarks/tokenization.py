@@ -54,7 +54,7 @@ class TokenizationStudyArguments:
         metadata={"help": "Globs of the held-out species' files (default: the shipped model's)."},
     )
     models: str = field(
-        default="bpe_4096,bpe_256,kmer_overlapping,kmer_nonoverlapping,bpe_1024,bpe_16384",
+        default="bpe_4096,bpe_256,kmer_nonoverlapping,kmer_overlapping,bpe_1024,bpe_16384",
         metadata={
             "help": "bpe_<vocabulary>, kmer_overlapping, kmer_nonoverlapping (must include bpe_4096), run in this "
             "order: by default the k-mer models come early, as they carry the paper's central claim."
