@@ -445,6 +445,7 @@ def main(argv=None):
 def write_comparison(models: list[dict], folders: dict, args, argv, complete: bool) -> dict:
     """The comparison of the models done so far, written to --output_dir (a partial one says so)."""
     references = reference_folders(args.references, folders[BASELINE])
+    models = sorted(models, key=lambda m: (m["tokenizer"] != "bpe", m["vocab_size"]))  # rows: BPE by vocabulary
     report = compare_models(models, folders, args.bootstrap, references)
     report["command"] = shlex.join(["python", "benchmarks/tokenization.py", *(sys.argv[1:] if argv is None else argv)])
     report["settings"] = asdict(args)
