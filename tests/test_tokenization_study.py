@@ -3,6 +3,7 @@ against BPE 4096, and a rerun that redoes nothing."""
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from comparator_models import write_gc_task
@@ -42,6 +43,9 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
         per_step = m["pretraining_flops"] / m["pretraining_steps"]
         assert flops - per_step < m["pretraining_flops"] <= flops
         assert m["tasks"] == 1 and m["seeds"] == ["1", "2"] and m["held_out_bits_per_base"] > 0
+        results = json.loads((Path(m["folder"]) / "all_results.json").read_text())  # same masks, so same ratio
+        ratio = m["held_out_composition_bits_per_base"] / m["held_out_bits_per_base"]
+        assert ratio == pytest.approx(results["eval_composition_loss"] / results["eval_loss"])
     # the same windows of tokens hold 6x fewer bases as overlapping 6-mers than as non-overlapping ones
     ratio = (
         models["kmer_nonoverlapping"]["bp_seen_in_pretraining"] / models["kmer_overlapping"]["bp_seen_in_pretraining"]
