@@ -394,6 +394,12 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+KMER_MARKS = {  # how the figure shows each k-mer model: label, marker, label offset in points (the two share an x)
+    "kmer_overlapping": ("DNABERT-style 6-mers", "^", (7, -9)),
+    "kmer_nonoverlapping": ("NT-style 6-mers", "s", (7, 2)),
+}
+
+
 def plot(report: dict, path: Path):
     """comparison.png: GUE mean (micro over tasks, macro over families) against vocabulary size, k-mers marked."""
     import matplotlib
@@ -401,20 +407,32 @@ def plot(report: dict, path: Path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = plt.subplots(figsize=(6.5, 4.2))
     bpe = sorted((m for m in report["models"] if m["tokenizer"] == "bpe"), key=lambda m: m["vocab_size"])
     for key, label in (("gue_mean", "mean over tasks"), ("gue_mean_macro_families", "mean over families")):
-        axis.plot([m["vocab_size"] for m in bpe], [m[key] for m in bpe], marker="o", label=f"BPE, {label}")
+        (line,) = axis.plot([m["vocab_size"] for m in bpe], [m[key] for m in bpe], marker="o", label=f"BPE, {label}")
         for m in report["models"]:
             if m["tokenizer"] != "bpe":
-                axis.scatter(m["vocab_size"], m[key], marker="s" if "non" in m["tokenizer"] else "^")
-                axis.annotate(m["name"], (m["vocab_size"], m[key]), fontsize=7)
+                name, marker, offset = KMER_MARKS[m["tokenizer"]]
+                axis.scatter(m["vocab_size"], m[key], marker=marker, color=line.get_color(), zorder=3)
+                axis.annotate(
+                    name,
+                    (m["vocab_size"], m[key]),
+                    xytext=offset,
+                    textcoords="offset points",
+                    fontsize=7,
+                    color=line.get_color(),
+                )
     for reference, style in zip(report.get("references", []), (":", "--", "-.")):
         axis.axhline(reference["gue_mean"], color="gray", linestyle=style, label=f"{reference['name']}, over tasks")
     axis.set_xscale("log", base=2)
+    vocabularies = [m["vocab_size"] for m in report["models"]]
+    axis.set_xlim(min(vocabularies) / 1.5, max(vocabularies) * 4)  # room for the k-mer labels on the right
     axis.set_xlabel("vocabulary size")
     axis.set_ylabel("GUE score (x100)")
-    axis.legend(fontsize=8)
+    flops = report.get("settings", {}).get("pretraining_flops")
+    axis.set_title(f"Equal pretraining compute ({flops:.0e} FLOPs per model)" if flops else "Tokenizers", fontsize=10)
+    axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
