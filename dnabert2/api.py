@@ -12,9 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from dnabert2.inference.arguments import SHIPPED
-from dnabert2.inference.sharding import Shard
-
-_ONE_SHARD = Shard(0, 1)  # the API runs the whole input in this process
 
 
 def _reader(sequences, fasta, window, stride, skip_unusable: bool):
@@ -120,17 +117,13 @@ def score(
     """
     import pandas as pd
 
-    from dnabert2.inference.likelihood import COLUMNS, load_scorer, score_pieces, score_values
+    from dnabert2.inference.likelihood import COLUMNS, load_scorer, score_job
+    from dnabert2.inference.pipeline import run_in_memory
 
-    pieces = _reader(sequences, fasta, window, stride, skip_unusable=False)(_ONE_SHARD)
     scorer, tokenizer = load_scorer(model)
-    rows = [
-        score_values(piece, scores)
-        for piece, scores in score_pieces(
-            scorer, tokenizer, (piece for _, piece in pieces), mask_stride, region, max_tokens_per_batch
-        )
-    ]
-    return pd.DataFrame(rows, columns=COLUMNS)
+    reader = _reader(sequences, fasta, window, stride, skip_unusable=False)
+    table = run_in_memory(score_job(scorer, tokenizer, reader, mask_stride, region, max_tokens_per_batch))
+    return pd.DataFrame(columns=COLUMNS) if table is None else table.select(COLUMNS).to_pandas()
 
 
 def score_variants(

@@ -1,5 +1,6 @@
 """Pseudo-log-likelihoods against a plain loop of the test's own (one masked copy per forward pass, full logits),
-the fast approximation against hand-built copies, regions, tracks and the dnabert2-score command."""
+the fast approximation against hand-built copies, regions, tracks and the dnabert2-score command, whole and in
+shards."""
 
 import csv
 import random
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+import dnabert2
 from dnabert2.inference.likelihood import (
     load_scorer,
     mask_groups,
@@ -116,7 +118,9 @@ def test_score_command_writes_rows_windows_and_tracks(tmp_path, tiny_pretrained,
     fasta.write_text(f">long first\n{SEQUENCES[0]}\n>short\n{SEQUENCES[2]}\n")
     output, tracks = tmp_path / "scores.tsv", tmp_path / "tracks.parquet"
     argv = ["--input", str(fasta), "--model_name_or_path", str(tiny_pretrained), "--output", str(output)]
-    assert main(argv + ["--window", "130", "--stride", "60", "--tracks", str(tracks)]) == 3
+    counts = main(argv + ["--window", "130", "--stride", "60", "--tracks", str(tracks)])
+    assert counts["merged rows"] == 3 and not (tmp_path / "scores.tsv.parts").exists()  # parts go once merged
+    assert b"\r" not in output.read_bytes()  # Unix line ends: cut and awk see clean last columns
     with open(output) as handle:
         rows = list(csv.DictReader(handle, delimiter="\t"))
     assert list(rows[0]) == ["name", "start", "end", "tokens", "pll", "pll_per_bp"]
@@ -150,3 +154,42 @@ def test_score_command_writes_rows_windows_and_tracks(tmp_path, tiny_pretrained,
     pairs.write_text("sequence1,sequence2\nACGTAC,GGTACA\n")
     with pytest.raises(InputError, match="pair of sequences"):
         main(["--input", str(pairs), "--model_name_or_path", str(tiny_pretrained), "--output", str(output)])
+    with pytest.raises(InputError, match="pair of sequences"):  # the Python API too, never the first one's score
+        dnabert2.score([("ACGTAC", "GGTACA")], model=str(tiny_pretrained))
+
+
+def test_two_score_shards_merge_into_what_one_process_writes(tmp_path, tiny_pretrained):
+    import pyarrow.parquet as pq
+
+    from dnabert2.train.score import main
+
+    fasta = tmp_path / "input.fa"
+    fasta.write_text("".join(f">r{i}\n{sequence}\n" for i, sequence in enumerate(SEQUENCES)))
+    common = ["--input", str(fasta), "--model_name_or_path", str(tiny_pretrained), "--window", "50"]
+    common += ["--mask_stride", "2", "--part_size", "2"]
+    whole = main(common + ["--output", str(tmp_path / "one.tsv"), "--tracks", str(tmp_path / "one.parquet")])
+    sharded = common + ["--output", str(tmp_path / "two.tsv"), "--tracks", str(tmp_path / "two.parquet")]
+    first = main(sharded + ["--num_shards", "2", "--shard_index", "1"])
+    assert not first["completes the run"] and not (tmp_path / "two.tsv").exists()  # shard 0 still missing
+    last = main(sharded + ["--num_shards", "2", "--shard_index", "0"])
+    assert last["completes the run"] and last["merged rows"] == whole["merged rows"] == 9  # windows: 4 + 1 + 3 + 1
+    assert first["rows written"] + last["rows written"] == 9  # the windows dealt out between the shards
+
+    def tsv(name):
+        return [line.split("\t") for line in (tmp_path / name).read_text().splitlines()]
+
+    assert [row[:4] for row in tsv("two.tsv")] == [row[:4] for row in tsv("one.tsv")]  # name, start, end, tokens
+    # a shard batches other windows together, so the last printed digit may differ
+    plls = [np.array([row[4:] for row in tsv(name)[1:]], float) for name in ("two.tsv", "one.tsv")]
+    np.testing.assert_allclose(*plls, atol=2e-4)
+    sharded_tracks, whole_tracks = (
+        pq.read_table(tmp_path / name).to_pydict() for name in ("two.parquet", "one.parquet")
+    )
+    assert sharded_tracks.keys() == whole_tracks.keys() and sharded_tracks["name"] == whole_tracks["name"]
+    assert sharded_tracks["token_id"] == whole_tracks["token_id"]
+    for column in ("start", "end", "token_start", "token_end", "base_log_prob", "token_log_prob"):  # NaN: unscored
+        np.testing.assert_allclose(
+            np.concatenate(sharded_tracks[column], None), np.concatenate(whole_tracks[column], None), atol=1e-6
+        )
+    again = main(sharded + ["--num_shards", "2", "--shard_index", "0"])  # a rerun finds its parts complete
+    assert again.get("rows written", 0) == 0 and again["rows skipped"] == last["rows written"]

@@ -1,4 +1,4 @@
-"""The flags of the inference commands (embed, predict, score-variants), shared where they mean the same thing.
+"""The flags of the inference commands (embed, predict, score, score-variants), shared where they mean the same thing.
 
 Every command names its model ``--model_name_or_path`` (``--model`` is accepted too); each dataclass is also what
 the matching ``run_*`` function of ``dnabert2.inference.jobs`` takes.
@@ -29,9 +29,6 @@ class SequenceInputArguments(ShardArguments):
     fasta: str | None = field(default=None, metadata={"help": "Indexed reference FASTA for a BED --input."})
     window: int | None = field(default=None, metadata={"help": "Cut records longer than this many bp in windows."})
     stride: int | None = field(default=None, metadata={"help": "bp between window starts (default: --window)."})
-    rc_average: bool = field(
-        default=False, metadata={"help": "Average each input's outputs and its reverse complement's."}
-    )
     kmer: int | None = field(
         default=None,
         metadata={"help": "k-mer length of a DNABERT model, -1 for none (default: from the model's vocabulary)."},
@@ -42,7 +39,16 @@ class SequenceInputArguments(ShardArguments):
 
 
 @dataclass(kw_only=True)
-class EmbedArguments(SequenceInputArguments):
+class EncoderInputArguments(SequenceInputArguments):
+    """Sequences for an encoder's outputs, which may average both strands."""
+
+    rc_average: bool = field(
+        default=False, metadata={"help": "Average each input's outputs and its reverse complement's."}
+    )
+
+
+@dataclass(kw_only=True)
+class EmbedArguments(EncoderInputArguments):
     """dnabert2-embed: embeddings of every record or window into a folder of Parquet parts."""
 
     output_dir: str = field(metadata={"help": "Folder of Parquet parts and .manifest.json (shared by all shards)."})
@@ -57,7 +63,7 @@ class EmbedArguments(SequenceInputArguments):
 
 
 @dataclass(kw_only=True)
-class PredictArguments(SequenceInputArguments):
+class PredictArguments(EncoderInputArguments):
     """dnabert2-predict: a fine-tuned classifier's outputs for every record or window."""
 
     model_name_or_path: str = model_field(
@@ -95,6 +101,29 @@ class PredictArguments(SequenceInputArguments):
     )
     merge_only: bool = field(
         default=False, metadata={"help": "Merge the parts of a finished sharded run into --output (and --embeddings)."}
+    )
+
+
+@dataclass(kw_only=True)
+class ScoreArguments(SequenceInputArguments):
+    """dnabert2-score: pseudo-log-likelihoods of every record or window under a masked language model."""
+
+    output: str = field(default="scores.tsv", metadata={"help": "TSV: name, start, end, tokens, pll, pll_per_bp."})
+    model_name_or_path: str = model_field("Masked language model folder (default: the shipped one).", SHIPPED)
+    region: str | None = field(
+        default=None,
+        metadata={"help": "START:END (0-based bp of each record): score only the tokens overlapping it."},
+    )
+    mask_stride: int | None = field(
+        default=None,
+        metadata={"help": "k: every k-th token masked per copy, k copies (approximate; default: exact, one by one)."},
+    )
+    tracks: str | None = field(
+        default=None, metadata={"help": "Also write per-token and per-base log-probabilities to this Parquet file."}
+    )
+    part_size: int = field(default=1000, metadata={"help": "Rows per Parquet part."})
+    merge_only: bool = field(
+        default=False, metadata={"help": "Merge the parts of a finished sharded run into --output (and --tracks)."}
     )
 
 

@@ -1,6 +1,6 @@
 """The inference commands as library calls: each checks its inputs, opens its run, loads the model it needs and runs
-its job through the pipeline (``run_embed``, ``run_predict``, ``run_score_variants``; a command line is argument
-parsing plus one of these)."""
+its job through the pipeline (``run_embed``, ``run_predict``, ``run_score``, ``run_score_variants``; a command line
+is argument parsing plus one of these)."""
 
 import logging
 import os
@@ -9,10 +9,11 @@ from dataclasses import asdict
 import torch
 
 from dnabert2.data.tokenizer import load_tokenizer
-from dnabert2.inference.arguments import EmbedArguments, PredictArguments, VariantArguments
+from dnabert2.inference.arguments import EmbedArguments, PredictArguments, ScoreArguments, VariantArguments
 from dnabert2.inference.batching import LengthLimit
 from dnabert2.inference.embedding import embedding_job, pooling_for
 from dnabert2.inference.inputs import check_inputs, check_windows, iter_inputs
+from dnabert2.inference.likelihood import load_scorer, parse_region, score_job, score_writer
 from dnabert2.inference.loading import load_classifier, load_encoder, load_masked_lm
 from dnabert2.inference.pipeline import PieceReader, run_job
 from dnabert2.inference.prediction import prediction_job, prediction_writer
@@ -32,6 +33,12 @@ def _settings(args, names) -> dict:
 def sharded(args) -> bool:
     """Whether this run is one of several workers (flags or a multi-process launcher)."""
     return args.num_shards > 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def _log_merge(counts: dict, what: str, output, also: str | None = None):
+    """Log what this worker's merge wrote, if it merged (``also``: a second file, e.g. "tracks to t.parquet")."""
+    if "merged rows" in counts:
+        logger.info("Wrote %d %s to %s%s", counts["merged rows"], what, output, f" and {also}" if also else "")
 
 
 def run_embed(args: EmbedArguments) -> dict:
@@ -103,13 +110,32 @@ def run_predict(args: PredictArguments) -> dict:
     counts = run_job(job, store, args.part_size, write, args.merge_only, keep_parts=sharded(args) or args.merge_only)
     if limit.report():
         logger.warning(limit.report())
-    if "merged rows" in counts:
-        logger.info(
-            "Wrote %d predictions to %s%s",
-            counts["merged rows"],
-            args.output,
-            f" and embeddings to {args.embeddings}" if args.embeddings else "",
-        )
+    _log_merge(counts, "predictions", args.output, f"embeddings to {args.embeddings}" if args.embeddings else None)
+    return counts
+
+
+def run_score(args: ScoreArguments) -> dict:
+    """Score this worker's shard of ``args.input`` (pseudo-log-likelihoods); the worker that completes the run (one
+    process: this one) merges the parts (``<output>.parts/``) into ``args.output`` (and ``args.tracks``). Returns the
+    run's counts."""
+    region = parse_region(args.region)
+    if not args.merge_only:
+        check_inputs(args.input, args.fasta)
+    check_windows(args.window, args.stride)
+    model_path = resolve_model(args.model_name_or_path)
+    names = ("window", "stride", "region", "mask_stride", "part_size", "kmer")
+    settings = {**_settings(args, names), "tracks": args.tracks is not None}
+    store = open_run(
+        f"{args.output}.parts", model_path, settings, args.input, args.fasta, args.shard_index, args.num_shards
+    )
+    model, tokenizer = load_scorer(model_path, kmer=args.kmer)
+    reader = PieceReader(iter_inputs(args.input, args.fasta), args.window, args.stride, skip_unusable=False)
+    job = score_job(
+        model, tokenizer, reader, args.mask_stride, region, args.max_tokens_per_batch, args.tracks is not None
+    )
+    write = score_writer(args.output, args.tracks)
+    counts = run_job(job, store, args.part_size, write, args.merge_only, keep_parts=sharded(args) or args.merge_only)
+    _log_merge(counts, "scores", args.output, f"tracks to {args.tracks}" if args.tracks else None)
     return counts
 
 

@@ -21,8 +21,9 @@ import torch
 
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.inference.batching import token_budget_batches
-from dnabert2.inference.inputs import Piece, iter_inputs, sliding_windows
+from dnabert2.inference.inputs import Piece
 from dnabert2.inference.loading import load_masked_lm
+from dnabert2.inference.pipeline import Job, PieceReader, position_columns
 from dnabert2.inference.sharding import worker_device
 from dnabert2.runtime.errors import InputError
 
@@ -171,25 +172,12 @@ def pseudo_log_likelihood(
     return np.array([score.pll for score in scores])
 
 
-def load_scorer(model_name_or_path, device=None):
-    """(masked LM in eval mode on ``device``, default this process's GPU or the CPU; its tokenizer) of a masked-LM
-    folder or Hub id: this project's model, or any other ``AutoModelForMaskedLM`` (BERT, ESM, ...)."""
+def load_scorer(model_name_or_path, device=None, kmer: int | None = None):
+    """(masked LM in eval mode on ``device``, default this process's GPU or the CPU; its tokenizer, ``kmer`` as in
+    ``load_tokenizer``) of a masked-LM folder or Hub id: this project's model, or any other ``AutoModelForMaskedLM``
+    (BERT, ESM, ...)."""
     model = load_masked_lm(model_name_or_path).to(device or worker_device())
-    return model, load_tokenizer(model_name_or_path)
-
-
-def read_pieces(path, fasta=None, window: int | None = None, stride: int | None = None) -> Iterator[Piece]:
-    """The records (or windows) of a FASTA/FASTQ/CSV/BED input as the prediction pipeline reads them; pairs of
-    sequences are refused (a likelihood is of one sequence)."""
-    if stride and not window:
-        raise InputError("--stride needs --window.")
-
-    def single(piece: Piece) -> Piece:
-        if len(piece.sequences) != 1:
-            raise InputError(f"{path}: row {piece.name} holds a pair of sequences; score one sequence per row.")
-        return piece
-
-    return map(single, sliding_windows(iter_inputs(path, fasta), window, stride))
+    return model, load_tokenizer(model_name_or_path, kmer)
 
 
 COLUMNS = ["name", "start", "end", "tokens", "pll", "pll_per_bp"]
@@ -226,9 +214,13 @@ def score_pieces(
     max_tokens_per_batch: int = 16384,
     chunk: int = 256,
 ) -> Iterator[tuple[Piece, TokenScores]]:
-    """(piece, its ``TokenScores``) for each piece in input order, ``chunk`` pieces scored together."""
+    """(piece, its ``TokenScores``) for each piece in input order, ``chunk`` pieces scored together; a pair of
+    sequences is an error (a likelihood is of one sequence)."""
     pieces = iter(pieces)
     while batch := list(itertools.islice(pieces, chunk)):
+        for piece in batch:
+            if len(piece.sequences) != 1:
+                raise InputError(f"row {piece.name} holds a pair of sequences; score one sequence per row.")
         regions = None if region is None else [piece_region(piece, region) for piece in batch]
         sequences = [piece.sequences[0] for piece in batch]
         yield from zip(
@@ -245,32 +237,112 @@ def score_values(piece: Piece, scores: TokenScores) -> list:
     return [piece.name, piece.start, piece.end, count, scores.pll, per_bp]
 
 
-def score_row(piece: Piece, scores: TokenScores) -> list:
-    """The TSV row of a piece: ``score_values`` with the PLL to 4 decimals and pll_per_bp to 6."""
-    name, start, end, count, pll, per_bp = score_values(piece, scores)
-    return [name, start, end, count, f"{pll:.4f}", f"{per_bp:.6f}"]
+def score_row(row: dict) -> list:
+    """The TSV cells of a merged row: ``COLUMNS``, the PLL to 4 decimals and pll_per_bp to 6."""
+    return [row["name"], row["start"], row["end"], row["tokens"], f"{row['pll']:.4f}", f"{row['pll_per_bp']:.6f}"]
 
 
-def track_table(scored: list[tuple[Piece, TokenScores]]):
-    """A pyarrow table with one row per piece: name, start, end, its per-token track (token_id, token_start and
-    token_end in record coordinates, token_log_prob) and its per-base track (base_log_prob, ``TokenScores.per_base``,
-    one value per base of the piece)."""
+def track_columns(scored: list[tuple[Piece, TokenScores]]) -> dict:
+    """The pyarrow track columns of scored pieces: per token (token_id, token_start and token_end in record
+    coordinates, token_log_prob) and per base (base_log_prob, ``TokenScores.per_base``, one value per base)."""
     import pyarrow as pa
 
     def in_record(field):
         return pa.array([getattr(s, field) + piece.start for piece, s in scored], pa.list_(pa.int64()))
 
-    return pa.table(
-        {
-            "name": pa.array([piece.name for piece, _ in scored], pa.string()),
-            "start": pa.array([piece.start for piece, _ in scored], pa.int64()),
-            "end": pa.array([piece.end for piece, _ in scored], pa.int64()),
-            "base_log_prob": pa.array(
-                [s.per_base(len(piece.sequences[0])) for piece, s in scored], pa.list_(pa.float32())
-            ),
-            "token_id": pa.array([s.token_ids for _, s in scored], pa.list_(pa.int32())),
-            "token_start": in_record("starts"),
-            "token_end": in_record("ends"),
-            "token_log_prob": pa.array([s.log_probs for _, s in scored], pa.list_(pa.float64())),
-        }
-    )
+    return {
+        "base_log_prob": pa.array([s.per_base(len(piece.sequences[0])) for piece, s in scored], pa.list_(pa.float32())),
+        "token_id": pa.array([s.token_ids for _, s in scored], pa.list_(pa.int32())),
+        "token_start": in_record("starts"),
+        "token_end": in_record("ends"),
+        "token_log_prob": pa.array([s.log_probs for _, s in scored], pa.list_(pa.float64())),
+    }
+
+
+TRACK_COLUMNS = ["name", "start", "end", "base_log_prob", "token_id", "token_start", "token_end", "token_log_prob"]
+
+
+def score_job(
+    model,
+    tokenizer,
+    reader: PieceReader,
+    mask_stride: int | None = None,
+    region: tuple[int, int] | None = None,
+    max_tokens_per_batch: int = 16384,
+    tracks: bool = False,
+) -> Job:
+    """The score job: each part's table holds the rows' positions, tokens, pll and pll_per_bp (``score_values``)
+    and, with ``tracks``, their per-token and per-base tracks (``track_columns``)."""
+    import pyarrow as pa
+
+    def compute(rows, bar):
+        scored = []
+        for piece, scores in score_pieces(
+            model, tokenizer, (piece for _, piece in rows), mask_stride, region, max_tokens_per_batch
+        ):
+            scored.append((piece, scores))
+            bar.update(len(piece.sequences[0]))
+        values = [score_values(piece, scores)[3:] for piece, scores in scored]
+        columns = position_columns(rows)
+        for name, type_, column in zip(COLUMNS[3:], (pa.int64(), pa.float64(), pa.float64()), zip(*values)):
+            columns[name] = pa.array(column, type_)
+        if tracks:
+            columns.update(track_columns(scored))
+        return pa.table(columns)
+
+    return Job(reader, compute, reader.skipped_counts, unit="bp", description="Scoring")
+
+
+def score_writer(output, tracks_path=None, rows_per_group: int = 256):
+    """A writer of merged score rows: the TSV of ``COLUMNS`` and, with ``tracks_path``, the Parquet file of
+    ``TRACK_COLUMNS``, one row each, written as the rows stream by."""
+    from dnabert2.inference.writers import write_delimited
+
+    def write(rows) -> int:
+        if tracks_path is None:
+            return write_delimited(output, COLUMNS, map(score_row, rows), delimiter="\t")
+        with TrackWriter(tracks_path, rows_per_group) as tracks:
+            return write_delimited(output, COLUMNS, (score_row(tracks.add(row)) for row in rows), delimiter="\t")
+
+    return write
+
+
+class TrackWriter:
+    """The tracks Parquet file (``TRACK_COLUMNS``) written in row groups as merged rows are added; it appears under
+    its name only once closed without an error."""
+
+    def __init__(self, path, rows_per_group: int = 256):
+        import pyarrow as pa
+
+        from dnabert2.runtime.files import atomic_output
+
+        self._output, self.rows_per_group, self.group = atomic_output(path), rows_per_group, []
+        types = [pa.string(), pa.int64(), pa.int64(), pa.list_(pa.float32()), pa.list_(pa.int32())]
+        types += [pa.list_(pa.int64()), pa.list_(pa.int64()), pa.list_(pa.float64())]
+        self.schema = pa.schema(list(zip(TRACK_COLUMNS, types)))
+
+    def __enter__(self):
+        import pyarrow.parquet as pq
+
+        self.writer = pq.ParquetWriter(self._output.__enter__(), self.schema)
+        return self
+
+    def add(self, row: dict) -> dict:
+        """Queue a merged row's tracks (written by the group); returns the row."""
+        self.group.append({column: row[column] for column in TRACK_COLUMNS})
+        if len(self.group) == self.rows_per_group:
+            self._flush()
+        return row
+
+    def _flush(self):
+        import pyarrow as pa
+
+        if self.group:
+            self.writer.write_table(pa.Table.from_pylist(self.group, schema=self.schema))
+        self.group.clear()
+
+    def __exit__(self, *error):
+        if error[0] is None:
+            self._flush()
+        self.writer.close()
+        return self._output.__exit__(*error)

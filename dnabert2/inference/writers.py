@@ -14,7 +14,7 @@ def write_delimited(path, header: list[str], rows: Iterable[list], delimiter: st
     returns the number of rows."""
     count = 0
     with atomic_output(path) as output, open(output, "w", newline="") as handle:
-        writer = csv.writer(handle, delimiter=delimiter)
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")  # Unix lines: cut, awk, paste
         writer.writerow(header)
         for row in rows:
             writer.writerow(row)
