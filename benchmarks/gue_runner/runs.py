@@ -1,6 +1,7 @@
 """Running GUE: which tasks, one fine-tuning run per (task, seed) with the paper's settings, and the loop that
 records each result as it comes (an interrupted run loses at most the run in progress)."""
 
+import functools
 import logging
 import shutil
 import tempfile
@@ -8,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
+from dnabert2 import packaged
 from dnabert2.benchmarks.gue_runner.cnn import cnn_for_task, encode_columns
 from dnabert2.benchmarks.gue_runner.default_task import write_species_task
 from dnabert2.benchmarks.gue_runner.reports import write_reports
 from dnabert2.benchmarks.gue_runner.settings import GueArguments, settings_for
 from dnabert2.benchmarks.gue_runner.store import open_results, predictions_path, run_settings, save_predictions
 from dnabert2.data.gue import find_tasks, resolve_task
-from dnabert2.data.tasks import longest_tokenized
+from dnabert2.data.tasks import token_lengths
 from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
 from dnabert2.finetuning.collapse import class_shares, is_collapsed
@@ -48,14 +50,27 @@ def label_shares(data: DataArguments) -> list[float] | None:
     return class_shares(splits["test" if "test" in splits else "validation"]["labels"], info.num_labels)
 
 
-def max_length_for(args: GueArguments, task: str, data: DataArguments) -> int:
-    """The task's maximum length in tokens: the paper's for DNABERT-2 (and the CNN, which reads bases); for any
-    other model the task's longest example in that model's tokens, so that no input is cut."""
+@functools.cache
+def _paper_vocabulary() -> dict:
+    return load_tokenizer(packaged("model")).get_vocab()
+
+
+def max_length_for(args: GueArguments, task: str, data: DataArguments) -> tuple[int, int | None]:
+    """The task's maximum length in tokens, and how many of its examples (all splits) are longer, so cut.
+
+    The paper set its lengths for DNABERT-2's own vocabulary, so DNABERT-2 with that tokenizer keeps them (as does
+    the CNN, which reads bases; its count is not computed: None). Any other model or vocabulary (DNABERT, NT, a
+    DNABERT-2 pretrained with another BPE) gets the task's longest example in its tokens, so that no input is cut.
+    """
     paper = settings_for(task)[0]
-    if args.architecture == "cnn" or is_dnabert2(args.model_name_or_path):
-        return paper
+    if args.architecture == "cnn":
+        return paper, None
+    tokenizer = load_tokenizer(args.model_name_or_path, args.kmer)
     splits, info = load_task(data)
-    return longest_tokenized(splits, info, load_tokenizer(args.model_name_or_path, args.kmer))
+    lengths = token_lengths(splits, info, tokenizer)
+    paper_tokens = is_dnabert2(args.model_name_or_path) and tokenizer.get_vocab() == _paper_vocabulary()
+    limit = paper if paper_tokens else int(lengths.max())
+    return limit, int((lengths > limit).sum())
 
 
 def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
@@ -69,7 +84,11 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
         data.data_path = str(resolve_task(args.gue_dir, task).folder)
     else:
         data.dataset_name, data.dataset_config_name = args.dataset_name, task
-    max_length = max_length_for(args, task, data)
+    max_length, cut = max_length_for(args, task, data)
+    if cut:
+        logger.warning(
+            "%s: %d example(s) are over the paper's %d tokens and are cut, as in the paper.", task, cut, max_length
+        )
     max_steps = min(s for s in (cap, args.max_steps) if s) if (cap or args.max_steps) else -1
     training = FinetuneTrainingArguments(
         output_dir=str(workdir / f"{task}_seed{seed}"),
@@ -106,6 +125,7 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
         save_predictions(dict(arrays), args.output_dir, task, seed)
     shutil.rmtree(training.output_dir, ignore_errors=True)
     metrics["test_class_shares"] = label_shares(data)
+    metrics["max_length"], metrics["examples_cut"] = max_length, cut
     metrics["collapsed"] = is_collapsed(metrics)  # run_finetune has warned about it (collapse_warning)
     return metrics
 

@@ -61,8 +61,8 @@ class GueArguments:
         default=None,
         metadata={
             "help": "k-mer length of a DNABERT model (-1: none; default: from its vocabulary). Models other than "
-            "DNABERT-2 (DNABERT, Nucleotide Transformer, ...) get each task's longest sequence in their tokens as "
-            "maximum length; DNABERT-2 keeps the paper's lengths."
+            "DNABERT-2 with the paper's vocabulary (DNABERT, Nucleotide Transformer, DNABERT-2 with another BPE, ...) "
+            "get each task's longest sequence in their tokens as maximum length; it keeps the paper's lengths."
         },
     )
     gue_dir: str | None = field(default=None, metadata={"help": "GUE root in the official CSV layout."})

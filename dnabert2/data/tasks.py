@@ -242,13 +242,13 @@ def tokenize_task(
     )
 
 
-def longest_tokenized(data: DatasetDict, info: TaskInfo, tokenizer) -> int:
-    """The most tokens (special tokens included) that any example of any split takes with ``tokenizer``."""
-    longest = 0
+def token_lengths(data: DatasetDict, info: TaskInfo, tokenizer) -> np.ndarray:
+    """Tokens (special tokens included) that each example of every split takes with ``tokenizer``."""
+    lengths = []
     for split in data.values():
         encoded = tokenizer(*[list(split[c]) for c in info.sequence_columns])
-        longest = max(longest, max(map(len, encoded["input_ids"])))
-    return longest
+        lengths.extend(map(len, encoded["input_ids"]))
+    return np.asarray(lengths)
 
 
 def strand(dataset, reverse: bool):
