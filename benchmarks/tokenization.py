@@ -5,9 +5,11 @@ with the same held-out species and the same pretraining FLOPs, differing in thei
 16384 (trained afresh on the corpus's training files; DNABERT-2's architecture), DNABERT-style overlapping 6-mers
 (BERT, spans of 6 masked) and NT-style non-overlapping 6-mers (ESM). Each is fine-tuned on GUE through the GUE runner
 (same protocol, tasks and seeds) and compared with BPE 4096 by paired tests over seeds and a paired bootstrap over
-test examples. One model at a time, resumable (a rerun skips what is done):
+test examples. Then the models named by --no_pretraining (default: the DNABERT-style one) are fine-tuned again from
+random weights, as references: what their pretraining buys. One model at a time, resumable (a rerun skips what is
+done):
 
-    nohup python benchmarks/tokenization.py > tokenization.log 2>&1 &
+    nohup python benchmarks/tokenization.py --gue_dir ../shared/data/GUE > tokenization.log 2>&1 &
 
 Outputs in --output_dir: comparison.md, comparison.json, comparison.png (work files in --work_dir).
 """
@@ -83,6 +85,14 @@ class TokenizationStudyArguments:
         metadata={
             "help": "GUE results folders run with the same fine-tuning protocol, as name=folder pairs: shown beside "
             "the equal-compute models (not ranked with them), each with its paired tests against BPE 4096."
+        },
+    )
+    no_pretraining: str = field(
+        default="kmer_overlapping",
+        metadata={
+            "help": "Study models also fine-tuned from random weights of their config and tokenizer (same protocol), "
+            "once every model is done: what their pretraining buys, tested against them. Default: the DNABERT-style "
+            "model, whose pretraining stays on its composition plateau at this budget."
         },
     )
     work_dir: str = field(
@@ -284,10 +294,13 @@ def reference_folders(references: str, baseline_folder: Path) -> dict:
     return folders
 
 
-def compare_models(models: list[dict], folders: dict, bootstrap: int, references: dict | None = None) -> dict:
+def compare_models(
+    models: list[dict], folders: dict, bootstrap: int, references: dict | None = None, pretrained_of: dict | None = None
+) -> dict:
     """Per model: GUE mean (micro over tasks, macro over families), per family, ranks, paired tests vs BPE 4096;
-    the same for each reference folder (over the same tasks and seeds; not ranked)."""
-    references = references or {}
+    the same for each reference folder (over the same tasks and seeds; not ranked), and for a reference that is a
+    study model without pretraining (``pretrained_of``: reference name -> model name) its tests against that model."""
+    references, pretrained_of = references or {}, pretrained_of or {}
     folders = folders | references
     by_model = {m["name"]: scores(read_results(folders[m["name"]])[1]) for m in models}
     tasks = sorted(set.intersection(*(set(s) for s in by_model.values())))
@@ -298,7 +311,7 @@ def compare_models(models: list[dict], folders: dict, bootstrap: int, references
         by_model[name] = scores(read_results(references[name])[1])
         if any(seed not in by_model[name].get(task, {}) for task in tasks for seed in seeds):
             raise InputError(f"--references: {references[name]} lacks some of the tasks and seeds compared here.")
-        reference_rows.append({"name": name, "folder": str(references[name])})
+        reference_rows.append({"name": name, "folder": str(references[name]), "pretrained": pretrained_of.get(name)})
     task_means = {name: {t: float(np.mean([s[t][x] for x in seeds])) for t in tasks} for name, s in by_model.items()}
     for task in tasks:
         order = sorted(ranks, key=lambda name: -task_means[name][task])
@@ -323,15 +336,19 @@ def compare_models(models: list[dict], folders: dict, bootstrap: int, references
             seeds=seeds,
             **ranks.get(name, {}),
         )
-    baseline = next(m for m in models if m["name"] == BASELINE)
-    for model in models + reference_rows:
-        if model["name"] != BASELINE:
-            model["vs_bpe_4096"] = {
-                "paired_t_over_seeds": paired_test(model["per_seed_mean"], baseline["per_seed_mean"]),
-                "bootstrap_over_test_examples": bootstrap_difference(
-                    model["name"], BASELINE, folders, tasks, seeds, bootstrap
-                ),
-            }
+    rows = {row["name"]: row for row in models + reference_rows}
+
+    def tests(name: str, other: str) -> dict:
+        return {
+            "paired_t_over_seeds": paired_test(rows[name]["per_seed_mean"], rows[other]["per_seed_mean"]),
+            "bootstrap_over_test_examples": bootstrap_difference(name, other, folders, tasks, seeds, bootstrap),
+        }
+
+    for row in models + reference_rows:
+        if row["name"] != BASELINE:
+            row["vs_bpe_4096"] = tests(row["name"], BASELINE)
+        if row.get("pretrained") in rows:
+            row["pretraining_gain"] = tests(row["pretrained"], row["name"])
     return {"tasks": tasks, "seeds": seeds, "models": models, "references": reference_rows}
 
 
@@ -368,8 +385,9 @@ def markdown(report: dict) -> str:
         lines += [
             "",
             "Reference points, fine-tuned with the same protocol on the same tasks and seeds but outside the "
-            "equal-compute set (not ranked): the shipped model (BPE 4096, same size, pretrained for about 8x this "
-            "budget) and the same architecture fine-tuned from a random initialisation (no pretraining at all).",
+            "equal-compute set (not ranked). By default: the shipped model (BPE 4096, same size, pretrained for about "
+            "8x this budget), the same architecture fine-tuned from a random initialisation (no pretraining at all), "
+            "and each `--no_pretraining` study model fine-tuned from random weights of its config, with its tokenizer.",
             "",
             "| reference | GUE mean | families mean | results |",
             "|---|---|---|---|",
@@ -382,16 +400,30 @@ def markdown(report: dict) -> str:
     lines += ["", "## Per family", "", "| model | " + " | ".join(families) + " |", "|---" * (len(families) + 1) + "|"]
     for m in models + references:
         lines.append(f"| {m['name']} | " + " | ".join(number(m["families"].get(f)) for f in families) + " |")
-    lines += ["", "## Against BPE 4096", "", "| model | mean difference | paired t over seeds (p) | bootstrap 95 % |"]
-    lines.append("|---|---|---|---|")
-    for m in models + references:
-        if "vs_bpe_4096" not in m:
+    lines += test_table("Against BPE 4096", [(m["name"], m.get("vs_bpe_4096")) for m in models + references])
+    gains = [(r["pretrained"], r["pretraining_gain"]) for r in references if "pretraining_gain" in r]
+    if gains:
+        lines += test_table("What pretraining buys (the model minus the same fine-tuned from random weights)", gains)
+    return "\n".join(lines) + "\n"
+
+
+def test_table(title: str, rows: list[tuple[str, dict | None]]) -> list[str]:
+    """Markdown lines of a table of paired tests: name, mean difference, t-test p, bootstrap interval."""
+    lines = [
+        "",
+        f"## {title}",
+        "",
+        "| model | mean difference | paired t over seeds (p) | bootstrap 95 % |",
+        "|---|---|---|---|",
+    ]
+    for name, tests in rows:
+        if tests is None:
             continue
-        test, boot = m["vs_bpe_4096"]["paired_t_over_seeds"], m["vs_bpe_4096"]["bootstrap_over_test_examples"]
+        test, boot = tests["paired_t_over_seeds"], tests["bootstrap_over_test_examples"]
         p = "-" if not test or test["p"] is None else f"{test['p']:.3g}"
         interval = "-" if not boot else f"[{boot['ci95'][0]:.2f}, {boot['ci95'][1]:.2f}]"
-        lines.append(f"| {m['name']} | {number(test['mean'] if test else None)} | {p} | {interval} |")
-    return "\n".join(lines) + "\n"
+        lines.append(f"| {name} | {number(test['mean'] if test else None)} | {p} | {interval} |")
+    return lines
 
 
 KMER_MARKS = {  # how the figure shows each k-mer model: label, marker, label offset in points (the two share an x)
@@ -423,8 +455,22 @@ def plot(report: dict, path: Path):
                     fontsize=7,
                     color=line.get_color(),
                 )
-    for reference, style in zip(report.get("references", []), (":", "--", "-.")):
+    lines = [r for r in report.get("references", []) if not r.get("pretrained")]
+    for reference, style in zip(lines, (":", "--", "-.", (0, (1, 4)))):
         axis.axhline(reference["gue_mean"], color="gray", linestyle=style, label=f"{reference['name']}, over tasks")
+    for reference in report.get("references", []):  # a study model without pretraining: hollow, at its model's x
+        model = next((m for m in report["models"] if m["name"] == reference.get("pretrained")), None)
+        if model:
+            marker = KMER_MARKS[model["tokenizer"]][1] if model["tokenizer"] in KMER_MARKS else "o"
+            axis.scatter(
+                model["vocab_size"],
+                reference["gue_mean"],
+                marker=marker,
+                facecolors="none",
+                edgecolors="black",
+                zorder=3,
+                label=f"{reference['name']}, over tasks",
+            )
     axis.set_xscale("log", base=2)
     vocabularies = [m["vocab_size"] for m in report["models"]]
     axis.set_xlim(min(vocabularies) / 1.5, max(vocabularies) * 4)  # room for the k-mer labels on the right
@@ -446,45 +492,71 @@ def main(argv=None):
         description=__doc__.split("\n\n")[0],
     )
     (args,) = parser.parse_args_into_dataclasses(argv)
-    names = [name.strip() for name in args.models.split(",") if name.strip()]
-    if BASELINE not in names:
-        raise InputError(f"--models must include {BASELINE}: every model is compared with it.")
-    names = [BASELINE] + [name for name in names if name != BASELINE]  # the baseline first: partial reports compare
+    names, without = planned(args)
     training_files, held_out_files = split_files(expand_paths(args.corpus), args.validation_species)
     held_out_sample = [s[:500] for s, _ in zip(read_segments(held_out_files, min_length=500), range(200))]
-    models, folders = [], {}
+    models, folders, pretrained_of = [], {}, {}
     for name in names:
         model = pretrain(name, args, training_files, held_out_files, held_out_sample)
         folders[name] = Path(args.output_dir) / "gue" / name  # committed as each model completes
-        gue(
-            [
-                *("--model_name_or_path", model["folder"], "--gue_dir", args.gue_dir, "--tasks", args.tasks),
-                *("--seeds", args.seeds, "--output_dir", str(folders[name])),
-                *("--epochs_scale", str(args.gue_epochs_scale), "--learning_rate", str(args.gue_learning_rate)),
-                *(["--max_steps", str(args.gue_max_steps)] if args.gue_max_steps else []),
-            ]
-        )
+        fine_tune_on_gue(model["folder"], folders[name], args)
         models.append(model)
-        report = write_comparison(models, folders, args, argv, complete=len(models) == len(names))
+        report = write_comparison(models, folders, pretrained_of, args, argv, complete=False)
+    for name in without:  # after every model: references, not part of the equal-compute set
+        folder = Path(args.output_dir) / "gue" / f"{name}_no_pretraining"
+        fine_tune_on_gue(next(m["folder"] for m in models if m["name"] == name), folder, args, from_scratch=True)
+        folders[f"{name}, no pretraining"], pretrained_of[f"{name}, no pretraining"] = folder, name
+        report = write_comparison(models, folders, pretrained_of, args, argv, complete=name == without[-1])
+    if not without:
+        report = write_comparison(models, folders, pretrained_of, args, argv, complete=True)
     print(markdown(report))
     return report
 
 
-def write_comparison(models: list[dict], folders: dict, args, argv, complete: bool) -> dict:
-    """The comparison of the models done so far, written to --output_dir (a partial one says so)."""
+def planned(args) -> tuple[list[str], list[str]]:
+    """The study's models (the baseline first: partial reports compare with it) and those also fine-tuned without
+    pretraining."""
+    names = [name.strip() for name in args.models.split(",") if name.strip()]
+    if BASELINE not in names:
+        raise InputError(f"--models must include {BASELINE}: every model is compared with it.")
+    without = [name.strip() for name in args.no_pretraining.split(",") if name.strip()]
+    if set(without) - set(names):
+        raise InputError(f"--no_pretraining: {', '.join(sorted(set(without) - set(names)))} not in --models.")
+    return [BASELINE] + [name for name in names if name != BASELINE], without
+
+
+def fine_tune_on_gue(model_folder: str, output: Path, args, from_scratch: bool = False):
+    """The study's GUE protocol for one model (its pretrained weights, or random ones of its config)."""
+    gue(
+        [
+            *("--model_name_or_path", model_folder, "--gue_dir", args.gue_dir, "--tasks", args.tasks),
+            *("--seeds", args.seeds, "--output_dir", str(output)),
+            *("--epochs_scale", str(args.gue_epochs_scale), "--learning_rate", str(args.gue_learning_rate)),
+            *(["--max_steps", str(args.gue_max_steps)] if args.gue_max_steps else []),
+            *(["--from_scratch", "True"] if from_scratch else []),
+        ]
+    )
+
+
+def write_comparison(models: list[dict], folders: dict, pretrained_of: dict, args, argv, complete: bool) -> dict:
+    """The comparison of the models done so far (and of the study models fine-tuned without pretraining,
+    ``pretrained_of``, done so far), written to --output_dir (a partial one says so)."""
     references = reference_folders(args.references, folders[BASELINE])
+    references |= {name: folders[name] for name in pretrained_of}
     models = sorted(models, key=lambda m: (m["tokenizer"] != "bpe", m["vocab_size"]))  # rows: BPE by vocabulary
-    report = compare_models(models, folders, args.bootstrap, references)
+    report = compare_models(models, folders, args.bootstrap, references, pretrained_of)
     report["command"] = shlex.join(["python", "benchmarks/tokenization.py", *(sys.argv[1:] if argv is None else argv)])
     report["settings"] = asdict(args)
     report["complete"] = complete
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     write_text_atomic(output / "comparison.json", json.dumps(report, indent=2, default=float))
+    names, without = planned(args)
     partial = (
         ""
         if complete
-        else (f"**Partial**: {len(models)} of the study's models done so far; rerun the command to continue.\n\n")
+        else f"**Partial**: {len(models)} of {len(names)} models and {len(pretrained_of)} of {len(without)} "
+        "fine-tuned without pretraining done so far; rerun the command to continue.\n\n"
     )
     write_text_atomic(output / "comparison.md", partial + markdown(report))
     plot(report, output / "comparison.png")

@@ -30,7 +30,7 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
         *("--models", "bpe_4096,kmer_overlapping,kmer_nonoverlapping", "--pretraining_flops", str(flops)),
         *("--max_seq_length", "64", "--batch_size", "8", "--tokenizer_train_bp", "50000"),
         *("--config_overrides", TINY, "--gue_dir", str(tmp_path / "GUE"), "--tasks", "tf_0", "--seeds", "1,2"),
-        *("--gue_max_steps", "8", "--bootstrap", "20", "--references", ""),
+        *("--gue_max_steps", "40", "--gue_learning_rate", "1e-3", "--bootstrap", "20", "--references", ""),
         *("--work_dir", str(tmp_path / "work"), "--output_dir", str(tmp_path / "out")),
     ]
     report = study(command)
@@ -54,6 +54,14 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
     test = models["kmer_overlapping"]["vs_bpe_4096"]["paired_t_over_seeds"]
     assert test["mean"] == pytest.approx(models["kmer_overlapping"]["gue_mean"] - models["bpe_4096"]["gue_mean"])
     assert "bpe_4096" in (tmp_path / "out" / "comparison.md").read_text()
+    # the DNABERT-style model fine-tuned again from random weights (--no_pretraining's default): a reference tested
+    # against its pretrained self
+    (without,) = stored["references"]
+    assert without["name"] == "kmer_overlapping, no pretraining" and without["pretrained"] == "kmer_overlapping"
+    assert json.loads((Path(without["folder"]) / "results.json").read_text())["settings"]["from_scratch"] is True
+    gain = without["pretraining_gain"]["paired_t_over_seeds"]["mean"]
+    assert gain == pytest.approx(models["kmer_overlapping"]["gue_mean"] - without["gue_mean"])
+    assert stored["complete"] and "What pretraining buys" in (tmp_path / "out" / "comparison.md").read_text()
     assert (tmp_path / "out" / "comparison.png").stat().st_size > 0
     done = (tmp_path / "work" / "models" / "bpe_4096" / "all_results.json").stat().st_mtime_ns
     # a rerun redoes nothing; a reference (here a copy of BPE 4096's own GUE runs) is scored beside, not ranked
@@ -61,7 +69,7 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
     rerun = study([*command, "--references", f"copy of bpe 4096={tmp_path / 'copy'}"])
     assert rerun["models"][0]["gue_mean"] == report["models"][0]["gue_mean"]
     assert (tmp_path / "work" / "models" / "bpe_4096" / "all_results.json").stat().st_mtime_ns == done
-    (reference,) = rerun["references"]
+    reference = next(r for r in rerun["references"] if r["name"] == "copy of bpe 4096")
     assert reference["gue_mean"] == rerun["models"][0]["gue_mean"] and "first" not in reference
     assert reference["vs_bpe_4096"]["paired_t_over_seeds"]["mean"] == 0
     assert reference["vs_bpe_4096"]["bootstrap_over_test_examples"]["ci95"] == [0, 0]
@@ -71,6 +79,8 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
     (tmp_path / "copy" / "results.json").write_text(json.dumps(settings))
     with pytest.raises(InputError, match="learning_rate"):  # a reference fine-tuned otherwise is refused
         study([*command, "--references", f"copy={tmp_path / 'copy'}"])
+    with pytest.raises(InputError, match="bpe_256 not in --models"):
+        study([*command, "--no_pretraining", "bpe_256"])
 
 
 def test_mcc_matches_scikit_learn():
