@@ -197,26 +197,22 @@ def test_gue_runner_takes_a_comparator_as_a_side(dnabert, nt, gc_task, tmp_path,
     sequences = [
         row["sequence"] for split in ("train", "dev", "test") for row in csv.DictReader(open(gc_task / f"{split}.csv"))
     ]
-    # the longest example in each model's tokens, none cut: 100 bp = 95 6-mers (+[CLS], [SEP]); 16 6-mers and 4
-    # bases (+<cls>, and <eos> if the tokenizer adds it)
+    # the longest example in each model's tokens: 100 bp = 95 6-mers (+[CLS], [SEP]); 16 6-mers and 4 bases (+<cls>,
+    # and <eos> if the tokenizer adds it)
     nt_length = len(load_tokenizer(nt)(["A" * 100])["input_ids"][0])
     assert nt_length in (21, 22)
-    assert max_length_for(GueArguments(model_name_or_path=str(dnabert)), "tf_0", data) == (97, 0)
-    assert max_length_for(GueArguments(model_name_or_path=str(nt)), "tf_0", data) == (nt_length, 0)
-    # this project's model with the paper's vocabulary keeps the paper's length (20 for core promoters, a quarter of
-    # their 70 bp; these are 100 bp), and counts the examples it cuts
-    shipped_lengths = [len(ids) for ids in load_tokenizer(ROOT)(sequences)["input_ids"]]
-    over = sum(length > 20 for length in shipped_lengths)
-    assert over > 0
-    assert max_length_for(GueArguments(model_name_or_path=str(tiny_pretrained)), "prom_core_all", data) == (20, over)
-    # ... but with another vocabulary (a BPE of 16 tokens: about 2 bp each) it gets its longest example, uncut
+    assert max_length_for(GueArguments(model_name_or_path=str(dnabert)), "tf_0", data) == 97
+    assert max_length_for(GueArguments(model_name_or_path=str(nt)), "tf_0", data) == nt_length
+    # this project's model with the paper's vocabulary keeps the paper's 30 for tf tasks ...
+    assert max_length_for(GueArguments(model_name_or_path=str(tiny_pretrained)), "tf_0", data) == 30
+    # ... but with another vocabulary (a BPE of 16 tokens: about 2 bp each) it gets its longest example
     other_vocabulary = tmp_path / "bpe_16"
     shutil.copytree(tiny_pretrained, other_vocabulary)
     small = train_bpe(sequences, 16, show_progress=False)
     small.save_pretrained(other_vocabulary)
     longest = max(len(ids) for ids in small(sequences)["input_ids"])
     assert longest > 30
-    assert max_length_for(GueArguments(model_name_or_path=str(other_vocabulary)), "tf_0", data) == (longest, 0)
+    assert max_length_for(GueArguments(model_name_or_path=str(other_vocabulary)), "tf_0", data) == longest
     gue_dir = tmp_path / "GUE"
     shutil.copytree(gc_task, gue_dir / "tf" / "0")
     output = tmp_path / "results"

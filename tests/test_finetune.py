@@ -2,6 +2,7 @@
 
 import csv
 import json
+import logging
 import warnings
 
 import numpy as np
@@ -109,14 +110,25 @@ def test_original_command_line_trains_saves_reloads_and_predicts(tmp_path, tiny_
         np.testing.assert_allclose(stored["logits"], logits, atol=1e-4)
 
 
-def test_regression_and_pairs(tmp_path, tiny_pretrained):
+def test_regression_and_pairs(tmp_path, tiny_pretrained, caplog):
     data = write_task(tmp_path / "reg", pairs=True, labels=lambda i: 0.25 + 0.5 * (i % 2))
     dataset, info = load_csv_task(data)
     assert info.problem_type == "regression" and info.sequence_columns == ("sequence1", "sequence2")
     output = tmp_path / "out"
-    finetune(original_command(tiny_pretrained, data, output))
+    with caplog.at_level(logging.WARNING):
+        finetune(original_command(tiny_pretrained, data, output))
     results = json.loads((output / "results" / "run" / "eval_results.json").read_text())
     assert {"eval_pearson", "eval_spearman", "eval_mse"} <= set(results)
+    # two 60-bp sequences take more than --model_max_length 24 tokens: the pairs cut are counted and said
+    tokenizer = load_tokenizer(tiny_pretrained)
+    pairs = [
+        (r["sequence1"], r["sequence2"])
+        for f in ("train", "dev", "test")
+        for r in csv.DictReader(open(data / f"{f}.csv"))
+    ]
+    over = sum(len(tokenizer(a, b)["input_ids"]) > 24 for a, b in pairs)
+    assert over > 0 and results["examples_cut"] == over
+    assert f"{over} of {len(pairs)} examples (all splits) are over --model_max_length 24 tokens" in caplog.text
 
 
 @pytest.mark.parametrize(

@@ -55,22 +55,19 @@ def _paper_vocabulary() -> dict:
     return load_tokenizer(packaged("model")).get_vocab()
 
 
-def max_length_for(args: GueArguments, task: str, data: DataArguments) -> tuple[int, int | None]:
-    """The task's maximum length in tokens, and how many of its examples (all splits) are longer, so cut.
-
-    The paper set its lengths for DNABERT-2's own vocabulary, so DNABERT-2 with that tokenizer keeps them (as does
-    the CNN, which reads bases; its count is not computed: None). Any other model or vocabulary (DNABERT, NT, a
-    DNABERT-2 pretrained with another BPE) gets the task's longest example in its tokens, so that no input is cut.
-    """
+def max_length_for(args: GueArguments, task: str, data: DataArguments) -> int:
+    """The task's maximum length in tokens. The paper set its lengths for DNABERT-2's own vocabulary, so DNABERT-2
+    with that tokenizer keeps them (as does the CNN, which reads bases; the few examples they cut are counted in
+    each run's ``examples_cut``). Any other model or vocabulary (DNABERT, NT, a DNABERT-2 pretrained with another
+    BPE) gets the task's longest example in its tokens, so that no input is cut."""
     paper = settings_for(task)[0]
     if args.architecture == "cnn":
-        return paper, None
+        return paper
     tokenizer = load_tokenizer(args.model_name_or_path, args.kmer)
+    if is_dnabert2(args.model_name_or_path) and tokenizer.get_vocab() == _paper_vocabulary():
+        return paper
     splits, info = load_task(data)
-    lengths = token_lengths(splits, info, tokenizer)
-    paper_tokens = is_dnabert2(args.model_name_or_path) and tokenizer.get_vocab() == _paper_vocabulary()
-    limit = paper if paper_tokens else int(lengths.max())
-    return limit, int((lengths > limit).sum())
+    return int(token_lengths(splits, info, tokenizer).max())
 
 
 def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
@@ -84,11 +81,7 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
         data.data_path = str(resolve_task(args.gue_dir, task).folder)
     else:
         data.dataset_name, data.dataset_config_name = args.dataset_name, task
-    max_length, cut = max_length_for(args, task, data)
-    if cut:
-        logger.warning(
-            "%s: %d example(s) are over the paper's %d tokens and are cut, as in the paper.", task, cut, max_length
-        )
+    max_length = max_length_for(args, task, data)
     max_steps = min(s for s in (cap, args.max_steps) if s) if (cap or args.max_steps) else -1
     training = FinetuneTrainingArguments(
         output_dir=str(workdir / f"{task}_seed{seed}"),
@@ -125,7 +118,7 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
         save_predictions(dict(arrays), args.output_dir, task, seed)
     shutil.rmtree(training.output_dir, ignore_errors=True)
     metrics["test_class_shares"] = label_shares(data)
-    metrics["max_length"], metrics["examples_cut"] = max_length, cut
+    metrics["max_length"] = max_length
     metrics["collapsed"] = is_collapsed(metrics)  # run_finetune has warned about it (collapse_warning)
     return metrics
 

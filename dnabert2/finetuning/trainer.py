@@ -16,6 +16,7 @@ from dnabert2.data.tasks import (
     load_csv_task,
     load_hub_task,
     strand,
+    token_lengths,
     tokenize_task,
 )
 from dnabert2.data.tokenizer import load_tokenizer
@@ -85,6 +86,23 @@ def results_folder(training_args: FinetuneTrainingArguments) -> Path:
     return Path(training_args.output_dir) / "results" / (training_args.run_name or "run")
 
 
+def examples_cut(data, info: TaskInfo, tokenizer, max_length: int) -> int:
+    """How many examples (all splits) are over ``max_length`` tokens, so cut; a warning says so when any are."""
+    lengths = token_lengths(data, info, tokenizer)
+    cut = int((lengths > max_length).sum())
+    if cut:
+        logger.warning(
+            "%d of %d examples (all splits) are over --model_max_length %d tokens (the longest: %d) and are cut: "
+            "the model sees only their beginning. Pass --model_max_length %d to keep them whole.",
+            cut,
+            len(lengths),
+            max_length,
+            lengths.max(),
+            lengths.max(),
+        )
+    return cut
+
+
 def run_finetune(
     model_args: ModelArguments,
     data_args: DataArguments,
@@ -103,6 +121,7 @@ def run_finetune(
     data, info = load_task(data_args)
     tokenizer = load_tokenizer(model_args.model_name_or_path, data_args.kmer)
     both_strands = training_args.rc_augment or training_args.rc_average
+    cut = None if encode else examples_cut(data, info, tokenizer, training_args.model_max_length)
     data = tokenize_task(data, info, tokenizer, training_args.model_max_length, both_strands, encoder=encode)
     if training_args.rc_augment:  # the collator picks a strand per example; keep the rc_* columns until then
         training_args.remove_unused_columns = False
@@ -148,6 +167,8 @@ def run_finetune(
             )
             results.update({f"eval_rc_average_{key}": value for key, value in averaged.items()})
         results["scored_split"] = "test" if "test" in data else "validation"
+        if cut is not None:
+            results["examples_cut"] = cut
         if info.problem_type == "single_label_classification":
             warning = collapse_warning(
                 np.argmax(plain.predictions, axis=-1),
