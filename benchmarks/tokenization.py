@@ -81,7 +81,7 @@ class TokenizationStudyArguments:
     bootstrap: int = field(default=1000, metadata={"help": "Bootstrap replicates over test examples."})
     references: str = field(
         default="shipped model (8x the budget)=benchmarks/results/gue_ablation/pretrained,"
-        "no pretraining=benchmarks/results/gue_ablation/from_scratch",
+        "no pretraining (shipped config)=benchmarks/results/gue_ablation/from_scratch",
         metadata={
             "help": "GUE results folders run with the same fine-tuning protocol, as name=folder pairs: shown beside "
             "the equal-compute models (not ranked with them), each with its paired tests against BPE 4096."
@@ -505,7 +505,7 @@ def main(argv=None):
     for name in without:  # after every model: references, not part of the equal-compute set
         folder = Path(args.output_dir) / "gue" / f"{name}_no_pretraining"
         fine_tune_on_gue(next(m["folder"] for m in models if m["name"] == name), folder, args, from_scratch=True)
-        folders[f"{name}, no pretraining"], pretrained_of[f"{name}, no pretraining"] = folder, name
+        folders[f"no pretraining ({name})"], pretrained_of[f"no pretraining ({name})"] = folder, name
         report = write_comparison(models, folders, pretrained_of, args, argv, complete=name == without[-1])
     if not without:
         report = write_comparison(models, folders, pretrained_of, args, argv, complete=True)

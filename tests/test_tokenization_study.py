@@ -57,7 +57,7 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
     # the DNABERT-style model fine-tuned again from random weights (--no_pretraining's default): a reference tested
     # against its pretrained self
     (without,) = stored["references"]
-    assert without["name"] == "kmer_overlapping, no pretraining" and without["pretrained"] == "kmer_overlapping"
+    assert without["name"] == "no pretraining (kmer_overlapping)" and without["pretrained"] == "kmer_overlapping"
     assert json.loads((Path(without["folder"]) / "results.json").read_text())["settings"]["from_scratch"] is True
     gain = without["pretraining_gain"]["paired_t_over_seeds"]["mean"]
     assert gain == pytest.approx(models["kmer_overlapping"]["gue_mean"] - without["gue_mean"])
