@@ -1,7 +1,6 @@
 """Running GUE: which tasks, one fine-tuning run per (task, seed) with the paper's settings, and the loop that
 records each result as it comes (an interrupted run loses at most the run in progress)."""
 
-import functools
 import logging
 import shutil
 import tempfile
@@ -9,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dnabert2 import packaged
 from dnabert2.benchmarks.gue_runner.cnn import cnn_for_task, encode_columns
 from dnabert2.benchmarks.gue_runner.default_task import write_species_task
 from dnabert2.benchmarks.gue_runner.reports import write_reports
-from dnabert2.benchmarks.gue_runner.settings import GueArguments, settings_for
+from dnabert2.benchmarks.gue_runner.settings import PAPER_VOCABULARY_SIZE, GueArguments, settings_for
 from dnabert2.benchmarks.gue_runner.store import open_results, predictions_path, run_settings, save_predictions
 from dnabert2.data.gue import find_tasks, resolve_task
 from dnabert2.data.tasks import token_lengths
@@ -50,21 +48,17 @@ def label_shares(data: DataArguments) -> list[float] | None:
     return class_shares(splits["test" if "test" in splits else "validation"]["labels"], info.num_labels)
 
 
-@functools.cache
-def _paper_vocabulary() -> dict:
-    return load_tokenizer(packaged("model")).get_vocab()
-
-
 def max_length_for(args: GueArguments, task: str, data: DataArguments) -> int:
-    """The task's maximum length in tokens. The paper set its lengths for DNABERT-2's own vocabulary, so DNABERT-2
-    with that tokenizer keeps them (as does the CNN, which reads bases; the few examples they cut are counted in
-    each run's ``examples_cut``). Any other model or vocabulary (DNABERT, NT, a DNABERT-2 pretrained with another
-    BPE) gets the task's longest example in its tokens, so that no input is cut."""
+    """The task's maximum length in tokens. The paper set its lengths for DNABERT-2's BPE of 4,096 tokens (about a
+    quarter of the bp), so DNABERT-2 with a vocabulary of that size (the published checkpoint, the shipped model)
+    keeps them, as does the CNN, which reads bases; the few examples they cut are counted in each run's
+    ``examples_cut``. Any other model or vocabulary (DNABERT, NT, a DNABERT-2 pretrained with a BPE of another size)
+    gets the task's longest example in its tokens, so that no input is cut."""
     paper = settings_for(task)[0]
     if args.architecture == "cnn":
         return paper
     tokenizer = load_tokenizer(args.model_name_or_path, args.kmer)
-    if is_dnabert2(args.model_name_or_path) and tokenizer.get_vocab() == _paper_vocabulary():
+    if is_dnabert2(args.model_name_or_path) and len(tokenizer.get_vocab()) == PAPER_VOCABULARY_SIZE:
         return paper
     splits, info = load_task(data)
     return int(token_lengths(splits, info, tokenizer).max())

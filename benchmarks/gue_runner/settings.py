@@ -21,6 +21,8 @@ TASK_SETTINGS = [
     ("species", (32, 3, None)),
 ]
 
+PAPER_VOCABULARY_SIZE = 4096  # the BPE the lengths above were set for; other vocabularies get their longest example
+
 FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024, Table 3)
     ("EMP", "EMP_", 55.98),
     ("TF-M", "mouse_", 67.99),
@@ -61,8 +63,8 @@ class GueArguments:
         default=None,
         metadata={
             "help": "k-mer length of a DNABERT model (-1: none; default: from its vocabulary). Models other than "
-            "DNABERT-2 with the paper's vocabulary (DNABERT, Nucleotide Transformer, DNABERT-2 with another BPE, ...) "
-            "get each task's longest sequence in their tokens as maximum length; it keeps the paper's lengths."
+            "DNABERT-2 with the paper's 4,096-token BPE (DNABERT, Nucleotide Transformer, DNABERT-2 with another BPE "
+            "size, ...) get each task's longest sequence in their tokens as maximum length; it keeps the paper's."
         },
     )
     gue_dir: str | None = field(default=None, metadata={"help": "GUE root in the official CSV layout."})
