@@ -400,14 +400,16 @@ def markdown(report: dict) -> str:
     lines += ["", "## Per family", "", "| model | " + " | ".join(families) + " |", "|---" * (len(families) + 1) + "|"]
     for m in models + references:
         lines.append(f"| {m['name']} | " + " | ".join(number(m["families"].get(f)) for f in families) + " |")
-    lines += test_table("Against BPE 4096", [(m["name"], m.get("vs_bpe_4096")) for m in models + references])
+    lines += paired_tests_table("Against BPE 4096", [(m["name"], m.get("vs_bpe_4096")) for m in models + references])
     gains = [(r["pretrained"], r["pretraining_gain"]) for r in references if "pretraining_gain" in r]
     if gains:
-        lines += test_table("What pretraining buys (the model minus the same fine-tuned from random weights)", gains)
+        lines += paired_tests_table(
+            "What pretraining buys (the model minus the same fine-tuned from random weights)", gains
+        )
     return "\n".join(lines) + "\n"
 
 
-def test_table(title: str, rows: list[tuple[str, dict | None]]) -> list[str]:
+def paired_tests_table(title: str, rows: list[tuple[str, dict | None]]) -> list[str]:
     """Markdown lines of a table of paired tests: name, mean difference, t-test p, bootstrap interval."""
     lines = [
         "",
