@@ -456,6 +456,7 @@ def plot(report: dict, path: Path):
                     textcoords="offset points",
                     fontsize=7,
                     color=line.get_color(),
+                    bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},  # legible over reference lines
                 )
     lines = [r for r in report.get("references", []) if not r.get("pretrained")]
     for reference, style in zip(lines, (":", "--", "-.", (0, (1, 4)))):
