@@ -19,10 +19,12 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from dnabert2.benchmarks.gue import main as gue
+from dnabert2.benchmarks.gue_runner.runs import selected_tasks
 from dnabert2.benchmarks.gue_runner.settings import FAMILIES, SETTINGS, family_of, metric_of
 from dnabert2.benchmarks.gue_runner.statistics import paired_test
 from dnabert2.benchmarks.gue_runner.store import read_predictions, read_results
@@ -30,7 +32,7 @@ from dnabert2.benchmarks.measure.flops import Encoder, forward_flops, mlm_head_f
 from dnabert2.data.fasta import expand_paths, read_segments
 from dnabert2.data.tokenizer import KMER_TOKENIZERS, chunked, load_tokenizer, train_bpe, write_kmer_tokenizer
 from dnabert2.data.windows import split_files
-from dnabert2.pretraining.arguments import HELD_OUT_SPECIES
+from dnabert2.pretraining.arguments import HELD_OUT_SPECIES, ModelArguments, build_model
 from dnabert2.runtime.arguments import command_parser
 from dnabert2.runtime.errors import InputError, run_command
 from dnabert2.runtime.files import write_text_atomic
@@ -43,6 +45,29 @@ ARCHITECTURES = {  # tokenizer kind -> (config file, gated MLP: DNABERT-2's GeGL
     "kmer_nonoverlapping": ("nt-kmer6-small.json", False),
 }
 BASELINE = "bpe_4096"
+PRETRAINING_SETTINGS = (  # a committed model's pretraining facts stand for the settings that share these
+    "corpus",
+    "validation_species",
+    "pretraining_flops",
+    "max_seq_length",
+    "batch_size",
+    "tokenizer_train_bp",
+    "config_overrides",
+)
+PRETRAINING_FACTS = (
+    "name",
+    "tokenizer",
+    "vocab_size",
+    "parameters",
+    "pretraining_flops",
+    "pretraining_steps",
+    "bp_seen_in_pretraining",
+    "tokens_per_bp_held_out",
+    "flops_500bp",
+    "held_out_bits_per_base",
+    "held_out_composition_bits_per_base",
+    "folder",
+)
 
 
 @dataclass
@@ -197,6 +222,40 @@ def pretrain(name: str, args, training_files, held_out_files, held_out_sample) -
         "held_out_composition_bits_per_base": composition_bits_per_base(results),
         "folder": str(folder),
     }
+
+
+def committed_models(args) -> dict:
+    """name -> pretraining facts of each model whose GUE runs (every --tasks x --seeds) are all in --output_dir, from
+    the comparison.json there, when it was made with the same pretraining settings: a new machine, whose --work_dir
+    is empty, resumes the study from the committed results without pretraining those models again."""
+    path = Path(args.output_dir) / "comparison.json"
+    if not path.exists():
+        return {}
+    report = json.loads(path.read_text())
+    if any(report["settings"].get(key) != getattr(args, key) for key in PRETRAINING_SETTINGS):
+        return {}
+    tasks = selected_tasks(SimpleNamespace(gue_dir=args.gue_dir, dataset_name=None, tasks=args.tasks))
+    seeds = args.seeds.split(",")
+    done = {}
+    for model in report["models"]:
+        results = read_results(Path(args.output_dir) / "gue" / model["name"])[1]
+        if all(seed in results.get(task, {}) for task in tasks for seed in seeds):
+            done[model["name"]] = {key: model[key] for key in PRETRAINING_FACTS}
+    return done
+
+
+def untrained_folder(name: str, args, training_files) -> Path:
+    """A folder with model ``name``'s config and tokenizer (random weights): what the references without pretraining
+    are fine-tuned from, the pretrained checkpoint not needed (it may be on another machine)."""
+    folder = Path(args.work_dir) / "untrained" / name
+    if not (folder / "config.json").exists():
+        tokenizer_dir = make_tokenizer(name, Path(args.work_dir) / "tokenizers" / name, args, training_files)
+        tokenizer = load_tokenizer(tokenizer_dir)
+        config_file = str(CONFIGS / ARCHITECTURES[tokenizer_kind(name)][0])
+        model = build_model(ModelArguments(config_name=config_file, config_overrides=args.config_overrides), tokenizer)
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+    return folder
 
 
 def composition_bits_per_base(results: dict) -> float | None:
@@ -501,15 +560,18 @@ def main(argv=None):
     training_files, held_out_files = split_files(expand_paths(args.corpus), args.validation_species)
     held_out_sample = [s[:500] for s, _ in zip(read_segments(held_out_files, min_length=500), range(200))]
     models, folders, pretrained_of = [], {}, {}
+    committed = committed_models(args)
     for name in names:
-        model = pretrain(name, args, training_files, held_out_files, held_out_sample)
         folders[name] = Path(args.output_dir) / "gue" / name  # committed as each model completes
-        fine_tune_on_gue(model["folder"], folders[name], args)
+        model = committed.get(name)
+        if model is None:
+            model = pretrain(name, args, training_files, held_out_files, held_out_sample)
+            fine_tune_on_gue(model["folder"], folders[name], args)
         models.append(model)
         report = write_comparison(models, folders, pretrained_of, args, argv, complete=False)
     for name in without:  # after every model: references, not part of the equal-compute set
         folder = Path(args.output_dir) / "gue" / f"{name}_no_pretraining"
-        fine_tune_on_gue(next(m["folder"] for m in models if m["name"] == name), folder, args, from_scratch=True)
+        fine_tune_on_gue(str(untrained_folder(name, args, training_files)), folder, args, from_scratch=True)
         folders[f"no pretraining ({name})"], pretrained_of[f"no pretraining ({name})"] = folder, name
         report = write_comparison(models, folders, pretrained_of, args, argv, complete=name == without[-1])
     if not without:

@@ -9,8 +9,8 @@ import pytest
 from comparator_models import write_gc_task
 from conftest import FIXTURE_FASTA
 
+from dnabert2.benchmarks.tokenization import PRETRAINING_FACTS, mcc
 from dnabert2.benchmarks.tokenization import main as study
-from dnabert2.benchmarks.tokenization import mcc
 from dnabert2.runtime.errors import InputError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -62,6 +62,10 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
     gain = without["pretraining_gain"]["paired_t_over_seeds"]["mean"]
     assert gain == pytest.approx(models["kmer_overlapping"]["gue_mean"] - without["gue_mean"])
     assert stored["complete"] and "What pretraining buys" in (tmp_path / "out" / "comparison.md").read_text()
+    # ... fine-tuned from the same config as the pretrained model (but for what training sets aside: use_cache)
+    untrained = json.loads((tmp_path / "work" / "untrained" / "kmer_overlapping" / "config.json").read_text())
+    pretrained = json.loads((Path(models["kmer_overlapping"]["folder"]) / "config.json").read_text())
+    assert untrained | {"use_cache": None} == pretrained | {"use_cache": None}
     assert (tmp_path / "out" / "comparison.png").stat().st_size > 0
     done = (tmp_path / "work" / "models" / "bpe_4096" / "all_results.json").stat().st_mtime_ns
     # a rerun redoes nothing; a reference (here a copy of BPE 4096's own GUE runs) is scored beside, not ranked
@@ -79,6 +83,14 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
     (tmp_path / "copy" / "results.json").write_text(json.dumps(settings))
     with pytest.raises(InputError, match="learning_rate"):  # a reference fine-tuned otherwise is refused
         study([*command, "--references", f"copy={tmp_path / 'copy'}"])
+    # a new machine, its work folder empty: the committed results resume the study without pretraining again
+    shutil.rmtree(tmp_path / "work")
+    resumed = study(command)
+    assert not (tmp_path / "work" / "models").exists()
+    for before, after in zip(report["models"], resumed["models"]):
+        assert {k: after[k] for k in PRETRAINING_FACTS} == {k: before[k] for k in PRETRAINING_FACTS}
+        assert after["gue_mean"] == before["gue_mean"]
+    assert resumed["references"][0]["gue_mean"] == report["references"][0]["gue_mean"]
     with pytest.raises(InputError, match="bpe_256 not in --models"):
         study([*command, "--no_pretraining", "bpe_256"])
 
