@@ -117,6 +117,14 @@ def classifier_config(source, **overrides):
     return AutoConfig.from_pretrained(source, trust_remote_code=True, **overrides)
 
 
+def saved_as_loaded(model):
+    """``model``, set to save its weights under its own key names. transformers 5 saves some architectures (ESM,
+    hence NT) under legacy names (``LayerNorm.gamma``) that only ``from_pretrained`` maps back: the Trainer's own
+    reloads (the best checkpoint at the end, a resumed run) would leave those weights as they were, silently."""
+    model._weight_conversions = []  # nothing to revert on save (transformers reads this list in save_pretrained)
+    return model
+
+
 def new_classifier(config):
     """A randomly initialised sequence classifier of ``config`` (the from-scratch ablation)."""
     if isinstance(config, DNABert2Config):

@@ -9,6 +9,7 @@ import pytest
 import torch
 from comparator_models import write_dnabert_checkpoint, write_gc_task, write_nt_checkpoint
 from conftest import ROOT
+from safetensors.torch import load_file
 from sklearn.metrics import matthews_corrcoef
 
 from dnabert2.data.tokenizer import DNATokenizer, kmer_words, load_tokenizer, train_bpe, vocabulary_kmer_length
@@ -150,6 +151,25 @@ def test_release_nt_command_line_trains_lora_and_reloads(nt, gc_task, tmp_path):
     test = [line.split(",")[0] for line in (gc_task / "test.csv").read_text().split()[1:]]
     predicted, _ = predict_logits(model, tokenizer, test, progress=False)
     np.testing.assert_allclose(predicted, logits, atol=1e-4)
+
+
+def test_nt_fine_tuned_in_full_ends_as_its_best_checkpoint(nt, gc_task, tmp_path):
+    """transformers 5 saves ESM's LayerNorms as gamma/beta, which the Trainer's own reload of the best checkpoint
+    does not map back: the model kept would mix the best checkpoint with the last step's LayerNorms."""
+    output = tmp_path / "out"
+    finetune(
+        [
+            *("--model_name_or_path", str(nt), "--data_path", str(gc_task), "--model_max_length", "30"),
+            *("--per_device_train_batch_size", "8", "--learning_rate", "1e-2", "--max_steps", "70"),
+            *("--eval_strategy", "steps", "--eval_steps", "10", "--seed", "1", "--run_name", "run"),
+            *("--output_dir", str(output), "--save_model", "True"),
+        ]
+    )
+    (best,) = output.glob("checkpoint-*")  # the best, kept: at step 50 of 70 here (validation loss 0.50)
+    assert best.name != "checkpoint-70"
+    kept, saved = load_file(best / "model.safetensors"), load_file(output / "model.safetensors")
+    assert set(kept) == set(saved) and any("LayerNorm" in key for key in saved)
+    assert all(torch.equal(kept[key], saved[key]) for key in kept)
 
 
 def test_embed_command_line_embeds_with_a_pretrained_nt_encoder(nt, tmp_path):

@@ -23,7 +23,7 @@ from dnabert2.data.tokenizer import load_tokenizer
 from dnabert2.finetuning.arguments import DataArguments, FinetuneTrainingArguments, ModelArguments
 from dnabert2.finetuning.collapse import collapse_warning
 from dnabert2.finetuning.lora import lora_targets, with_lora
-from dnabert2.models import classifier_config, new_classifier, pretrained_classifier, resolve_model
+from dnabert2.models import classifier_config, new_classifier, pretrained_classifier, resolve_model, saved_as_loaded
 from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.files import atomic_output, write_text_atomic
 
@@ -72,9 +72,9 @@ def build_model(model_args: ModelArguments, info: TaskInfo):
     source = str(Path(source).resolve()) if Path(source).is_dir() else source
     config = classifier_config(source, **overrides)
     if model_args.from_scratch:  # the pretraining ablation: same config and tokenizer, the model's own random init
-        model = new_classifier(config)
+        model = saved_as_loaded(new_classifier(config))
     else:
-        model = pretrained_classifier(source, config)
+        model = saved_as_loaded(pretrained_classifier(source, config))
     if not model_args.use_lora:
         return model
     targets = lora_targets(model, model_args.lora_target_modules)

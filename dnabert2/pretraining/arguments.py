@@ -6,7 +6,7 @@ import torch
 from transformers import TrainingArguments
 
 from configuration_dnabert2 import DNABert2Config
-from dnabert2.models import is_dnabert2
+from dnabert2.models import is_dnabert2, saved_as_loaded
 from dnabert2.runtime.arguments import model_field
 from dnabert2.runtime.errors import InputError
 from dnabert2.runtime.parallel import data_parallel_on_cpu
@@ -154,11 +154,11 @@ def _auto_masked_lm(model_args: ModelArguments, source, tokenizer):
     if model_args.config_overrides:
         config.update_from_string(model_args.config_overrides)
     if model_args.model_name_or_path:
-        return AutoModelForMaskedLM.from_pretrained(source, config=config, trust_remote_code=True)
+        return saved_as_loaded(AutoModelForMaskedLM.from_pretrained(source, config=config, trust_remote_code=True))
     config.vocab_size, config.pad_token_id = len(tokenizer), tokenizer.pad_token_id
     if hasattr(config, "mask_token_id"):  # ESM
         config.mask_token_id = tokenizer.mask_token_id
-    return AutoModelForMaskedLM.from_config(config, trust_remote_code=True)
+    return saved_as_loaded(AutoModelForMaskedLM.from_config(config, trust_remote_code=True))
 
 
 def held_out_description(data_args: DataTrainingArguments) -> str:
