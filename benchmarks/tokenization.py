@@ -16,6 +16,7 @@ Outputs in --output_dir: comparison.md, comparison.json, comparison.png (work fi
 
 import json
 import shlex
+import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ from dnabert2.pretraining.arguments import HELD_OUT_SPECIES, ModelArguments, bui
 from dnabert2.runtime.arguments import command_parser
 from dnabert2.runtime.errors import InputError, run_command
 from dnabert2.runtime.files import write_text_atomic
+from dnabert2.runtime.weights import weights_digest
 from dnabert2.train.run_mlm import main as run_mlm
 
 CONFIGS = Path(__file__).resolve().parents[1] / "train" / "configs"
@@ -123,7 +125,10 @@ class TokenizationStudyArguments:
     )
     work_dir: str = field(
         default="outputs/tokenization",
-        metadata={"help": "Tokenizers, pretraining runs and their checkpoints (resumable; keep it between sessions)."},
+        metadata={
+            "help": "Tokenizers, pretraining runs and their checkpoints (resumable; keep it between sessions: a model "
+            "pretrained again on another machine may get other weights, and its unfinished GUE runs are redone)."
+        },
     )
     output_dir: str = field(default="benchmarks/results/tokenization")
 
@@ -566,6 +571,7 @@ def main(argv=None):
         model = committed.get(name)
         if model is None:
             model = pretrain(name, args, training_files, held_out_files, held_out_sample)
+            set_aside_runs_of_other_weights(folders[name], Path(model["folder"]), args)
             fine_tune_on_gue(model["folder"], folders[name], args)
         models.append(model)
         report = write_comparison(models, folders, pretrained_of, args, argv, complete=False)
@@ -581,15 +587,35 @@ def main(argv=None):
 
 
 def planned(args) -> tuple[list[str], list[str]]:
-    """The study's models (the baseline first: partial reports compare with it) and those also fine-tuned without
-    pretraining."""
+    """The study's models and those also fine-tuned without pretraining. The baseline comes first (partial reports
+    compare with it), then the models pretrained (or being pretrained) in --work_dir: their weights live on this
+    machine only, and their GUE runs are tied to those weights."""
     names = [name.strip() for name in args.models.split(",") if name.strip()]
     if BASELINE not in names:
         raise InputError(f"--models must include {BASELINE}: every model is compared with it.")
     without = [name.strip() for name in args.no_pretraining.split(",") if name.strip()]
     if set(without) - set(names):
         raise InputError(f"--no_pretraining: {', '.join(sorted(set(without) - set(names)))} not in --models.")
-    return [BASELINE] + [name for name in names if name != BASELINE], without
+    started = {name for name in names if (Path(args.work_dir) / "models" / name).exists()}
+    return [BASELINE] + sorted((name for name in names if name != BASELINE), key=lambda n: n not in started), without
+
+
+def set_aside_runs_of_other_weights(folder: Path, model_folder: Path, args):
+    """Move a model's unfinished GUE runs out of --output_dir when they were made with other weights than those
+    pretrained here (the model was pretrained again on another machine: pretraining is reproducible on one machine,
+    not bit for bit across machines), so that they are redone; they go to --work_dir/superseded."""
+    settings, results = read_results(folder)
+    stored = (settings or {}).get("model_weights")
+    if not results or stored == weights_digest(model_folder):
+        return
+    target = Path(args.work_dir) / "superseded" / f"{folder.name}-{stored}"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.move(folder, target)
+    print(
+        f"{folder}: its GUE runs were made with weights {stored}, not those pretrained here; moved to {target}, "
+        "to be redone.",
+        file=sys.stderr,
+    )
 
 
 def fine_tune_on_gue(model_folder: str, output: Path, args, from_scratch: bool = False):
