@@ -343,19 +343,27 @@ PROTOCOL = tuple(
 )
 
 
-def reference_folders(references: str, baseline_folder: Path) -> dict:
-    """name -> folder of each --references entry, checked to share the baseline's fine-tuning protocol."""
+def parse_references(references: str) -> dict:
+    """name -> folder of each --references entry, checked to hold GUE results: when the study starts, not hours later
+    when its first comparison is written."""
     folders = {}
-    baseline_settings = read_results(baseline_folder)[0]
     for item in filter(None, (x.strip() for x in references.split(","))):
         name, _, folder = item.rpartition("=")
-        settings = read_results(folder)[0]
-        if not name or not settings:
-            raise InputError(f"--references: {item!r} is not name=folder of GUE results (results.json).")
-        differing = [key for key in PROTOCOL if settings.get(key) != baseline_settings.get(key)]
+        if not name or not read_results(folder)[0]:
+            where = "" if Path(folder).is_absolute() else f" (relative to {Path.cwd()}: run from the repository root)"
+            raise InputError(f"--references: {item!r} is not name=folder of GUE results (results.json){where}.")
+        folders[name] = Path(folder)
+    return folders
+
+
+def reference_folders(references: str, baseline_folder: Path) -> dict:
+    """name -> folder of each --references entry, checked to share the baseline's fine-tuning protocol."""
+    folders = parse_references(references)
+    baseline_settings = read_results(baseline_folder)[0]
+    for folder in folders.values():
+        differing = [key for key in PROTOCOL if read_results(folder)[0].get(key) != baseline_settings.get(key)]
         if differing:
             raise InputError(f"--references: {folder} was fine-tuned differently ({', '.join(differing)}).")
-        folders[name] = Path(folder)
     return folders
 
 
@@ -562,6 +570,7 @@ def main(argv=None):
     )
     (args,) = parser.parse_args_into_dataclasses(argv)
     names, without = planned(args)
+    parse_references(args.references)
     training_files, held_out_files = split_files(expand_paths(args.corpus), args.validation_species)
     held_out_sample = [s[:500] for s, _ in zip(read_segments(held_out_files, min_length=500), range(200))]
     models, folders, pretrained_of = [], {}, {}

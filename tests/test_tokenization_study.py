@@ -130,3 +130,11 @@ def test_mcc_matches_scikit_learn():
         predictions[:120] = labels[:120]
         assert mcc(labels, predictions) == pytest.approx(matthews_corrcoef(labels, predictions))
     assert mcc(np.array([0, 1, 1]), np.array([1, 1, 1])) == 0.0  # one predicted class: undefined, 0
+
+
+def test_a_missing_reference_stops_the_study_before_any_pretraining(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default references are relative to the repository root
+    command = ["--corpus", str(FIXTURE_FASTA), "--gue_dir", str(tmp_path), "--work_dir", str(tmp_path / "work")]
+    with pytest.raises(InputError, match="benchmarks/results/gue_ablation/pretrained.*relative to .*repository root"):
+        study(command)
+    assert not (tmp_path / "work").exists()
