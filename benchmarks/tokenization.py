@@ -573,15 +573,13 @@ def main(argv=None):
     parse_references(args.references)
     training_files, held_out_files = split_files(expand_paths(args.corpus), args.validation_species)
     held_out_sample = [s[:500] for s, _ in zip(read_segments(held_out_files, min_length=500), range(200))]
-    models, folders, pretrained_of = [], {}, {}
     committed = committed_models(args)
-    for name in names:
-        folders[name] = Path(args.output_dir) / "gue" / name  # committed as each model completes
-        model = committed.get(name)
-        if model is None:
-            model = pretrain(name, args, training_files, held_out_files, held_out_sample)
-            set_aside_runs_of_other_weights(folders[name], Path(model["folder"]), args)
-            fine_tune_on_gue(model["folder"], folders[name], args)
+    folders = {name: Path(args.output_dir) / "gue" / name for name in names}  # committed as each model completes
+    models, pretrained_of = [committed[name] for name in names if name in committed], {}
+    for name in (name for name in names if name not in committed):  # every comparison keeps the committed models
+        model = pretrain(name, args, training_files, held_out_files, held_out_sample)
+        set_aside_runs_of_other_weights(folders[name], Path(model["folder"]), args)
+        fine_tune_on_gue(model["folder"], folders[name], args)
         models.append(model)
         report = write_comparison(models, folders, pretrained_of, args, argv, complete=False)
     for name in without:  # after every model: references, not part of the equal-compute set

@@ -10,6 +10,7 @@ import pytest
 from comparator_models import write_gc_task
 from conftest import FIXTURE_FASTA
 
+from dnabert2.benchmarks import tokenization
 from dnabert2.benchmarks.tokenization import PRETRAINING_FACTS, mcc, planned
 from dnabert2.benchmarks.tokenization import main as study
 from dnabert2.runtime.errors import InputError
@@ -20,7 +21,7 @@ TINY = "hidden_size=32,num_hidden_layers=2,num_attention_heads=2,intermediate_si
 KEYS = {"name", "tokenizer", "vocab_size", "parameters", "pretraining_flops", "gue_mean", "tasks", "seeds"}
 
 
-def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
+def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path, monkeypatch):
     records = FIXTURE_FASTA.read_text().split(">")[1:]
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "train_species.fa").write_text("".join(">" + r for r in records[:5]))
@@ -94,18 +95,28 @@ def test_study_smoke_run_compares_tokenizers_at_equal_flops(tmp_path):
         assert after["gue_mean"] == before["gue_mean"]
     assert resumed["references"][0]["gue_mean"] == report["references"][0]["gue_mean"]
     # a model with unfinished GUE runs, its machine lost: pretrained again here, its runs of other weights set aside
-    # and redone (pretraining is reproducible on one machine: the scores come out the same)
-    stored_runs = tmp_path / "out" / "gue" / "kmer_nonoverlapping" / "results.json"
+    # and redone (pretraining is reproducible on one machine: the scores come out the same); stopped midway, the
+    # study leaves the comparison of every committed model in place
+    stored_runs = tmp_path / "out" / "gue" / "kmer_overlapping" / "results.json"
     runs = json.loads(stored_runs.read_text())
     del runs["results"]["tf_0"]["2"]
     runs["settings"]["model_weights"] = "0" * 16
     stored_runs.write_text(json.dumps(runs))
     shutil.rmtree(tmp_path / "work")
+
+    def session_ends(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(tokenization, "fine_tune_on_gue", session_ends)
+        study(command)
+    stored = json.loads((tmp_path / "out" / "comparison.json").read_text())
+    assert [m["name"] for m in stored["models"]] == ["bpe_4096", "kmer_overlapping", "kmer_nonoverlapping"]
+    assert (tmp_path / "work" / "superseded" / f"kmer_overlapping-{'0' * 16}" / "results.json").exists()
     redone = study(command)
-    assert sorted(p.name for p in (tmp_path / "work" / "models").iterdir()) == ["kmer_nonoverlapping"]
-    assert (tmp_path / "work" / "superseded" / f"kmer_nonoverlapping-{'0' * 16}" / "results.json").exists()
+    assert sorted(p.name for p in (tmp_path / "work" / "models").iterdir()) == ["kmer_overlapping"]
     runs = json.loads(stored_runs.read_text())
-    assert runs["settings"]["model_weights"] == weights_digest(tmp_path / "work" / "models" / "kmer_nonoverlapping")
+    assert runs["settings"]["model_weights"] == weights_digest(tmp_path / "work" / "models" / "kmer_overlapping")
     assert sorted(runs["results"]["tf_0"]) == ["1", "2"]
     assert [m["gue_mean"] for m in redone["models"]] == [m["gue_mean"] for m in report["models"]]
     with pytest.raises(InputError, match="bpe_256 not in --models"):
