@@ -609,8 +609,8 @@ def planned(args) -> tuple[list[str], list[str]]:
 
 def set_aside_runs_of_other_weights(folder: Path, model_folder: Path, args):
     """Move a model's unfinished GUE runs out of --output_dir when they were made with other weights than those
-    pretrained here (the model was pretrained again on another machine: pretraining is reproducible on one machine,
-    not bit for bit across machines), so that they are redone; they go to --work_dir/superseded."""
+    pretrained here (the model was pretrained again on another machine, whose floating point need not match
+    this one's bit for bit), so that they are redone; they go to --work_dir/superseded."""
     settings, results = read_results(folder)
     stored = (settings or {}).get("model_weights")
     if not results or stored == weights_digest(model_folder):
