@@ -17,14 +17,15 @@ settings skips the finished (task, seed) pairs (a classification run without its
 is run again), one with other settings is refused.
 
 Pretraining ablation: ``--from_scratch True`` fine-tunes a randomly initialised model of the same config (same
-tokenizer, budgets and seeds). ``--ablation True`` runs the pretrained model, the same fine-tuned on a random strand
-per example (--rc_augment), random weights, and the one-hot CNN baseline, into <output_dir>/pretrained,
-/pretrained_rc_augment, /from_scratch and /cnn and writes comparison.{md,json,png}: every side's scores, paired
-t-tests over seeds, means with collapsed runs scored and left out; with ``--rc_average True`` the strand table also
-scores each test sequence as the mean of both strands. ``--further_pretrained_model DIR`` adds a fifth side,
-/further_pretrained: DIR (further MLM-pretrained on GUE training splits) fine-tuned like the pretrained model.
-``--compare_with <folder>`` compares this run with an earlier one of the opposite --from_scratch.
-``--report_only True`` runs nothing and writes the comparison from the stored results (each side as far as it got).
+tokenizer, budgets and seeds). ``--ablation True`` runs the pretrained model, the same fine-tuned on a random strand per
+example (--rc_augment), random weights, the one-hot CNN baseline and the base-composition baseline (logistic regression
+on base and dinucleotide frequencies), into <output_dir>/pretrained, /pretrained_rc_augment, /from_scratch, /cnn and
+/composition and writes comparison.{md,json,png}: every side's scores, paired t-tests over seeds, means with collapsed
+runs scored and left out; with ``--rc_average True`` the strand table also scores each test sequence as the mean of both
+strands. ``--further_pretrained_model DIR`` adds a side, /further_pretrained: DIR (further MLM-pretrained on GUE
+training splits) fine-tuned like the pretrained model. ``--compare_with <folder>`` compares this run with an earlier one
+of the opposite --from_scratch. ``--report_only True`` runs nothing and writes the comparison from the stored results
+(each side as far as it got).
 """
 
 import dataclasses
@@ -54,7 +55,7 @@ def ablation_runs(args: GueArguments) -> list[GueArguments]:
             args,
             output_dir=str(Path(args.output_dir) / side),
             from_scratch=side == "from_scratch",
-            architecture="cnn" if side == "cnn" else args.architecture,
+            architecture=side if side in ("cnn", "composition") else args.architecture,
             ablation=False,
             rc_augment=side == "pretrained_rc_augment",
             further_pretrained_model=None,
@@ -80,14 +81,15 @@ def main(argv=None):
         )
     if args.further_pretrained_model and not args.ablation:
         raise InputError("--further_pretrained_model is a side of the ablation: add --ablation True.")
-    for model in (args.model_name_or_path, args.further_pretrained_model):
-        if model:
-            check_model(model)
     tasks, seeds = selected_tasks(args), [int(s) for s in args.seeds.split(",")]
     output_dir = Path(args.output_dir)
     runs = ablation_runs(args)
-    for run in runs:  # every refusal before any training
-        open_results(run)
+    if not args.report_only:  # a report reads the stored results as they are, without the models that made them
+        for model in (args.model_name_or_path, args.further_pretrained_model):
+            if model:
+                check_model(model)
+        for run in runs:  # every refusal before any training
+            open_results(run)
     if args.compare_with:
         check_comparable(args, args.compare_with)
     if args.report_only and not (args.ablation or args.compare_with):

@@ -109,7 +109,8 @@ class TokenizationStudyArguments:
     references: str = field(
         default="shipped model (8x the budget)=benchmarks/results/gue_ablation/pretrained,"
         "no pretraining (shipped config)=benchmarks/results/gue_ablation/from_scratch,"
-        "one-hot CNN (no pretraining)=benchmarks/results/gue_ablation/cnn",
+        "one-hot CNN (no pretraining)=benchmarks/results/gue_ablation/cnn,"
+        "base composition (logistic regression)=benchmarks/results/gue_ablation/composition",
         metadata={
             "help": "GUE results folders run with the same fine-tuning protocol, as name=folder pairs: shown beside "
             "the equal-compute models (not ranked with them), each with its paired tests against BPE 4096."
@@ -460,8 +461,9 @@ def markdown(report: dict) -> str:
             "Reference points, fine-tuned with the same protocol on the same tasks and seeds but outside the "
             "equal-compute set (not ranked). By default: the shipped model (BPE 4096, same size, pretrained for about "
             "8x this budget), the same architecture fine-tuned from a random initialisation (no pretraining at all), "
-            "a one-hot CNN trained from scratch (one input per base, 301k parameters: the trivial baseline), and each "
-            "`--no_pretraining` study model fine-tuned from random weights of its config, with its tokenizer.",
+            "a one-hot CNN trained from scratch (one input per base, 301k parameters), logistic regression on each "
+            "sequence's base and dinucleotide frequencies (the trivial baseline: what composition alone decides), and "
+            "each `--no_pretraining` study model fine-tuned from random weights of its config, with its tokenizer.",
             "",
             "| reference | GUE mean | families mean | results |",
             "|---|---|---|---|",

@@ -454,13 +454,18 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
     assert bootstrap["mean"] == pytest.approx(test["mean"]) and bootstrap["replicates"] == 2000
     assert bootstrap["ci95"][0] <= test["mean"] <= bootstrap["ci95"][1]
     assert (
-        "| pretrained | from scratch | CNN baseline | pretrained - from scratch |"
+        "| pretrained | from scratch | CNN baseline | composition baseline | pretrained - from scratch |"
         in (out / "comparison.md").read_text()
     )
     cnn = json.loads((out / "cnn" / "results.json").read_text())  # the third side: the one-hot CNN baseline
     assert cnn["settings"]["architecture"] == "cnn" and "CNN baseline" in (out / "comparison.md").read_text()
     cnn_mcc = cnn["results"]["tf_0"]["42"]["eval_matthews_correlation"] * 100
     assert row["cnn"]["mean_as_scored"] == pytest.approx(cnn_mcc)
+    composition = json.loads((out / "composition" / "results.json").read_text())  # the fourth: base composition
+    assert composition["settings"]["architecture"] == "composition" and composition["settings"]["model_weights"] is None
+    composition_mcc = composition["results"]["tf_0"]["42"]["eval_matthews_correlation"] * 100
+    assert row["composition"]["mean_as_scored"] == pytest.approx(composition_mcc)
+    assert "| pretrained - composition baseline |" in (out / "comparison.md").read_text()
     printed = capsys.readouterr().out
     for path in (out / "pretrained" / "results.json", out / "from_scratch" / "results.md", out / "comparison.png"):
         assert str(path) in printed
@@ -490,6 +495,7 @@ def test_ablation_fine_tunes_random_weights_of_the_same_config(tmp_path, tiny_pr
         {
             **r,
             "cnn": None,
+            "composition": None,
             "strands": {**r["strands"], **no_augmented},  # neither named here
             "tests": {"pretrained - from_scratch": r["tests"]["pretrained - from_scratch"]},
             "bootstrap": {"pretrained - from_scratch": r["bootstrap"]["pretrained - from_scratch"]},

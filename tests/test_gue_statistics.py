@@ -259,12 +259,12 @@ def test_ablation_runs_a_further_pretrained_side_and_tests_it_against_pretrained
     assert calls == []
     gue.main(args + ["--ablation", "True", "--further_pretrained_model", str(further)])
     further_calls = [call for call in calls if call[0].model_name_or_path == str(further)]
-    assert sorted(call[2] for call in further_calls) == [1, 2, 3] and len(calls) == 15  # five sides x three seeds
+    assert sorted(call[2] for call in further_calls) == [1, 2, 3] and len(calls) == 18  # six sides x three seeds
     assert all(call[0].max_steps == 2 and not call[0].from_scratch for call in further_calls)
     settings = json.loads((out / "further_pretrained" / "results.json").read_text())["settings"]
     assert settings["model"] == "further_model" and settings["model_weights"] == weights_digest(further)
     report = json.loads((out / "comparison.json").read_text())
-    assert report["sides"] == ["pretrained", "further_pretrained", "from_scratch", "cnn"]
+    assert report["sides"] == ["pretrained", "further_pretrained", "from_scratch", "cnn", "composition"]
     test = report["tasks"][0]["tests"]["further_pretrained - pretrained"]
     assert test["differences"] == pytest.approx([6, 7, 8])  # (0.45 + s/100 - 0.40) x 100
     mean, (low, high), t, p = t_test_with_two_degrees_of_freedom([6, 7, 8])
@@ -275,9 +275,13 @@ def test_ablation_runs_a_further_pretrained_side_and_tests_it_against_pretrained
     table = (out / "comparison.md").read_text()
     assert (
         "| task | family | metric | seeds | pretrained | further pretrained | from scratch | CNN baseline | "
-        "pretrained - from scratch | pretrained - CNN baseline | further pretrained - pretrained |"
+        "composition baseline | pretrained - from scratch | pretrained - CNN baseline | pretrained - composition "
+        "baseline | further pretrained - pretrained |"
     ) in table
-    assert "| tf_0 | TF-H | MCC | 1, 2, 3 | 40.00 ± 0.00 | 47.00 ± 1.00 | 20.00 ± 10.00 | 20.00 ± 10.00 |" in table
+    assert (
+        "| tf_0 | TF-H | MCC | 1, 2, 3 | 40.00 ± 0.00 | 47.00 ± 1.00 | 20.00 ± 10.00 | 20.00 ± 10.00 | 20.00 ± 10.00 |"
+        in table
+    )
     assert (out / "comparison.png").stat().st_size > 1000
     gue.main(args + ["--ablation", "True", "--further_pretrained_model", str(further)])
-    assert len(calls) == 15  # resumed: nothing rerun
+    assert len(calls) == 18  # resumed: nothing rerun

@@ -1,5 +1,5 @@
 """Bar charts of the GUE results: per-task scores with sds, family averages beside the paper's, and the comparison
-of the sides (pretrained, further pretrained, from scratch, CNN baseline)."""
+of the sides (pretrained, further pretrained, from scratch, CNN and composition baselines)."""
 
 from dnabert2.benchmarks.gue_runner.statistics import SIDE_TITLES
 
@@ -78,6 +78,7 @@ def plot_comparison(report: dict, path):
         "further_pretrained": "tab:purple",
         "from_scratch": "tab:orange",
         "cnn": "tab:green",
+        "composition": "tab:gray",
     }
     width = 0.8 / len(sides)
     marked = False
@@ -104,7 +105,7 @@ def plot_comparison(report: dict, path):
     _task_ticks(axes[0], x, [r["task"] for r in rows])
     axes[0].set_ylabel("score x100 (MCC; F1 for virus_covid)")
     axes[0].set_title("Per task, every run as scored")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=7, ncol=len(sides) + 1, loc="lower left", bbox_to_anchor=(0, 1))  # above, clear of the bars
     if families:
         fx = range(len(families))
         for k, name in enumerate(sides):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from dnabert2.benchmarks.gue_runner.cnn import cnn_for_task, encode_columns
+from dnabert2.benchmarks.gue_runner.composition import run_composition
 from dnabert2.benchmarks.gue_runner.default_task import write_species_task
 from dnabert2.benchmarks.gue_runner.reports import write_reports
 from dnabert2.benchmarks.gue_runner.settings import PAPER_VOCABULARY_SIZE, GueArguments, settings_for
@@ -48,13 +49,16 @@ def label_shares(data: DataArguments) -> list[float] | None:
     return class_shares(splits["test" if "test" in splits else "validation"]["labels"], info.num_labels)
 
 
-def max_length_for(args: GueArguments, task: str, data: DataArguments) -> int:
+def max_length_for(args: GueArguments, task: str, data: DataArguments) -> int | None:
     """The task's maximum length in tokens. The paper set its lengths for DNABERT-2's BPE of 4,096 tokens (about a
     quarter of the bp), so DNABERT-2 with a vocabulary of that size (the published checkpoint, the shipped model)
     keeps them, as does the CNN, which reads bases; the few examples they cut are counted in each run's
     ``examples_cut``. Any other model or vocabulary (DNABERT, NT, a DNABERT-2 pretrained with a BPE of another size)
-    gets the task's longest example in its tokens, so that no input is cut."""
+    gets the task's longest example in its tokens, so that no input is cut. None for the composition baseline, which
+    reads every sequence whole."""
     paper = settings_for(task)[0]
+    if args.architecture == "composition":
+        return None
     if args.architecture == "cnn":
         return paper
     tokenizer = load_tokenizer(args.model_name_or_path, args.kmer)
@@ -64,18 +68,10 @@ def max_length_for(args: GueArguments, task: str, data: DataArguments) -> int:
     return int(token_lengths(splits, info, tokenizer).max())
 
 
-def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
-    """Fine-tune on one task with one seed; returns the test metrics, with test_class_shares and collapsed, and
-    keeps the run's per-example test predictions in --output_dir (save_predictions)."""
+def fine_tune(args: GueArguments, task: str, seed: int, data: DataArguments, max_length: int, workdir: Path):
+    """One fine-tuning run (the model of --model_name_or_path, or the CNN baseline) with the paper's settings for the
+    task: (test metrics, per-example labels and logits)."""
     _, epochs, cap = settings_for(task)
-    data = DataArguments(kmer=args.kmer)
-    if task == "species":
-        data.data_path = str(write_species_task(workdir / "species_data"))
-    elif args.gue_dir:
-        data.data_path = str(resolve_task(args.gue_dir, task).folder)
-    else:
-        data.dataset_name, data.dataset_config_name = args.dataset_name, task
-    max_length = max_length_for(args, task, data)
     max_steps = min(s for s in (cap, args.max_steps) if s) if (cap or args.max_steps) else -1
     training = FinetuneTrainingArguments(
         output_dir=str(workdir / f"{task}_seed{seed}"),
@@ -104,13 +100,31 @@ def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
     )
     if args.architecture == "cnn":  # the baseline: the same data, budget and seeds, one-hot bases, trained from scratch
         metrics = dict(run_finetune(model, data, training, make_model=cnn_for_task, encode=encode_columns))
-    elif args.architecture == "dnabert2":
-        metrics = dict(run_finetune(model, data, training))
     else:
-        raise InputError(f"--architecture must be 'dnabert2' or 'cnn', got {args.architecture!r}.")
+        metrics = dict(run_finetune(model, data, training))
     with np.load(results_folder(training) / PREDICTIONS_FILE) as arrays:
-        save_predictions(dict(arrays), args.output_dir, task, seed)
+        arrays = dict(arrays)
     shutil.rmtree(training.output_dir, ignore_errors=True)
+    return metrics, arrays
+
+
+def run_task(args: GueArguments, task: str, seed: int, workdir: Path) -> dict:
+    """Fine-tune on one task with one seed (or fit the composition baseline); returns the test metrics, with
+    test_class_shares and collapsed, and keeps the run's per-example test predictions in --output_dir
+    (save_predictions)."""
+    data = DataArguments(kmer=args.kmer)
+    if task == "species":
+        data.data_path = str(write_species_task(workdir / "species_data"))
+    elif args.gue_dir:
+        data.data_path = str(resolve_task(args.gue_dir, task).folder)
+    else:
+        data.dataset_name, data.dataset_config_name = args.dataset_name, task
+    max_length = max_length_for(args, task, data)
+    if args.architecture == "composition":
+        metrics, arrays = run_composition(data, args.rc_average)
+    else:
+        metrics, arrays = fine_tune(args, task, seed, data, max_length, workdir)
+    save_predictions(arrays, args.output_dir, task, seed)
     metrics["test_class_shares"] = label_shares(data)
     metrics["max_length"] = max_length
     metrics["collapsed"] = is_collapsed(metrics)  # run_finetune has warned about it (collapse_warning)

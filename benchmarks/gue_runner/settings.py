@@ -21,6 +21,8 @@ TASK_SETTINGS = [
     ("species", (32, 3, None)),
 ]
 
+ARCHITECTURES = ("dnabert2", "cnn", "composition")  # --architecture: a model, or a baseline trained on the task alone
+
 PAPER_VOCABULARY_SIZE = 4096  # the BPE the lengths above were set for; other vocabularies get their longest example
 
 FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024, Table 3)
@@ -34,8 +36,8 @@ FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024
 ]
 
 # --ablation's runs, each in <output_dir>/<side>: the pretrained model, the same fine-tuned on a random strand per
-# example, random weights of its config, and the one-hot CNN baseline.
-ABLATION_SIDES = ("pretrained", "pretrained_rc_augment", "from_scratch", "cnn")
+# example, random weights of its config, the one-hot CNN baseline and the base-composition baseline.
+ABLATION_SIDES = ("pretrained", "pretrained_rc_augment", "from_scratch", "cnn", "composition")
 # With --further_pretrained_model, a fifth side: that model, fine-tuned like the pretrained one.
 FURTHER_PRETRAINED = "further_pretrained"
 
@@ -87,8 +89,9 @@ class GueArguments:
     architecture: str = field(
         default="dnabert2",
         metadata={
-            "help": "'dnabert2': the model of --model_name_or_path (any DNA language model), or 'cnn': the one-hot "
-            "CNN baseline, trained from scratch."
+            "help": "'dnabert2': the model of --model_name_or_path (any DNA language model), 'cnn': the one-hot "
+            "CNN baseline, trained from scratch, or 'composition': logistic regression on base and dinucleotide "
+            "frequencies (the trivial baseline; classification tasks)."
         },
     )
     rc_augment: bool = field(
@@ -130,6 +133,10 @@ class GueArguments:
         default=False,
         metadata={"help": "Run nothing: write the comparison (--ablation or --compare_with) from the stored results."},
     )
+
+    def __post_init__(self):
+        if self.architecture not in ARCHITECTURES:
+            raise InputError(f"--architecture must be one of {', '.join(ARCHITECTURES)}; got {self.architecture!r}.")
 
 
 def settings_for(config_name):

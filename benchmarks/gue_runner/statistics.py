@@ -1,5 +1,5 @@
 """Scores over seeds: collapse detection, per-task means and sample sds, family averages, and the comparison of the
-sides (pretrained, further pretrained, from scratch, the CNN baseline) by paired tests over seeds."""
+sides (pretrained, further pretrained, from scratch, the CNN and composition baselines) by paired tests over seeds."""
 
 import statistics
 
@@ -29,14 +29,20 @@ RC_AVERAGE = (
 STRANDS_NOTE = f"Strands averaged at test: {RC_AVERAGE}."
 
 # The comparison's sides in column order, their titles, and the differences it tests (first minus second).
-SIDES = ("pretrained", "further_pretrained", "from_scratch", "cnn")
+SIDES = ("pretrained", "further_pretrained", "from_scratch", "cnn", "composition")
 SIDE_TITLES = {
     "pretrained": "pretrained",
     "further_pretrained": "further pretrained",
     "from_scratch": "from scratch",
     "cnn": "CNN baseline",
+    "composition": "composition baseline",
 }
-CONTRASTS = (("pretrained", "from_scratch"), ("pretrained", "cnn"), ("further_pretrained", "pretrained"))
+CONTRASTS = (
+    ("pretrained", "from_scratch"),
+    ("pretrained", "cnn"),
+    ("pretrained", "composition"),
+    ("further_pretrained", "pretrained"),
+)
 
 MEANS_NOTE = (
     "Means: 'as scored' counts every run with the score it got (a collapsed run's MCC 0); 'collapsed left out' "

@@ -31,7 +31,7 @@ def run_settings(args: GueArguments) -> dict:
     model = Path(args.model_name_or_path).expanduser()
     values = dataclasses.asdict(args)
     values["model"] = model_name(model) if model.is_dir() else args.model_name_or_path
-    uses_weights = model.is_dir() and not args.from_scratch and args.architecture != "cnn"
+    uses_weights = model.is_dir() and not args.from_scratch and args.architecture == "dnabert2"
     values["model_weights"] = weights_digest(model) if uses_weights else None  # random init: any weights will do
     lora = {"r": args.lora_r, "alpha": args.lora_alpha, "target_modules": args.lora_target_modules}
     values["lora"] = lora if args.use_lora else None
