@@ -535,7 +535,7 @@ def plot(report: dict, path: Path):
                     bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},  # legible over reference lines
                 )
     lines = [r for r in report.get("references", []) if not r.get("pretrained")]
-    for reference, style in zip(lines, (":", "--", "-.", (0, (1, 4)))):
+    for reference, style in zip(lines, (":", "--", "-.", (0, (3, 1, 1, 1, 1, 1)))):
         axis.axhline(reference["gue_mean"], color="gray", linestyle=style, label=f"{reference['name']}, over tasks")
     for reference in report.get("references", []):  # a study model without pretraining: hollow, at its model's x
         model = next((m for m in report["models"] if m["name"] == reference.get("pretrained")), None)
