@@ -253,7 +253,18 @@ def main(argv=None):
     (args,) = parser.parse_args_into_dataclasses(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InputError("The GPU check needs a CUDA GPU; none is visible.")
-    rows = kernel_rows(args) + model_rows(args) + embed_rows() + likelihood_rows(args)
+    rows = []
+    checks = {
+        "kernel": lambda: kernel_rows(args),
+        "model": lambda: model_rows(args),
+        "embed": embed_rows,
+        "likelihood": lambda: likelihood_rows(args),
+    }
+    for name, check in checks.items():
+        try:
+            rows += check()
+        except Exception as error:  # one broken check must not hide the others' results on a rare GPU lease
+            rows.append({"check": f"{name} checks", "error": f"{type(error).__name__}: {error}", "passed": False})
     device = torch.cuda.get_device_name() if args.device == "cuda" else "CPU (Triton interpreter)"
     lines = [
         f"GPU check on {device}, torch {torch.__version__}: `python benchmarks/gpu_check.py`",

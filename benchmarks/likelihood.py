@@ -106,7 +106,7 @@ def linear_flop_check(model, tokenizer, encoder: Encoder, vocab: int, sequence: 
     tokens = len(tokenizer(sequence)["input_ids"])
     with LinearCalls() as ours:
         token_log_likelihoods(model, tokenizer, [sequence])
-    masked = torch.tensor([tokenizer(sequence)["input_ids"]])
+    masked = torch.tensor([tokenizer(sequence)["input_ids"]], device=model.device)
     masked[0, 1] = tokenizer.mask_token_id
     with LinearCalls() as published, torch.no_grad():
         model(input_ids=masked)

@@ -1,5 +1,6 @@
 """Benchmark building blocks against hand-computed values and the model itself."""
 
+import pytest
 import torch
 from conftest import uneven_batch
 
@@ -85,3 +86,25 @@ def test_gpu_check_runs_its_checks_on_the_cpu_interpreter(tmp_path):
     assert [row["check"].split(",")[0] for row in rows][:2] == ["kernel float32", "kernel float16"]
     assert all(row["passed"] for row in rows) and len(rows) == 7
     assert rows[-1]["check"].startswith("exact PLL") and rows[-1]["max_token_difference"] < 1e-4
+
+
+def test_gpu_check_reports_a_crashed_check_and_keeps_the_others(tmp_path, monkeypatch):
+    # a lease on a GPU is rare: one check that breaks (a missing package there, a device mix-up) must not lose the rest
+    import json
+
+    from dnabert2.benchmarks import gpu_check
+
+    def broken():
+        raise RuntimeError("index is on cpu")
+
+    monkeypatch.setattr(gpu_check, "kernel_rows", lambda args: [{"check": "kernel float32", "passed": True}])
+    monkeypatch.setattr(gpu_check, "model_rows", lambda args: [{"check": "model", "passed": True}])
+    monkeypatch.setattr(gpu_check, "embed_rows", broken)
+    monkeypatch.setattr(gpu_check, "likelihood_rows", lambda args: [{"check": "exact PLL", "passed": True}])
+    with pytest.raises(SystemExit) as stopped:
+        gpu_check.main(["--device", "cpu", "--output_dir", str(tmp_path)])
+    assert stopped.value.code == 1
+    rows = json.loads((tmp_path / "gpu_check.json").read_text())["rows"]
+    assert [row["check"] for row in rows] == ["kernel float32", "model", "embed checks", "exact PLL"]
+    assert rows[2] == {"check": "embed checks", "error": "RuntimeError: index is on cpu", "passed": False}
+    assert "| embed checks | error RuntimeError: index is on cpu | NO |" in (tmp_path / "gpu_check.md").read_text()
