@@ -38,7 +38,7 @@ FAMILIES = [  # (label, config prefix, paper DNABERT-2 average; Zhou et al. 2024
 # --ablation's runs, each in <output_dir>/<side>: the pretrained model, the same fine-tuned on a random strand per
 # example, random weights of its config, the one-hot CNN baseline and the base-composition baseline.
 ABLATION_SIDES = ("pretrained", "pretrained_rc_augment", "from_scratch", "cnn", "composition")
-# With --further_pretrained_model, a fifth side: that model, fine-tuned like the pretrained one.
+# With --further_pretrained_model, one more side: that model, fine-tuned like the pretrained one.
 FURTHER_PRETRAINED = "further_pretrained"
 
 # Arguments that change the scores; results.json records them and a folder serves only one set of them.
@@ -115,7 +115,7 @@ class GueArguments:
         default=None,
         metadata={
             "help": "With --ablation: a model folder further MLM-pretrained on GUE training splits (the paper's "
-            "'♦' model), run as a fifth side, further_pretrained, with the budgets and seeds of pretrained."
+            "'♦' model), run as one more side, further_pretrained, with the budgets and seeds of pretrained."
         },
     )
     contamination: str | None = field(
