@@ -164,6 +164,7 @@ HEADLINES = [
     "main job",
     "from scratch",
     "CNN",
+    "composition baseline",
     "further",
     "held-out CE",
     "composition",
@@ -180,11 +181,12 @@ def headline_figure(name: str) -> str:
     if name == "main job":
         (species,) = [row for row in read_json("default_task/results.json")["summary"] if row["task"] == "species"]
         return f"test MCC {species['mean']:.2f}"
-    if name in ("from scratch", "CNN", "further"):
+    if name in ("from scratch", "CNN", "composition baseline", "further"):
         tests = read_json("gue_ablation/comparison.json")["all_tasks"]["tests"]
         return {
             "from scratch": f"+{tests['pretrained - from_scratch']['mean']:.2f} MCC over the same model",
             "CNN": f"+{tests['pretrained - cnn']['mean']:.2f} over a one-hot CNN",
+            "composition baseline": f"+{tests['pretrained - composition']['mean']:.2f} over base composition alone",
             "further": f"adds +{tests['further_pretrained - pretrained']['mean']:.2f}",
         }[name]
     if name in ("held-out CE", "composition", "strict"):
