@@ -162,6 +162,7 @@ HELD_OUT_SPECIES = {
 }
 HEADLINES = [
     "main job",
+    "main job composition",
     "from scratch",
     "CNN",
     "composition baseline",
@@ -178,9 +179,10 @@ HEADLINES = [
 
 def headline_figure(name: str) -> str:
     """A figure the README's evaluation quotes from a results file, written as the README writes it."""
-    if name == "main job":
-        (species,) = [row for row in read_json("default_task/results.json")["summary"] if row["task"] == "species"]
-        return f"test MCC {species['mean']:.2f}"
+    if name in ("main job", "main job composition"):
+        folder = "default_task" if name == "main job" else "default_task_composition"
+        (species,) = [row for row in read_json(f"{folder}/results.json")["summary"] if row["task"] == "species"]
+        return f"{'test MCC' if name == 'main job' else 'base composition alone'} {species['mean']:.2f}"
     if name in ("from scratch", "CNN", "composition baseline", "further"):
         tests = read_json("gue_ablation/comparison.json")["all_tasks"]["tests"]
         return {
