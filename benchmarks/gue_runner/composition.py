@@ -13,21 +13,17 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from transformers import EvalPrediction
 
-from dnabert2.data.alphabet import ACGT, reverse_complement
+from dnabert2.data.alphabet import acgt_codes, reverse_complement
 from dnabert2.finetuning.arguments import DataArguments
 from dnabert2.finetuning.trainer import load_task, metrics_function
 from dnabert2.runtime.errors import InputError
-
-BASE_CODES = np.full(256, 4, dtype=np.int64)  # byte -> 0-3 for A, C, G, T (either case), 4 for anything else
-for code, base in enumerate(ACGT):
-    BASE_CODES[ord(base)] = BASE_CODES[ord(base.lower())] = code
 
 
 def composition_features(sequences) -> np.ndarray:
     """(n, 20) base and dinucleotide frequencies of each sequence (see the module docstring)."""
     rows = np.zeros((len(sequences), 20))
     for row, sequence in zip(rows, sequences):
-        codes = BASE_CODES[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+        codes = acgt_codes(sequence).astype(np.int64)
         bases = codes[codes < 4]
         pairs = codes[:-1] * 4 + codes[1:]
         pairs = pairs[(codes[:-1] < 4) & (codes[1:] < 4)]

@@ -10,16 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from dnabert2.benchmarks.measure.docs_tables import write_results_markdown
-from dnabert2.data.alphabet import ACGT, reverse_complement
+from dnabert2.data.alphabet import ACGT, NOT_ACGT, acgt_codes, reverse_complement
 from dnabert2.data.fasta import expand_paths, read_fasta
 from dnabert2.data.gue import find_tasks, resolve_task
 from dnabert2.data.tasks import read_csv_split
 from dnabert2.runtime.files import write_text_atomic
 
-# 2-bit codes of the bases; any other letter is INVALID and ends every k-mer that holds it.
-INVALID = 255
-CODES = np.full(256, INVALID, dtype=np.uint8)
-CODES[np.frombuffer(ACGT.encode(), dtype=np.uint8)] = np.arange(len(ACGT), dtype=np.uint8)
 COMPLEMENT = np.array([ACGT.index(reverse_complement(base)) for base in ACGT], dtype=np.uint64)
 HASH_BASE = np.uint64(0x9E3779B97F4A7C15)  # odd: k-mers map to 64-bit ints by a polynomial in it, modulo 2^64
 DUST_LIMIT = 2.0
@@ -54,23 +50,18 @@ class ContaminationArguments:
     )
 
 
-def encode(sequence: str) -> np.ndarray:
-    """2-bit codes (0..3 in ACGT order) of a sequence; INVALID for any other letter."""
-    return CODES[np.frombuffer(sequence.encode(), dtype=np.uint8)]
-
-
 def kmer_hashes(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(canonical 64-bit hashes, valid) of every k-mer along the last axis of ``codes`` (k-mer i is codes[..., i:i+k]);
-    valid is False for k-mers holding an INVALID letter (their hash is meaningless)."""
+    valid is False for k-mers holding a letter other than A, C, G, T (their hash is meaningless)."""
     n = codes.shape[-1] - k + 1
     if n <= 0:
         empty = np.zeros((*codes.shape[:-1], 0))
         return empty.astype(np.uint64), empty.astype(bool)
     invalid = np.concatenate(
-        [np.zeros((*codes.shape[:-1], 1), dtype=np.int64), np.cumsum(codes == INVALID, axis=-1)], axis=-1
+        [np.zeros((*codes.shape[:-1], 1), dtype=np.int64), np.cumsum(codes == NOT_ACGT, axis=-1)], axis=-1
     )
     valid = invalid[..., k:] == invalid[..., :n]
-    bases = np.where(codes == INVALID, 0, codes).astype(np.uint64)
+    bases = np.where(codes == NOT_ACGT, 0, codes).astype(np.uint64)
     complement = COMPLEMENT[bases]
     forward = np.zeros((*codes.shape[:-1], n), dtype=np.uint64)
     backward = np.zeros_like(forward)
@@ -83,10 +74,10 @@ def kmer_hashes(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def dust_scores(codes: np.ndarray, k: int) -> np.ndarray:
     """DUST score of every k-mer along the last axis: sum over triplet types of c(c-1)/2 over (triplets - 1);
-    triplets holding an INVALID letter are not counted."""
+    triplets holding a letter other than A, C, G, T are not counted."""
     wide = codes.astype(np.int64)
     triplets = wide[..., :-2] * 16 + wide[..., 1:-1] * 4 + wide[..., 2:]
-    bad = (codes[..., :-2] == INVALID) | (codes[..., 1:-1] == INVALID) | (codes[..., 2:] == INVALID)
+    bad = (codes[..., :-2] == NOT_ACGT) | (codes[..., 1:-1] == NOT_ACGT) | (codes[..., 2:] == NOT_ACGT)
     one_hot = np.zeros((*triplets.shape, 65), dtype=np.int16)
     np.put_along_axis(one_hot, np.where(bad, 64, triplets)[..., None], 1, axis=-1)
     counts = np.concatenate(
@@ -113,7 +104,7 @@ def read_test_set(task: str, csv_file: Path, k: int) -> TestSet:
     names = [name for name in columns if name.startswith("sequence")]
     test = TestSet(task, [tuple(values) for values in zip(*(columns[name] for name in names))])
     for example in test.sequences:
-        codes = [encode(sequence) for sequence in example]
+        codes = [acgt_codes(sequence) for sequence in example]
         pieces = [kmer_hashes(c, k) for c in codes]
         test.hashes.append(np.concatenate([hashes for hashes, _ in pieces]))
         test.valid.append(np.concatenate([valid for _, valid in pieces]))
@@ -138,9 +129,9 @@ def corpus_matches(paths: list[Path], wanted: np.ndarray, k: int) -> tuple[np.nd
     found, records, bases, kmers = [], [], 0, 0
     for path in paths:
         for record in read_fasta(path):
-            codes = encode(record.sequence)
+            codes = acgt_codes(record.sequence)
             records.append(record.sequence)
-            bases += int((codes != INVALID).sum())
+            bases += int((codes != NOT_ACGT).sum())
             for start in range(0, max(len(codes) - k + 1, 0), CHUNK):
                 hashes, valid = kmer_hashes(codes[start : start + CHUNK + k - 1], k)
                 hashes = hashes[valid]

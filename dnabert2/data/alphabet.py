@@ -12,6 +12,8 @@
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 ACGT = "ACGT"
 AMBIGUITY_CODES = "NRYKMSWBDHV"
 NUCLEOTIDES = frozenset(ACGT + AMBIGUITY_CODES)
@@ -20,6 +22,10 @@ _WHITESPACE = re.compile(r"\s+")
 _NON_ACGT = re.compile(f"[^{ACGT}]+")
 # What happens to N and other ambiguity codes where a model reads them, said once in every command's log.
 MODEL_READS_AMBIGUITY = "the model reads each as an [UNK] token (its vocabulary holds A/C/G/T merges only)"
+NOT_ACGT = 255  # acgt_codes' code for every letter but A, C, G and T
+_ACGT_CODES = np.full(256, NOT_ACGT, dtype=np.uint8)
+for _code, _base in enumerate(ACGT):
+    _ACGT_CODES[ord(_base)] = _ACGT_CODES[ord(_base.lower())] = _code
 _COMPLEMENT = str.maketrans("ACGTNRYKMSWBDHVacgtnrykmswbdhv", "TGCANYRMKSWVHDBtgcanyrmkswvhdb")
 
 
@@ -41,6 +47,11 @@ def non_acgt_count(sequence: str) -> int:
 def is_acgt(sequence: str) -> bool:
     """True when a cleaned sequence holds A, C, G and T only."""
     return _NON_ACGT.search(sequence) is None
+
+
+def acgt_codes(sequence: str) -> np.ndarray:
+    """One uint8 per byte of ``sequence``: 0-3 for A, C, G, T in either case, NOT_ACGT for anything else."""
+    return _ACGT_CODES[np.frombuffer(sequence.encode(), dtype=np.uint8)]
 
 
 def reverse_complement(sequence: str) -> str:
